@@ -1,0 +1,1 @@
+"""mlspan instrumentation: scikit-learn and pandas calls become OpenTelemetry spans."""
