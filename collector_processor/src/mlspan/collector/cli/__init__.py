@@ -1,0 +1,1 @@
+"""The ``mlspan`` command-line interface."""

@@ -1,0 +1,48 @@
+"""The ``mlspan`` command: runs the collector and queries a running one.
+
+Each subcommand module exposes ``register(subparsers)``, which adds its parsers and sets
+``func`` (taking the parsed arguments, returning an exit code) as the parser default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "mlspan.collector.cli.collector_command",
+    "mlspan.collector.cli.lineage_commands",
+    "mlspan.collector.cli.drift_commands",
+)
+"""Modules contributing subcommands; a missing one is skipped."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="mlspan", description="OpenTelemetry-native observability for ML pipelines."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run the chosen subcommand."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

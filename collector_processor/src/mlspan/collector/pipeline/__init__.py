@@ -1,0 +1,1 @@
+"""Pipeline assembly: component factories, configs and the shared host services."""
