@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, get_type_hints
 
 from mlspan.collector.pdata import Component, TracesConsumer
+from mlspan.collector.pdata.stats import IngestStats
 
 
 class ConfigError(ValueError):
@@ -53,6 +54,7 @@ class Host:
     """
 
     data_dir: Path
+    stats: IngestStats = dataclasses.field(default_factory=IngestStats)
     store: Any = None
     registry: Any = None
     router: Any = None
