@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES = (
-    "mlspan.collector.cli.collector_command",
-    "mlspan.collector.cli.lineage_commands",
-    "mlspan.collector.cli.drift_commands",
+    "collector_command",
+    "lineage_commands",
+    "drift_commands",
 )
-"""Modules contributing subcommands; a missing one is skipped."""
+"""Modules of this package contributing subcommands; a missing one is skipped."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlspan", description="OpenTelemetry-native observability for ML pipelines."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for short in COMMAND_MODULES:
+        name = f"{__package__}.{short}"
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
