@@ -68,11 +68,11 @@ def test_unsupported_inputs_give_none_without_raising() -> None:
 
 def test_digest_is_stable_across_processes() -> None:
     script = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_digest import SAMPLES\n"
         "from mlspan.instrumentation.digest import digest_data\n"
         "for name in sorted(SAMPLES): print(name, digest_data(SAMPLES[name]))\n"
-    ) % str(Path(__file__).parent)
+    )
     output = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
@@ -128,7 +128,9 @@ def test_sparse_digest_ignores_storage_format_and_does_not_mutate_input() -> Non
     coo = sp.coo_matrix(dense)
     before = (coo.row.copy(), coo.col.copy(), coo.data.copy())
     assert digest_data(csr) == digest_data(coo) == digest_data(sp.csc_matrix(dense))
-    assert all(np.array_equal(a, b) for a, b in zip(before, (coo.row, coo.col, coo.data)))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(before, (coo.row, coo.col, coo.data), strict=True)
+    )
     changed = csr.copy()
     changed[0, 1] = 5.0
     assert digest_data(changed) != digest_data(csr)

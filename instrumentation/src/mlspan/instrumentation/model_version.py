@@ -1,0 +1,126 @@
+"""Model versions: a deterministic id of a fitted estimator, and its hyperparameters as JSON.
+
+A model version is ``model:xxh3_128:<hex>``, the digest of the estimator's class, all of
+its hyperparameters and the data digests of the X and y it was fitted on. Two fits of
+the same class with the same parameters on the same data get the same version; any
+change to one of them gives a new version.
+
+The instrumented ``fit`` stores the version on the estimator instance in the attribute
+``_mlspan_model_version`` (``MODEL_VERSION_ATTRIBUTE``). The name starts with an
+underscore and does not end with one, so scikit-learn's ``check_is_fitted`` ignores it,
+``get_params``/``clone`` do not copy it (a clone is unfitted), and because it lives in the
+instance ``__dict__`` it survives ``pickle``/``joblib`` round trips. Read it with
+``model_version_of(estimator)``; ``fitted_model_id(estimator)`` also gives an id to a
+model fitted without instrumentation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import pickle
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+
+from mlspan.instrumentation.digest import MODEL_KIND, digest_bytes, digest_data
+
+MODEL_VERSION_ATTRIBUTE: Final = "_mlspan_model_version"
+"""Instance attribute holding the version set by the instrumented ``fit``."""
+
+_MAX_DEPTH: Final = 8
+
+
+def class_path(obj: object) -> str:
+    """The public dotted class name, private module parts dropped.
+
+    ``sklearn.linear_model._logistic.LogisticRegression`` becomes
+    ``sklearn.linear_model.LogisticRegression``.
+    """
+    cls = obj if isinstance(obj, type) else type(obj)
+    parts = [part for part in cls.__module__.split(".") if not part.startswith("_")]
+    return ".".join([*parts, cls.__qualname__])
+
+
+def _plain(value: object, depth: int = 0) -> Any:
+    """A JSON-ready, address-free rendering of one hyperparameter value."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, np.generic):
+        return _plain(value.item(), depth)
+    if depth >= _MAX_DEPTH:
+        return class_path(value)
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return {"class": class_path(value), "params": _params(value, depth + 1)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return digest_data(value) or class_path(value)
+    if isinstance(value, type):
+        return class_path(value)
+    if callable(value):
+        module = getattr(value, "__module__", None) or ""
+        return f"{module}.{getattr(value, '__qualname__', class_path(value))}"
+    return class_path(value)
+
+
+def _params(estimator: Any, depth: int = 0) -> dict[str, Any]:
+    params = estimator.get_params(deep=False)
+    return {str(name): _plain(params[name], depth) for name in sorted(params)}
+
+
+def params_json(estimator: object) -> str:
+    """All hyperparameters (nested estimators included) as a sorted JSON object."""
+    try:
+        return json.dumps(_params(estimator), sort_keys=True, ensure_ascii=False)
+    except Exception:
+        return "{}"
+
+
+def compute_model_version(
+    estimator: object, x_digest: str | None, y_digest: str | None, params: str | None = None
+) -> str:
+    """The version of ``estimator`` fitted on data with the given digests."""
+    document = {
+        "class": class_path(estimator),
+        "params": params if params is not None else params_json(estimator),
+        "x": x_digest,
+        "y": y_digest,
+    }
+    return digest_bytes(json.dumps(document, sort_keys=True).encode(), MODEL_KIND)
+
+
+def store_model_version(estimator: object, version: str) -> None:
+    """Record ``version`` on the fitted estimator (silently skipped when impossible)."""
+    with contextlib.suppress(AttributeError, TypeError):
+        object.__setattr__(estimator, MODEL_VERSION_ATTRIBUTE, version)
+
+
+def model_version_of(estimator: object) -> str | None:
+    """The version the instrumented ``fit`` stored on ``estimator``, if any."""
+    try:
+        version = vars(estimator).get(MODEL_VERSION_ATTRIBUTE)
+    except TypeError:
+        return None
+    return version if isinstance(version, str) else None
+
+
+def fitted_model_id(estimator: object) -> str | None:
+    """The stored version, else a ``model:`` digest of the pickled estimator.
+
+    The pickle fallback identifies a model fitted without instrumentation; it is stable
+    for the same object but, unlike the stored version, not across re-fits.
+    """
+    version = model_version_of(estimator)
+    if version is not None:
+        return version
+    try:
+        return digest_bytes(pickle.dumps(estimator, protocol=4), MODEL_KIND)
+    except Exception:
+        return None
