@@ -156,3 +156,10 @@ CHECK_MESSAGE: Final = "mlspan.check.message"
 
 CHECK_BLOCKING: Final = "mlspan.check.blocking"
 """True when a failure stops the step. Type: boolean."""
+
+CHECK_TARGET: Final = "mlspan.check.target"
+"""
+Name of the input or output the check ran on: the parameter name for the decorator form
+("return" for the return value), the name given to add_input/add_output for the context-
+manager form, else its position. Type: string.
+"""
