@@ -1,0 +1,273 @@
+"""A customer-churn pipeline written as ordinary pandas and scikit-learn code.
+
+The module holds the pipeline only; it knows nothing about mlspan except the one
+hand-written step that pandas cannot trace by itself (merging and cleaning the raw files),
+which is wrapped in ``mlspan.instrumentation.component`` so the lineage connects the raw
+CSV files to the cleaned frame. ``train.py`` and ``infer.py`` are the entry points.
+
+Data is generated with a fixed seed so every run writes byte-identical files:
+
+* ``raw/customers.csv`` — one row per customer: id, age, region, signup channel;
+* ``raw/accounts.csv`` — account facts: tenure, charges, contract, payment method,
+  support calls and the churn label (the training target);
+* ``incoming/batch_<n>.csv`` — new customers to score, some of them drifted.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from mlspan.instrumentation import component
+
+SEED = 20240611
+SERVICE_NAME = "churn-pipeline"
+NUMERICAL = ["age", "tenure_months", "monthly_charges", "total_charges", "support_calls"]
+CATEGORICAL = ["region", "contract", "payment_method", "channel"]
+TARGET = "churned"
+
+REGIONS = ["north", "south", "east", "west"]
+REGION_P = [0.3, 0.25, 0.25, 0.2]
+CONTRACTS = ["month-to-month", "one-year", "two-year"]
+CONTRACT_P = [0.5, 0.3, 0.2]
+PAYMENTS = ["card", "bank-transfer", "electronic-check", "mailed-check"]
+PAYMENT_P = [0.35, 0.25, 0.3, 0.1]
+CHANNELS = ["web", "store", "partner"]
+CHANNEL_P = [0.55, 0.3, 0.15]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What to change in a generated inference batch (all zero: same distribution)."""
+
+    charges_shift_sigma: float = 0.0
+    age_shift_years: float = 0.0
+    contract_p: tuple[float, float, float] | None = None
+    null_share: float = 0.0
+
+    def describe(self) -> str:
+        """One line for people saying what was injected."""
+        parts = []
+        if self.charges_shift_sigma:
+            parts.append(f"monthly_charges +{self.charges_shift_sigma:g} sigma")
+        if self.age_shift_years:
+            parts.append(f"age +{self.age_shift_years:g} years")
+        if self.contract_p is not None:
+            parts.append(f"contract mix {'/'.join(f'{p:.0%}' for p in self.contract_p)}")
+        if self.null_share:
+            parts.append(f"{self.null_share:.0%} nulls in tenure_months and support_calls")
+        return ", ".join(parts) or "no drift"
+
+
+INFERENCE_BATCHES: tuple[Drift, ...] = (
+    Drift(),
+    Drift(),
+    Drift(charges_shift_sigma=1.0, age_shift_years=8.0),
+    Drift(contract_p=(0.85, 0.1, 0.05)),
+    Drift(charges_shift_sigma=1.0, contract_p=(0.85, 0.1, 0.05), null_share=0.3),
+)
+"""The batches ``infer.py`` scores: two clean ones, then drift of growing reach."""
+
+
+def _customers(rng: np.random.Generator, n: int, first_id: int, drift: Drift) -> pd.DataFrame:
+    """Generate ``n`` customers with both raw tables' columns and the churn label."""
+    ids = np.arange(first_id, first_id + n)
+    age = np.clip(rng.normal(42 + drift.age_shift_years, 12, n), 18, 95).round()
+    tenure = rng.gamma(2.0, 14.0, n).round().clip(0, 120)
+    charges = rng.normal(65 + 25 * drift.charges_shift_sigma, 25, n).clip(15, 250).round(2)
+    contract = rng.choice(CONTRACTS, n, p=list(drift.contract_p or CONTRACT_P))
+    payment = rng.choice(PAYMENTS, n, p=PAYMENT_P)
+    calls = rng.poisson(1.5, n)
+    logit = (
+        -1.2
+        + 1.4 * (contract == "month-to-month")
+        - 0.03 * tenure
+        + 0.015 * (charges - 65)
+        + 0.35 * calls
+        + 0.5 * (payment == "electronic-check")
+    )
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "age": age.astype(int),
+            "region": rng.choice(REGIONS, n, p=REGION_P),
+            "channel": rng.choice(CHANNELS, n, p=CHANNEL_P),
+            "tenure_months": tenure.astype(int),
+            "monthly_charges": charges,
+            # Like real billing exports: text, blank for brand-new customers.
+            "total_charges": [
+                "" if t == 0 else f"{c * t:.2f}" for c, t in zip(charges, tenure, strict=True)
+            ],
+            "contract": contract,
+            "payment_method": payment,
+            "support_calls": calls,
+            TARGET: churned,
+        }
+    )
+    # Messy text the cleaning step must normalise.
+    messy = rng.random(n) < 0.05
+    frame.loc[messy, "region"] = frame.loc[messy, "region"].str.upper() + " "
+    if drift.null_share:
+        for column in ("tenure_months", "support_calls"):
+            frame[column] = frame[column].astype("float64")
+            frame.loc[rng.random(n) < drift.null_share, column] = np.nan
+    return frame
+
+
+def _split_raw(frame: pd.DataFrame, customers: Path, accounts: Path) -> None:
+    """Write one frame as the two raw tables a CRM and a billing system would export."""
+    frame[["customer_id", "age", "region", "channel"]].to_csv(customers, index=False)
+    frame.drop(columns=["age", "region", "channel"]).to_csv(accounts, index=False)
+
+
+def generate_training_data(root: Path, rows: int = 20_000) -> tuple[Path, Path]:
+    """Write ``raw/customers.csv`` and ``raw/accounts.csv`` under ``root``; return both."""
+    raw = root / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    frame = _customers(np.random.default_rng(SEED), rows, 1, Drift())
+    # A few duplicated exports, as billing systems produce.
+    frame = pd.concat([frame, frame.sample(50, random_state=SEED)], ignore_index=True)
+    customers, accounts = raw / "customers.csv", raw / "accounts.csv"
+    _split_raw(frame, customers, accounts)
+    return customers, accounts
+
+
+def generate_batch(root: Path, index: int, drift: Drift, rows: int = 3_000) -> tuple[Path, Path]:
+    """Write inference batch ``index`` (no label column) under ``root/incoming``."""
+    incoming = root / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SEED + 1 + index)
+    frame = _customers(rng, rows, 1_000_000 * (index + 1), drift).drop(columns=[TARGET])
+    customers = incoming / f"batch_{index}_customers.csv"
+    accounts = incoming / f"batch_{index}_accounts.csv"
+    _split_raw(frame, customers, accounts)
+    return customers, accounts
+
+
+def clean(customers_csv: Path, accounts_csv: Path) -> pd.DataFrame:
+    """Read both raw tables, join them and fix what the exports get wrong.
+
+    The step is declared as an mlspan component with both files as inputs and the
+    cleaned frame as output, so lineage runs from the raw files to the model. Nulls are
+    kept on purpose: imputation belongs to the model pipeline, and the null rates are
+    what drift detection must see.
+    """
+    with component("clean-customers", owner="data-team", tags=["churn"]) as run:
+        run.add_input(str(customers_csv))
+        run.add_input(str(accounts_csv))
+        customers = pd.read_csv(customers_csv)
+        accounts = pd.read_csv(accounts_csv)
+        frame = customers.merge(accounts, on="customer_id", how="inner")
+        frame = frame.drop_duplicates(subset="customer_id").set_index("customer_id")
+        frame["region"] = frame["region"].str.strip().str.lower()
+        charges = pd.to_numeric(frame["total_charges"], errors="coerce")
+        frame["total_charges"] = charges.fillna(0.0)
+        for column in CATEGORICAL:
+            frame[column] = frame[column].astype("string")
+        frame = frame.sort_index()
+        run.add_output(frame)
+    return frame
+
+
+def build_model() -> Pipeline:
+    """Scaling and one-hot encoding in a ColumnTransformer, then gradient boosting."""
+    numerical = Pipeline(
+        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+    )
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    features = ColumnTransformer(
+        [("numerical", numerical, NUMERICAL), ("categorical", categorical, CATEGORICAL)]
+    )
+    estimator = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=SEED)
+    return Pipeline([("features", features), ("classifier", estimator)])
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where training left its outputs, and how good the model is."""
+
+    model_path: Path
+    predictions_path: Path
+    accuracy: float
+
+
+def train(root: Path) -> TrainResult:
+    """Generate data, clean it, fit the model, score a holdout and save everything."""
+    customers, accounts = generate_training_data(root)
+    data = clean(customers, accounts)
+    features, target = data[NUMERICAL + CATEGORICAL], data[TARGET]
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, target, test_size=0.2, random_state=SEED, stratify=target
+    )
+    model = build_model().fit(x_train, y_train)
+    accuracy = float(model.score(x_test, y_test))
+    predictions = _predictions(model, x_test)
+    out = root / "predictions"
+    out.mkdir(parents=True, exist_ok=True)
+    predictions_path = out / "holdout.csv"
+    predictions.to_csv(predictions_path)
+    models = root / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    model_path = models / "churn.pkl"
+    model_path.write_bytes(pickle.dumps(model))
+    return TrainResult(model_path, predictions_path, accuracy)
+
+
+def _predictions(model: Pipeline, features: pd.DataFrame) -> pd.DataFrame:
+    """The churn probability and decision for every row of ``features``."""
+    probability = model.predict_proba(features)[:, 1]
+    return pd.DataFrame(
+        {"churn_probability": probability.round(4), "churn": (probability >= 0.5).astype(int)},
+        index=features.index,
+    )
+
+
+def load_model(path: Path) -> Pipeline:
+    """Load a model that ``train`` saved (only ever load pickles you wrote yourself)."""
+    model: Pipeline = pickle.loads(path.read_bytes())
+    return model
+
+
+def score_batch(model: Pipeline, root: Path, index: int, drift: Drift) -> Path:
+    """Generate batch ``index``, clean it, predict and write its predictions CSV."""
+    customers, accounts = generate_batch(root, index, drift)
+    data = clean(customers, accounts)
+    predictions = _predictions(model, data[NUMERICAL + CATEGORICAL])
+    out = root / "predictions"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"batch_{index}.csv"
+    predictions.to_csv(path)
+    return path
+
+
+def infer(
+    root: Path,
+    batches: tuple[Drift, ...] = INFERENCE_BATCHES,
+    report: Callable[[int, Drift, Path], None] | None = None,
+) -> list[Path]:
+    """Score every batch with the saved model; return the prediction files in order."""
+    model = load_model(root / "models" / "churn.pkl")
+    paths = []
+    for index, drift in enumerate(batches):
+        path = score_batch(model, root, index, drift)
+        if report is not None:
+            report(index, drift, path)
+        paths.append(path)
+    return paths
