@@ -1,0 +1,1 @@
+"""Collector ingest, pipeline, exporter and service tests."""
