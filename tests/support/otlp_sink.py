@@ -93,7 +93,7 @@ class _Servicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[mi
     def __init__(self, sink: OtlpSink) -> None:
         self._sink = sink
 
-    def Export(  # noqa: N802 - name fixed by the OTLP service definition
+    def Export(
         self, request: trace_service_pb2.ExportTraceServiceRequest, context: Any
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         failure = self._sink._take_failure()
