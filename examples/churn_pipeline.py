@@ -29,7 +29,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlspan.instrumentation import component
+from mlspan.instrumentation.component import component
 
 SEED = 20240611
 SERVICE_NAME = "churn-pipeline"
@@ -156,29 +156,37 @@ def generate_batch(root: Path, index: int, drift: Drift, rows: int = 3_000) -> t
     return customers, accounts
 
 
+def unique_customers(frame: pd.DataFrame) -> tuple[bool, str]:
+    """Check on the cleaned frame: one row per customer."""
+    duplicated = int(frame.index.duplicated().sum())
+    return duplicated == 0, f"{duplicated} duplicated customer ids"
+
+
+@component(
+    "clean-customers",
+    owner="data-team",
+    tags=["churn"],
+    inputs=["customers_csv", "accounts_csv"],
+    after=[unique_customers],
+)
 def clean(customers_csv: Path, accounts_csv: Path) -> pd.DataFrame:
     """Read both raw tables, join them and fix what the exports get wrong.
 
-    The step is declared as an mlspan component with both files as inputs and the
-    cleaned frame as output, so lineage runs from the raw files to the model. Nulls are
-    kept on purpose: imputation belongs to the model pipeline, and the null rates are
-    what drift detection must see.
+    The step is an mlspan component: both files are its inputs and the returned frame
+    its output, so lineage runs from the raw files to the model. Nulls are kept on
+    purpose: imputation belongs to the model pipeline, and the null rates are what drift
+    detection must see.
     """
-    with component("clean-customers", owner="data-team", tags=["churn"]) as run:
-        run.add_input(str(customers_csv))
-        run.add_input(str(accounts_csv))
-        customers = pd.read_csv(customers_csv)
-        accounts = pd.read_csv(accounts_csv)
-        frame = customers.merge(accounts, on="customer_id", how="inner")
-        frame = frame.drop_duplicates(subset="customer_id").set_index("customer_id")
-        frame["region"] = frame["region"].str.strip().str.lower()
-        charges = pd.to_numeric(frame["total_charges"], errors="coerce")
-        frame["total_charges"] = charges.fillna(0.0)
-        for column in CATEGORICAL:
-            frame[column] = frame[column].astype("string")
-        frame = frame.sort_index()
-        run.add_output(frame)
-    return frame
+    customers = pd.read_csv(customers_csv)
+    accounts = pd.read_csv(accounts_csv)
+    frame = customers.merge(accounts, on="customer_id", how="inner")
+    frame = frame.drop_duplicates(subset="customer_id").set_index("customer_id")
+    frame["region"] = frame["region"].str.strip().str.lower()
+    charges = pd.to_numeric(frame["total_charges"], errors="coerce")
+    frame["total_charges"] = charges.fillna(0.0)
+    for column in CATEGORICAL:
+        frame[column] = frame[column].astype("string")
+    return frame.sort_index()
 
 
 def build_model() -> Pipeline:
