@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest semconv bench clean
+.PHONY: demo demo-stop test lint typecheck pytest semconv bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+
+demo-stop: $(STAMP)
+	$(BIN)/python examples/demo.py --stop
 
 test: $(STAMP) lint typecheck pytest
 
