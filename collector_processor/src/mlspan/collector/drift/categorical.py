@@ -1,0 +1,72 @@
+"""Drift statistics of a categorical feature from two count summaries.
+
+Distances (Jensen-Shannon, L-infinity, PSI) use every category seen on either side. The
+test is the two-sample chi-square test of homogeneity on the 2 x k contingency table
+(``scipy.stats.chi2_contingency``), not a goodness-of-fit test that would treat the
+baseline's shares as known and over-reject. Categories with an expected count under 5
+are pooled into one so the chi-square approximation holds. When a side has spilled into
+a frequent-items sketch, the values it no longer counts form one "other" category.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from scipy import stats
+
+from mlspan.collector.drift.comparison import Comparison
+from mlspan.collector.drift.divergence import FloatArray, jensen_shannon, linf, psi
+from mlspan.summaries import CategoricalSummary
+
+MIN_EXPECTED: Final = 5.0
+"""Categories with a smaller expected count in either row are pooled for the test."""
+
+OTHER: Final = "\x00other"
+"""Bucket of values a sketch no longer counts individually."""
+
+
+def category_counts(summary: CategoricalSummary) -> dict[str, float]:
+    """Non-missing counts per category, with the uncounted rest of a sketch as OTHER."""
+    counts = {key: float(value) for key, value in summary.counts.items()}
+    rest = summary.count - summary.nulls - sum(summary.counts.values())
+    if rest > 0:
+        counts[OTHER] = counts.get(OTHER, 0.0) + float(rest)
+    return counts
+
+
+def compare_categorical(reference: CategoricalSummary, current: CategoricalSummary) -> Comparison:
+    """Every categorical drift metric of ``current`` against ``reference``."""
+    ref_counts, cur_counts = category_counts(reference), category_counts(current)
+    categories = sorted(set(ref_counts) | set(cur_counts))
+    ref = np.array([ref_counts.get(c, 0.0) for c in categories], dtype=np.float64)
+    cur = np.array([cur_counts.get(c, 0.0) for c in categories], dtype=np.float64)
+    ref_rows, cur_rows = int(ref.sum()), int(cur.sum())
+    values: dict[str, float] = {"null_rate_change": current.null_rate - reference.null_rate}
+    p_values: dict[str, float] = {}
+    unseen = float(cur[ref == 0].sum() / cur_rows) if cur_rows else 0.0
+    facts = {"unseen_share": unseen, "categories": float(len(categories))}
+    comparison = Comparison("categorical", values, p_values, "chi2", ref_rows, cur_rows, facts)
+    if ref_rows == 0 or cur_rows == 0:
+        return comparison
+    values["js"] = jensen_shannon(ref, cur)
+    values["linf"] = linf(ref, cur)
+    values["psi"] = psi(ref, cur)
+    p_values["chi2"] = contingency_p_value(ref, cur)
+    return comparison
+
+
+def contingency_p_value(reference: FloatArray, current: FloatArray) -> float:
+    """p-value of the chi-square test of homogeneity, rare categories pooled."""
+    table = np.vstack([reference, current])
+    total = table.sum()
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / total
+    rare = (expected < MIN_EXPECTED).any(axis=0)
+    if rare.any():
+        pooled = table[:, rare].sum(axis=1, keepdims=True)
+        table = np.hstack([table[:, ~rare], pooled])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 1.0
+    result = stats.chi2_contingency(table)
+    return float(result.pvalue)

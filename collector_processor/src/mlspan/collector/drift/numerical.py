@@ -1,0 +1,135 @@
+"""Drift statistics of a numerical feature from two summaries (moments plus KLL sketch).
+
+Both CDFs are evaluated on one merged grid (the quantiles of both sketches plus the
+extremes): KS D is the largest gap and the Wasserstein-1 distance the integral of the
+gap. When a sketch still holds all its values the grid holds them all and both are exact;
+otherwise they are within the sketches' rank error. The KS p-value is computed after
+subtracting both sketches' error bounds from D, so sketch noise alone can never reject.
+PSI, Jensen-Shannon and Hellinger use bins on the baseline's quantiles, which stay
+stable from sketches (equal-width bins do not: tiny tail bins dominate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from datasketches import kll_doubles_sketch
+from scipy import stats
+
+from mlspan.collector.drift.comparison import Comparison
+from mlspan.collector.drift.divergence import FloatArray, hellinger, jensen_shannon, psi
+from mlspan.summaries import NumericalSummary
+
+GRID_POINTS: Final = 1024
+"""Quantiles taken from each sketch for the merged CDF grid."""
+
+PSI_EDGES: Final = np.linspace(0.1, 0.9, 9)
+"""Baseline deciles: the ten PSI bins."""
+
+DIVERGENCE_EDGES: Final = np.linspace(0.05, 0.95, 19)
+"""Baseline 5 % quantiles: the twenty Jensen-Shannon and Hellinger bins."""
+
+
+@dataclass(frozen=True)
+class NumericalProfile:
+    """A numerical summary prepared once for many comparisons."""
+
+    summary: NumericalSummary
+    sketch: kll_doubles_sketch
+    grid: FloatArray
+    rank_error: float
+
+    @classmethod
+    def of(cls, summary: NumericalSummary) -> NumericalProfile:
+        """Deserialize the sketch and take its quantile grid."""
+        sketch = summary.sketch()
+        n = int(sketch.n)
+        if n == 0:
+            return cls(summary, sketch, np.empty(0), 0.0)
+        exact = not sketch.is_estimation_mode()
+        points = n if exact and n <= 4 * GRID_POINTS else GRID_POINTS
+        ranks = (np.arange(points) + 0.5) / points
+        quantiles = np.asarray(sketch.get_quantiles(ranks), dtype=np.float64)
+        grid = np.unique(
+            np.concatenate([quantiles, [sketch.get_min_value(), sketch.get_max_value()]])
+        )
+        error = 0.0 if exact else float(sketch.normalized_rank_error(False))
+        return cls(summary, sketch, grid, error)
+
+    @property
+    def rows(self) -> int:
+        """Finite values summarised."""
+        return int(self.sketch.n)
+
+    def cdf(self, points: FloatArray, inclusive: bool) -> FloatArray:
+        """P(X <= x) (inclusive) or P(X < x) at each of the increasing ``points``."""
+        if points.size == 0:
+            return np.empty(0)
+        return np.asarray(self.sketch.get_cdf(points, inclusive), dtype=np.float64)[:-1]
+
+    def bin_weights(self, edges: FloatArray) -> FloatArray:
+        """Share of values in each bin of (-inf, e1), [e1, e2), ..., [ek, inf)."""
+        inner = self.cdf(edges, False)
+        return np.diff(np.concatenate([[0.0], inner, [1.0]]))
+
+
+def compare_numerical(reference: NumericalProfile, current: NumericalProfile) -> Comparison:
+    """Every numerical drift metric of ``current`` against ``reference``."""
+    ref_m, cur_m = reference.summary.moments, current.summary.moments
+    values: dict[str, float] = {
+        "null_rate_change": current.summary.null_rate - reference.summary.null_rate
+    }
+    p_values: dict[str, float] = {}
+    facts = {
+        "baseline_mean": ref_m.mean,
+        "current_mean": cur_m.mean,
+        "baseline_std": ref_m.std,
+        "current_std": cur_m.std,
+    }
+    comparison = Comparison(
+        "numerical", values, p_values, "ks", reference.rows, current.rows, facts
+    )
+    if reference.rows == 0 or current.rows == 0:
+        return comparison
+    scale = ref_m.std if ref_m.std > 0 else (cur_m.std if cur_m.std > 0 else 1.0)
+    grid = np.union1d(reference.grid, current.grid)
+    gap = np.abs(reference.cdf(grid, True) - current.cdf(grid, True))
+    d = float(gap.max(initial=0.0))
+    wasserstein = float(np.sum(gap[:-1] * np.diff(grid)))
+    values["ks"] = d
+    values["wasserstein_sigma"] = wasserstein / scale
+    psi_edges = _edges(reference, PSI_EDGES)
+    values["psi"] = psi(reference.bin_weights(psi_edges), current.bin_weights(psi_edges))
+    js_edges = _edges(reference, DIVERGENCE_EDGES)
+    ref_bins, cur_bins = reference.bin_weights(js_edges), current.bin_weights(js_edges)
+    values["js"] = jensen_shannon(ref_bins, cur_bins)
+    values["hellinger"] = hellinger(ref_bins, cur_bins)
+    values["mean_change_sigma"] = (cur_m.mean - ref_m.mean) / scale
+    values["std_change"] = cur_m.std / ref_m.std - 1.0 if ref_m.std > 0 else 0.0
+    values["skew_change"] = cur_m.skewness - ref_m.skewness
+    values["kurtosis_change"] = cur_m.kurtosis - ref_m.kurtosis
+    p_values["ks"] = ks_p_value(
+        d, reference.rank_error + current.rank_error, reference.rows, current.rows
+    )
+    if reference.rows > 1 and current.rows > 1 and (ref_m.std > 0 or cur_m.std > 0):
+        welch = stats.ttest_ind_from_stats(
+            ref_m.mean, ref_m.std, ref_m.count, cur_m.mean, cur_m.std, cur_m.count, equal_var=False
+        )
+        p_values["welch"] = float(welch.pvalue)
+    return comparison
+
+
+def ks_p_value(d: float, sketch_error: float, n1: int, n2: int) -> float:
+    """Two-sample KS p-value of D after removing the sketches' own error from it."""
+    adjusted = max(d - sketch_error, 0.0)
+    if adjusted <= 0.0:
+        return 1.0
+    effective = max(round(n1 * n2 / (n1 + n2)), 1)
+    return float(min(max(stats.kstwo.sf(adjusted, effective), 0.0), 1.0))
+
+
+def _edges(reference: NumericalProfile, ranks: FloatArray) -> FloatArray:
+    quantiles = np.asarray(reference.sketch.get_quantiles(ranks), dtype=np.float64)
+    return np.unique(quantiles[np.isfinite(quantiles)])
