@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "collector_command",
     "lineage_commands",
     "drift_commands",
+    "alert_commands",
 )
 """Modules of this package contributing subcommands; a missing one is skipped."""
 

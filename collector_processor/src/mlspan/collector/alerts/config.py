@@ -1,0 +1,197 @@
+"""Configuration of the alerting component: rules and webhook receivers.
+
+Example (collector YAML)::
+
+    processors:
+      alerts:
+        evaluation_interval_seconds: 15
+        rules:
+          - {name: DatasetDrift, kind: dataset_drift, severity: warning}
+          - {name: HighPsi, kind: feature_drift, metric: psi, threshold: 0.25}
+          - {name: ValidationFailed, kind: validation_failure, checks: [range, null_rate]}
+          - {name: SpansDropped, kind: ingest_drops, threshold: 1.0}
+        webhooks:
+          - {name: oncall, url: "http://127.0.0.1:5001/hook"}
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from mlspan.collector.pipeline.factory import ConfigError, parse_dataclass
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class RuleKind(str, enum.Enum):
+    """What a rule watches."""
+
+    DATASET_DRIFT = "dataset_drift"
+    """Per model: the dataset drifted (or its drifted share reached ``threshold``)."""
+    FEATURE_DRIFT = "feature_drift"
+    """Per feature: drifted (or ``metric`` reached ``threshold``)."""
+    VALIDATION_FAILURE = "validation_failure"
+    """Per failing validation check (optionally only ``checks``)."""
+    INGEST_DROPS = "ingest_drops"
+    """Per drop reason: spans dropped per second above ``threshold`` (default 0)."""
+
+
+@dataclass(frozen=True)
+class AlertRuleConfig:
+    """One alerting rule; every instance it fires carries the rule's name as ``alertname``."""
+
+    name: str
+    kind: RuleKind
+    severity: str = "warning"
+    metric: str = ""
+    """feature_drift only: the drift metric compared with ``threshold`` (e.g. ``psi``);
+    empty means the feature's own drift decision."""
+    threshold: float | None = None
+    """dataset_drift: drifted share; feature_drift: metric value (default: the metric's
+    own decision threshold); ingest_drops: spans per second (fires when exceeded)."""
+    models: tuple[str, ...] = ()
+    """Model names the rule watches; empty watches every model."""
+    features: tuple[str, ...] = ()
+    """feature_drift and validation_failure: feature names; empty watches all."""
+    checks: tuple[str, ...] = ()
+    """validation_failure: check names (``metric_change`` matches every
+    ``metric_change:<name>``); empty watches all."""
+    description: str = ""
+    """Added to every alert as the ``description`` annotation."""
+
+    def validate(self) -> None:
+        """Reject names Prometheus and Alertmanager could not carry and misplaced options."""
+        if not _NAME.match(self.name):
+            raise ConfigError(f"name: '{self.name}' must match {_NAME.pattern}")
+        if not self.severity or not _NAME.match(self.severity):
+            raise ConfigError(f"severity: '{self.severity}' must match {_NAME.pattern}")
+        for key in ("models", "features", "checks"):
+            values = getattr(self, key)
+            if not isinstance(values, tuple) or not all(isinstance(v, str) for v in values):
+                raise ConfigError(f"{key}: expected a list of strings, got {values!r}")
+        if self.metric and self.kind is not RuleKind.FEATURE_DRIFT:
+            raise ConfigError("metric: only a feature_drift rule compares a metric")
+        if self.checks and self.kind is not RuleKind.VALIDATION_FAILURE:
+            raise ConfigError("checks: only a validation_failure rule filters checks")
+        if self.threshold is not None:
+            if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | float):
+                raise ConfigError(f"threshold: expected a number, got {self.threshold!r}")
+            if not math.isfinite(self.threshold) or self.threshold < 0:
+                raise ConfigError(f"threshold: must be finite and >= 0, got {self.threshold}")
+        if self.kind is RuleKind.DATASET_DRIFT and (self.threshold or 0) > 1:
+            raise ConfigError("threshold: a drifted share lies in [0, 1]")
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """A receiver that gets every alert transition as an Alertmanager-style JSON POST."""
+
+    name: str
+    url: str
+    timeout_seconds: float = 5.0
+    max_attempts: int = 5
+    """Attempts per notification, the first included; then it counts as failed."""
+    initial_backoff_seconds: float = 0.5
+    """Wait before the first retry; doubled after each further failure."""
+    max_backoff_seconds: float = 30.0
+    queue_size: int = 1000
+    """Notifications waiting for this receiver; a full queue counts the new one failed."""
+
+    def validate(self) -> None:
+        """Check the URL and that the retry schedule is finite and positive."""
+        if not _NAME.match(self.name):
+            raise ConfigError(f"name: '{self.name}' must match {_NAME.pattern}")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"url: '{self.url}' is not an http(s) URL")
+        for field in ("timeout_seconds", "initial_backoff_seconds", "max_backoff_seconds"):
+            value = getattr(self, field)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{field}: must be a positive number, got {value}")
+        if self.max_backoff_seconds < self.initial_backoff_seconds:
+            raise ConfigError("max_backoff_seconds: must be >= initial_backoff_seconds")
+        if self.max_attempts < 1:
+            raise ConfigError(f"max_attempts: must be at least 1, got {self.max_attempts}")
+        if self.queue_size < 1:
+            raise ConfigError(f"queue_size: must be at least 1, got {self.queue_size}")
+
+
+DEFAULT_RULES: Final = (
+    AlertRuleConfig(
+        "DatasetDrift",
+        RuleKind.DATASET_DRIFT,
+        "warning",
+        description="The share of drifted features reached the dataset-drift level.",
+    ),
+    AlertRuleConfig(
+        "FeatureDrift",
+        RuleKind.FEATURE_DRIFT,
+        "info",
+        description="A feature's current distribution moved away from its baseline.",
+    ),
+    AlertRuleConfig(
+        "ValidationFailed",
+        RuleKind.VALIDATION_FAILURE,
+        "warning",
+        description="A data-validation check failed on the current window.",
+    ),
+    AlertRuleConfig(
+        "SpansDropped",
+        RuleKind.INGEST_DROPS,
+        "warning",
+        description="The collector is losing spans.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """The alerting component: rules, receivers, evaluation cadence and history size."""
+
+    rules: tuple[AlertRuleConfig, ...] = DEFAULT_RULES
+    webhooks: tuple[WebhookConfig, ...] = ()
+    evaluation_interval_seconds: float = 15.0
+    """How often ingest rules are evaluated (drift rules run on every drift result)."""
+    history_limit: int = 10_000
+    """Alert episodes kept in the history; the oldest resolved ones go first."""
+    history_file: str = "alerts.sqlite"
+    """History database, relative to the collector's data folder."""
+
+    def __post_init__(self) -> None:
+        # YAML lists of mappings arrive as tuples of dicts; build the nested configs.
+        object.__setattr__(self, "rules", _nested(AlertRuleConfig, self.rules, "rules"))
+        object.__setattr__(self, "webhooks", _nested(WebhookConfig, self.webhooks, "webhooks"))
+
+    def validate(self) -> None:
+        """Unique rule and receiver names, a sane cadence and history size."""
+        for label, items in (("rules", self.rules), ("webhooks", self.webhooks)):
+            names = [item.name for item in items]
+            duplicate = next((n for n in names if names.count(n) > 1), None)
+            if duplicate:
+                raise ConfigError(f"{label}: name '{duplicate}' is used twice")
+        value = self.evaluation_interval_seconds
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"evaluation_interval_seconds: must be positive, got {value}")
+        if self.history_limit < 1:
+            raise ConfigError(f"history_limit: must be at least 1, got {self.history_limit}")
+        if not self.history_file:
+            raise ConfigError("history_file: must not be empty")
+
+
+def _nested(cls: type[Any], items: Any, where: str) -> tuple[Any, ...]:
+    if isinstance(items, Mapping) or not isinstance(items, list | tuple):
+        raise ConfigError(f"{where}: expected a list, got {type(items).__name__}")
+    built = []
+    for index, item in enumerate(items):
+        if isinstance(item, cls):
+            item.validate()
+            built.append(item)
+        else:
+            built.append(parse_dataclass(cls, item, f"{where}[{index}]"))
+    return tuple(built)

@@ -1,0 +1,70 @@
+"""``GET /api/v1/alerts``: firing alerts and the recent history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from mlspan.collector.alerts.model import Alert
+from mlspan.collector.api.router import Parameter, Request, Response, Router
+
+ALERTS_PATH: Final = "/api/v1/alerts"
+MAX_HISTORY: Final = 10_000
+
+_ALERT_SCHEMA: Final = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "severity": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+        "insight": {"type": "string"},
+        "startsAt": {"type": "string", "format": "date-time"},
+        "endsAt": {"type": "string", "format": "date-time"},
+        "fingerprint": {"type": "string"},
+    },
+}
+
+
+def register_alert_routes(
+    router: Router,
+    firing: Callable[[], list[Alert]],
+    history: Callable[[int], list[Alert]],
+) -> None:
+    """Serve the firing alerts and the ``limit`` most recent episodes."""
+
+    def handle(request: Request) -> Response:
+        body: dict[str, Any] = {"firing": [a.to_json() for a in firing()]}
+        if request.params["history"]:
+            body["history"] = [a.to_json() for a in history(request.params["limit"])]
+        return Response.json(body)
+
+    router.add(
+        "GET",
+        ALERTS_PATH,
+        handle,
+        summary="Firing alerts and the alert history",
+        description="Alerts use Alertmanager's fields (labels, annotations, startsAt, "
+        "endsAt, fingerprint) plus name, status, severity and the one-line insight.",
+        parameters=(
+            Parameter("history", "boolean", "Include recent episodes", default=True),
+            Parameter(
+                "limit",
+                "integer",
+                "Episodes of history",
+                default=100,
+                minimum=1,
+                maximum=MAX_HISTORY,
+            ),
+        ),
+        response_schema={
+            "type": "object",
+            "properties": {
+                "firing": {"type": "array", "items": _ALERT_SCHEMA},
+                "history": {"type": "array", "items": _ALERT_SCHEMA},
+            },
+        },
+        tags=("alerts",),
+        operation_id="list_alerts",
+    )
