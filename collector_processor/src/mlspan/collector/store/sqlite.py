@@ -1,0 +1,390 @@
+"""SQLite implementation of ``Store``: WAL, versioned migrations, thread-safe.
+
+One connection writes (the lineage writer thread and API annotations share it under a
+lock, each write one transaction); reads use a small pool of connections, which WAL
+lets run beside the writer without blocking. Id sets are queried in chunks that stay
+under SQLite's bound-parameter limit.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from mlspan.collector.store.records import (
+    Artifact,
+    Component,
+    Flag,
+    IoRecord,
+    LineageBatch,
+    Note,
+    RunRecord,
+    artifact_kind,
+)
+from mlspan.collector.store.sqlite_schema import (
+    INSERT_ARTIFACT,
+    INSERT_IO,
+    INSERT_TAG,
+    MIGRATIONS,
+    RUN_COLUMNS,
+    UPSERT_COMPONENT,
+    UPSERT_NAME,
+    UPSERT_RUN,
+)
+
+CHUNK: Final = 500
+"""Ids per ``IN (...)`` query."""
+POOL_SIZE: Final = 8
+"""Idle read connections kept open."""
+
+
+class StoreVersionError(RuntimeError):
+    """The database was written by a newer mlspan (more migrations than this one knows)."""
+
+
+class SqliteStore:
+    """The lineage store in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
+        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=30000")
+        return connection
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(MIGRATIONS):
+                raise StoreVersionError(
+                    f"{self._path} has schema version {version}; this mlspan knows "
+                    f"{len(MIGRATIONS)}: upgrade mlspan"
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    db.execute(statement)
+            if row is None:
+                db.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
+            else:
+                db.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
+
+    @property
+    def schema_version(self) -> int:
+        """Number of migrations applied."""
+        with self._read() as db:
+            return int(db.execute("SELECT version FROM schema_version").fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        try:
+            connection = self._readers.get_nowait()
+        except queue.Empty:
+            connection = self._connect()
+        try:
+            yield connection
+        finally:
+            if self._closed or self._readers.qsize() >= POOL_SIZE:
+                connection.close()
+            else:
+                self._readers.put(connection)
+
+    def _select_in(
+        self, sql: str, ids: Collection[str], extra: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run ``sql`` (with one ``{ids}`` placeholder) over ``ids`` in chunks."""
+        unique = list(dict.fromkeys(ids))
+        rows: list[tuple[Any, ...]] = []
+        with self._read() as db:
+            for start in range(0, len(unique), CHUNK):
+                chunk = unique[start : start + CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows.extend(db.execute(sql.format(ids=marks), (*extra, *chunk)).fetchall())
+        return rows
+
+    # -- writes ----------------------------------------------------------------------
+    def write(self, batch: LineageBatch) -> None:
+        """Persist one batch in one transaction."""
+        if not batch:
+            return
+        artifacts = {io.artifact_id: io.seen_ns for io in batch.io}
+        for name in batch.names:
+            artifacts.setdefault(name.artifact_id, name.seen_ns)
+        with self._transaction() as db:
+            if batch.runs:
+                db.executemany(UPSERT_RUN, batch.runs)
+            if artifacts:
+                db.executemany(
+                    INSERT_ARTIFACT,
+                    [(aid, artifact_kind(aid), seen) for aid, seen in artifacts.items()],
+                )
+            if batch.io:
+                db.executemany(INSERT_IO, [io[:3] for io in batch.io])
+            if batch.names:
+                db.executemany(UPSERT_NAME, batch.names)
+            if batch.components:
+                db.executemany(
+                    UPSERT_COMPONENT,
+                    [(c.name, c.owner, c.seen_ns, c.seen_ns) for c in batch.components],
+                )
+                tags = [("component", c.name, t) for c in batch.components for t in c.tags]
+                if tags:
+                    db.executemany(INSERT_TAG, tags)
+
+    def write_bulk(self, runs: Iterable[RunRecord], io: Sequence[IoRecord]) -> None:
+        """Bulk load runs and edges (benchmarks, imports) in one transaction."""
+        with self._transaction() as db:
+            db.executemany(UPSERT_RUN, runs)
+            db.executemany(INSERT_ARTIFACT, ((r[2], artifact_kind(r[2]), r[3]) for r in io))
+            db.executemany(INSERT_IO, (r[:3] for r in io))
+
+    def close(self) -> None:
+        """Close every connection; safe to call more than once."""
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._writer.close()
+        while True:
+            try:
+                self._readers.get_nowait().close()
+            except queue.Empty:
+                break
+
+    # -- runs and artifacts ----------------------------------------------------------
+    def runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
+        """Runs by id."""
+        rows = self._select_in(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN ({{ids}})", run_ids)
+        return {row[0]: RunRecord(*row) for row in rows}
+
+    def artifacts(self, artifact_ids: Collection[str]) -> dict[str, Artifact]:
+        """Artifacts by id with names and flag state."""
+        rows = self._select_in(
+            "SELECT a.artifact_id, a.kind, a.first_seen_ns, f.artifact_id IS NOT NULL "
+            "FROM artifacts a LEFT JOIN flags f ON f.artifact_id = a.artifact_id "
+            "WHERE a.artifact_id IN ({ids})",
+            artifact_ids,
+        )
+        names: dict[str, list[str]] = {}
+        for artifact_id, name in self._select_in(
+            "SELECT artifact_id, name FROM artifact_names WHERE artifact_id IN ({ids}) "
+            "ORDER BY last_seen_ns DESC, name",
+            [row[0] for row in rows],
+        ):
+            names.setdefault(artifact_id, []).append(name)
+        return {
+            aid: Artifact(aid, kind, seen, tuple(names.get(aid, ())), bool(flagged))
+            for aid, kind, seen, flagged in rows
+        }
+
+    def artifacts_named(self, name: str) -> list[Artifact]:
+        """Artifacts known by ``name``, most recently seen first."""
+        with self._read() as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT artifact_id FROM artifact_names WHERE name = ? "
+                    "ORDER BY last_seen_ns DESC, artifact_id",
+                    (name,),
+                )
+            ]
+        found = self.artifacts(ids)
+        return [found[i] for i in ids if i in found]
+
+    def ids_with_prefix(self, prefix: str, limit: int) -> tuple[list[str], list[str]]:
+        """Run and artifact ids starting with ``prefix`` (range scans on the keys)."""
+        upper = prefix + "\U0010ffff"
+        with self._read() as db:
+            runs = db.execute(
+                "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT ?",
+                (prefix, upper, limit),
+            ).fetchall()
+            artifacts = db.execute(
+                "SELECT artifact_id FROM artifacts WHERE artifact_id >= ? AND artifact_id < ? "
+                "ORDER BY artifact_id LIMIT ?",
+                (prefix, upper, limit),
+            ).fetchall()
+        return [r[0] for r in runs], [a[0] for a in artifacts]
+
+    # -- graph -----------------------------------------------------------------------
+    def run_io(self, run_ids: Collection[str], direction: str) -> dict[str, list[str]]:
+        """Artifacts each run consumed or produced."""
+        found: dict[str, list[str]] = {}
+        for run_id, artifact_id in self._select_in(
+            "SELECT run_id, artifact_id FROM run_io WHERE direction = ? AND run_id IN ({ids}) "
+            "ORDER BY run_id, artifact_id",
+            run_ids,
+            (direction,),
+        ):
+            found.setdefault(run_id, []).append(artifact_id)
+        return found
+
+    def artifact_runs(self, artifact_ids: Collection[str], direction: str) -> dict[str, list[str]]:
+        """Runs that consumed or produced each artifact."""
+        found: dict[str, list[str]] = {}
+        for artifact_id, run_id in self._select_in(
+            "SELECT artifact_id, run_id FROM run_io WHERE direction = ? "
+            "AND artifact_id IN ({ids}) ORDER BY artifact_id, run_id",
+            artifact_ids,
+            (direction,),
+        ):
+            found.setdefault(artifact_id, []).append(run_id)
+        return found
+
+    def child_runs(self, trace_id: str, span_id: str) -> list[RunRecord]:
+        """Runs whose parent is this span."""
+        return self._runs_where(
+            "trace_id = ? AND parent_id = ? ORDER BY start_ns, run_id", (trace_id, span_id)
+        )
+
+    def _runs_where(self, clause: str, params: Sequence[Any]) -> list[RunRecord]:
+        with self._read() as db:
+            rows = db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE {clause}", params)
+            return [RunRecord(*row) for row in rows]
+
+    # -- listings --------------------------------------------------------------------
+    def component_runs(
+        self, component: str, limit: int, since_ns: int | None, until_ns: int | None
+    ) -> list[RunRecord]:
+        """A component's runs in ``[since, until)``, newest first."""
+        low = since_ns if since_ns is not None else -(2**63)
+        high = until_ns if until_ns is not None else 2**63 - 1
+        return self._runs_where(
+            "component = ? AND start_ns >= ? AND start_ns < ? "
+            "ORDER BY start_ns DESC, run_id DESC LIMIT ?",
+            (component, low, high, limit),
+        )
+
+    def recent_runs(
+        self, limit: int, before: tuple[int, str] | None, component: str | None
+    ) -> list[RunRecord]:
+        """Keyset page of runs, newest first."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if before is not None:
+            clauses.append("(start_ns < ? OR (start_ns = ? AND run_id < ?))")
+            params.extend((before[0], before[0], before[1]))
+        if component is not None:
+            clauses.append("component = ?")
+            params.append(component)
+        where = " AND ".join(clauses) or "1 = 1"
+        return self._runs_where(
+            f"{where} ORDER BY start_ns DESC, run_id DESC LIMIT ?", (*params, limit)
+        )
+
+    def latest_runs(self, components: Iterable[str]) -> dict[str, RunRecord]:
+        """Newest run of each component (one index probe each)."""
+        found: dict[str, RunRecord] = {}
+        for name in dict.fromkeys(components):
+            runs = self.component_runs(name, 1, None, None)
+            if runs:
+                found[name] = runs[0]
+        return found
+
+    def component(self, name: str) -> Component | None:
+        """A component by name."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT name, owner, first_seen_ns, last_seen_ns FROM components WHERE name = ?",
+                (name,),
+            ).fetchone()
+        return Component(*row) if row else None
+
+    # -- annotations -----------------------------------------------------------------
+    def set_flag(self, artifact_id: str, flagged: bool, reason: str, at_ns: int) -> None:
+        """Flag (keeping the first flag time) or unflag an output."""
+        with self._transaction() as db:
+            if flagged:
+                db.execute(
+                    "INSERT INTO flags (artifact_id, reason, flagged_ns) VALUES (?, ?, ?) "
+                    "ON CONFLICT (artifact_id) DO UPDATE SET reason = excluded.reason",
+                    (artifact_id, reason, at_ns),
+                )
+            else:
+                db.execute("DELETE FROM flags WHERE artifact_id = ?", (artifact_id,))
+
+    def flags(self) -> list[Flag]:
+        """Every flagged output, oldest first."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT artifact_id, reason, flagged_ns FROM flags ORDER BY flagged_ns, artifact_id"
+            ).fetchall()
+        return [Flag(*row) for row in rows]
+
+    def add_tags(self, kind: str, target: str, tags: Sequence[str]) -> None:
+        """Attach tags."""
+        with self._transaction() as db:
+            db.executemany(INSERT_TAG, [(kind, target, tag) for tag in tags])
+
+    def remove_tags(self, kind: str, target: str, tags: Sequence[str]) -> None:
+        """Detach tags."""
+        with self._transaction() as db:
+            db.executemany(
+                "DELETE FROM tags WHERE target_kind = ? AND target_id = ? AND tag = ?",
+                [(kind, target, tag) for tag in tags],
+            )
+
+    def tags(self, kind: str, targets: Collection[str]) -> Mapping[str, list[str]]:
+        """Sorted tags per target."""
+        found: dict[str, list[str]] = {}
+        for target, tag in self._select_in(
+            "SELECT target_id, tag FROM tags WHERE target_kind = ? AND target_id IN ({ids}) "
+            "ORDER BY target_id, tag",
+            targets,
+            (kind,),
+        ):
+            found.setdefault(target, []).append(tag)
+        return found
+
+    def add_note(self, kind: str, target: str, text: str, at_ns: int) -> Note:
+        """Attach a note."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO notes (target_kind, target_id, text, created_ns) VALUES (?, ?, ?, ?)",
+                (kind, target, text, at_ns),
+            )
+            note_id = int(cursor.lastrowid or 0)
+        return Note(note_id, kind, target, text, at_ns)
+
+    def notes(self, kind: str, target: str) -> list[Note]:
+        """Notes of one target, oldest first."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT note_id, target_kind, target_id, text, created_ns FROM notes "
+                "WHERE target_kind = ? AND target_id = ? ORDER BY note_id",
+                (kind, target),
+            ).fetchall()
+        return [Note(*row) for row in rows]
