@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import NoOpTracerProvider, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, Span, StatusCode, Tracer
 from sklearn.linear_model import LogisticRegression
 
 from mlspan.instrumentation.code_version import CodeVersions
-from mlspan.instrumentation.component import ArtifactId, component
+from mlspan.instrumentation.component import ArtifactId, CheckFailed, component
 from mlspan.instrumentation.digest import ALGORITHM, digest_data, digest_file
 from mlspan.instrumentation.model_version import (
     fitted_model_id,
@@ -319,3 +321,71 @@ def test_git_status_runs_once_per_repository_not_per_call(
             pass
     assert len(exporter.get_finished_spans()) == 10
     assert len(roots) <= 1  # this test file lives in a git work tree, or not at all
+
+
+class FailingTracerProvider(TracerProvider):
+    """A provider whose tracers fail to start spans: stands for a broken SDK setup."""
+
+    def get_tracer(self, *args: object, **kwargs: object) -> Tracer:  # type: ignore[override]
+        tracer = super().get_tracer(*args, **kwargs)  # type: ignore[arg-type]
+
+        def broken(*_: object, **__: object) -> Span:
+            raise RuntimeError("exporter misconfigured")
+
+        tracer.start_span = broken  # type: ignore[method-assign]
+        return tracer
+
+
+def test_mlspan_failures_never_reach_the_step(
+    provider: TracerProvider, exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    def git_explodes(root: Path) -> bool:
+        raise OSError("git vanished")
+
+    @component(
+        "fragile", tracer_provider=provider, code_versions=CodeVersions(read_dirty=git_explodes)
+    )
+    def fragile(x: int) -> int:
+        return x * 2
+
+    @component("no-sdk", tracer_provider=FailingTracerProvider())
+    def unspanned(x: int) -> int:
+        return x + 1
+
+    assert fragile(4) == 8
+    assert unspanned(4) == 5
+    with component("no-sdk-cm", tracer_provider=FailingTracerProvider()) as run:
+        run.add_input(np.ones(3))
+        run.add_output(np.zeros(3))
+    span = only_span(exporter)
+    assert span.name == "component fragile"
+    assert string_list(span, IO_OUTPUTS) == []  # an int is no artifact
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("could not start component 'no-sdk'" in m for m in messages), messages
+
+
+def test_the_documented_example_runs(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "component.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    features = pd.DataFrame({"income": [50.0, 80.0], "years": [5, 10]})
+    namespace = {
+        "pd": pd,
+        "LogisticRegression": LogisticRegression,
+        "joblib": joblib,
+        "features": features,
+        "labels": np.array([0, 1]),
+    }
+    previous = Path.cwd()
+    try:
+        os.chdir(tmp_path)
+        (tmp_path / "models").mkdir()
+        exec(compile(example, "component.md", "exec"), namespace)
+    finally:
+        os.chdir(previous)
+    assert (tmp_path / "models" / "churn.joblib").is_file()
+    featurize = namespace["featurize"]
+    out = featurize(features, tmp_path / "features.csv")
+    assert list(out["income_per_year"]) == [10.0, 8.0]
+    with pytest.raises(CheckFailed, match="'no_missing_values' on 'raw': 1 missing values"):
+        featurize(features.assign(years=[5, None]), tmp_path / "never.csv")
+    assert not (tmp_path / "never.csv").exists()
