@@ -26,6 +26,7 @@ from typing import Any, Final
 import numpy as np
 
 from mlspan.instrumentation.digest import MODEL_KIND, digest_bytes, digest_data
+from mlspan.semconv import FeatureKind
 
 MODEL_VERSION_ATTRIBUTE: Final = "_mlspan_model_version"
 """Instance attribute holding the version set by the instrumented ``fit``."""
@@ -120,7 +121,54 @@ def fitted_model_id(estimator: object) -> str | None:
     version = model_version_of(estimator)
     if version is not None:
         return version
+    if not _looks_fitted(estimator):
+        return None
     try:
         return digest_bytes(pickle.dumps(estimator, protocol=4), MODEL_KIND)
     except Exception:
+        return None
+
+
+def _looks_fitted(estimator: object) -> bool:
+    """scikit-learn's own fitted test; True for objects it does not know."""
+    try:
+        from sklearn.utils.validation import check_is_fitted
+    except ImportError:
+        return True
+    try:
+        check_is_fitted(estimator)
+    except TypeError:
+        return True
+    except Exception:
+        return False
+    return True
+
+
+FEATURE_KINDS_ATTRIBUTE: Final = "_mlspan_feature_kinds"
+"""Instance attribute holding the fit-time kind of each input feature."""
+
+
+def store_feature_kinds(estimator: object, kinds: Mapping[str, FeatureKind]) -> None:
+    """Remember the kinds the data-format identifier gave the training features.
+
+    Later predict calls reuse them, so a three-row serving batch is classified like the
+    training data even when a cardinality rule would judge it differently.
+    """
+    with contextlib.suppress(AttributeError, TypeError):
+        object.__setattr__(
+            estimator, FEATURE_KINDS_ATTRIBUTE, {name: kind.value for name, kind in kinds.items()}
+        )
+
+
+def feature_kinds_of(estimator: object) -> dict[str, FeatureKind] | None:
+    """The fit-time feature kinds stored on ``estimator``, if any."""
+    try:
+        stored = vars(estimator).get(FEATURE_KINDS_ATTRIBUTE)
+    except TypeError:
+        return None
+    if not isinstance(stored, dict):
+        return None
+    try:
+        return {str(name): FeatureKind(value) for name, value in stored.items()}
+    except ValueError:
         return None

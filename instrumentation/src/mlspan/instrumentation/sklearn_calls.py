@@ -1,0 +1,327 @@
+"""What one instrumented scikit-learn call records: its span, digests, versions, summaries.
+
+``SklearnRecorder.call`` is the body of every wrapper. The user's method always runs
+exactly once with the caller's arguments, its result or exception passes through
+untouched, and any failure of the recording itself is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from mlspan.instrumentation.call_state import CURRENT_CALL, CallState
+from mlspan.instrumentation.digest import ALGORITHM
+from mlspan.instrumentation.emit import add_summaries
+from mlspan.instrumentation.features import shape_of
+from mlspan.instrumentation.model_version import (
+    class_path,
+    compute_model_version,
+    feature_kinds_of,
+    fitted_model_id,
+    model_version_of,
+    params_json,
+    store_feature_kinds,
+    store_model_version,
+)
+from mlspan.instrumentation.online import ModelKey, OnlineAccumulator
+from mlspan.instrumentation.options import InstrumentationOptions
+from mlspan.instrumentation.summarize import Summarizer
+from mlspan.semconv import (
+    DATASET_COLUMNS,
+    DATASET_DIGEST,
+    DATASET_ROLE,
+    DATASET_ROWS,
+    DATASET_TARGET_DIGEST,
+    DIGEST_ALGORITHM,
+    IO_INPUTS,
+    IO_OUTPUTS,
+    MODEL_CLASS,
+    MODEL_FRAMEWORK,
+    MODEL_FRAMEWORK_VERSION,
+    MODEL_NAME,
+    MODEL_PARAMS,
+    MODEL_VERSION,
+    OPERATION_NAME,
+    PREDICTION_DIGEST,
+    DatasetRole,
+    FeatureOrigin,
+)
+from mlspan.summaries import FeatureSummary
+
+_logger = logging.getLogger(__name__)
+
+FRAMEWORK: Final = "scikit-learn"
+METHODS: Final = (
+    "fit",
+    "partial_fit",
+    "predict",
+    "predict_proba",
+    "predict_log_proba",
+    "decision_function",
+    "transform",
+    "fit_transform",
+    "fit_predict",
+    "score",
+)
+FIT_METHODS: Final = frozenset({"fit", "partial_fit", "fit_transform", "fit_predict"})
+PREDICTION_METHODS: Final = frozenset(
+    {"predict", "predict_proba", "predict_log_proba", "decision_function", "fit_predict"}
+)
+OUTPUT_METHODS: Final = frozenset({"transform", "fit_transform"})
+ONLINE_METHODS: Final = frozenset(
+    {"predict", "predict_proba", "predict_log_proba", "decision_function", "transform"}
+)
+
+
+@dataclass
+class _Call:
+    """One recorded call: its span and what the end of the call still needs."""
+
+    span: trace.Span
+    method: str
+    x: object
+    x_digest: str | None = None
+    y_digest: str | None = None
+    rows: int | None = None
+    light: bool = False
+    summaries: list[FeatureSummary] = field(default_factory=list)
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+
+
+def _arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[object, object]:
+    x = args[0] if args else kwargs.get("X", kwargs.get("raw_documents"))
+    y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
+    return x, y
+
+
+class SklearnRecorder:
+    """Records scikit-learn calls on one tracer with one set of options."""
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        options: InstrumentationOptions,
+        accumulator: OnlineAccumulator,
+    ) -> None:
+        self._tracer = tracer
+        self._options = options
+        self._summarizer = Summarizer.from_options(options)
+        self._accumulator = accumulator
+        self._framework_version = ""
+
+    def wrapper(self, method: str) -> Any:
+        """The wrapt wrapper for ``method``."""
+
+        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            return self.call(method, wrapped, instance, args, kwargs)
+
+        return wrapper
+
+    def call(
+        self, method: str, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any
+    ) -> Any:
+        """Run ``wrapped(*args, **kwargs)`` inside a span describing the call."""
+        state = CURRENT_CALL.get()
+        if instance is None or isinstance(instance, type):
+            return wrapped(*args, **kwargs)
+        if state is not None and (state.light or id(instance) in state.active):
+            return wrapped(*args, **kwargs)
+        outermost = state is None
+        if state is None:
+            state = CallState()
+        token = CURRENT_CALL.set(state) if outermost else None
+        state.active.add(id(instance))
+        try:
+            record = self._start(method, instance, args, kwargs, state)
+            if record is None:
+                return wrapped(*args, **kwargs)
+            return self._run(record, instance, wrapped, args, kwargs)
+        finally:
+            state.active.discard(id(instance))
+            if token is not None:
+                CURRENT_CALL.reset(token)
+
+    def _run(self, record: _Call, instance: Any, wrapped: Any, args: Any, kwargs: Any) -> Any:
+        with trace.use_span(
+            record.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as error:
+                self._fail(record, error)
+                raise
+        self._finish(record, instance, result)
+        return result
+
+    def _model_attributes(self, instance: Any) -> dict[str, AttributeValue]:
+        if not self._framework_version:
+            self._framework_version = str(getattr(sys.modules.get("sklearn"), "__version__", ""))
+        return {
+            MODEL_CLASS: class_path(instance),
+            MODEL_NAME: type(instance).__name__,
+            MODEL_FRAMEWORK: FRAMEWORK,
+            MODEL_FRAMEWORK_VERSION: self._framework_version,
+        }
+
+    def _start(
+        self, method: str, instance: Any, args: Any, kwargs: Any, state: CallState
+    ) -> _Call | None:
+        try:
+            return self._open(method, instance, args, kwargs, state)
+        except Exception:
+            _logger.warning("mlspan could not start the span of %s", method, exc_info=True)
+            return None
+
+    def _open(
+        self, method: str, instance: Any, args: Any, kwargs: Any, state: CallState
+    ) -> _Call | None:
+        x, y = _arguments(args, kwargs)
+        shape = shape_of(x)
+        rows = shape[0] if shape else None
+        light = (
+            method in ONLINE_METHODS
+            and rows is not None
+            and rows < self._options.online_max_rows
+            and not state.active - {id(instance)}
+        )
+        attributes = self._model_attributes(instance)
+        attributes[OPERATION_NAME] = method
+        attributes[DATASET_ROLE] = _role(method).value
+        if rows is not None and shape is not None:
+            attributes[DATASET_ROWS] = rows
+            attributes[DATASET_COLUMNS] = shape[1]
+        span = self._tracer.start_span(f"{method} {type(instance).__name__}", attributes=attributes)
+        if not span.is_recording():
+            span.end()
+            return None
+        record = _Call(span, method, x, rows=rows, light=light, attributes=attributes)
+        version = None if method in FIT_METHODS else self._version_for_predict(instance)
+        if version is not None:
+            span.set_attribute(MODEL_VERSION, version)
+            attributes[MODEL_VERSION] = version
+        if light:
+            state.light = True
+            return record
+        record.x_digest = state.digest(x)
+        record.y_digest = state.digest(y)
+        inputs = [d for d in (record.x_digest, record.y_digest, version) if d]
+        span.set_attributes(
+            {
+                DIGEST_ALGORITHM: ALGORITHM,
+                IO_INPUTS: inputs,
+                **({DATASET_DIGEST: record.x_digest} if record.x_digest else {}),
+                **({DATASET_TARGET_DIGEST: record.y_digest} if record.y_digest else {}),
+                **({MODEL_PARAMS: params_json(instance)} if method in FIT_METHODS else {}),
+            }
+        )
+        if record.x_digest:
+            attributes[DATASET_DIGEST] = record.x_digest
+        if self._options.summaries and (self._options.nested_summaries or len(state.active) == 1):
+            kinds = None if method in FIT_METHODS else feature_kinds_of(instance)
+            record.summaries = self._summarizer.summarize(x, FeatureOrigin.INPUT, "x", kinds)
+            if y is not None and method in FIT_METHODS | {"score"}:
+                record.summaries += self._summarizer.summarize(y, FeatureOrigin.TARGET, "y")
+        return record
+
+    def _version_for_predict(self, instance: Any) -> str | None:
+        version = model_version_of(instance)
+        if version is None:
+            version = fitted_model_id(instance)
+            if version is not None:
+                store_model_version(instance, version)
+        return version
+
+    def _fail(self, record: _Call, error: BaseException) -> None:
+        try:
+            record.span.record_exception(error)
+            record.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        except Exception:
+            _logger.warning("mlspan could not record an exception", exc_info=True)
+        finally:
+            record.span.end()
+
+    def _finish(self, record: _Call, instance: Any, result: Any) -> None:
+        try:
+            if record.light:
+                self._finish_light(record, result)
+            else:
+                self._finish_full(record, instance, result)
+        except Exception:
+            _logger.warning("mlspan could not finish the span of %s", record.method, exc_info=True)
+        finally:
+            record.span.end()
+
+    def _finish_light(self, record: _Call, result: Any) -> None:
+        if not self._options.summaries:
+            return
+        version = str(record.attributes.get(MODEL_VERSION, ""))
+        key = ModelKey(
+            version,
+            str(record.attributes[MODEL_NAME]),
+            tuple(
+                (name, str(record.attributes[name]))
+                for name in (MODEL_CLASS, MODEL_NAME, MODEL_FRAMEWORK, MODEL_VERSION)
+                if name in record.attributes
+            ),
+        )
+        output = result if record.method in PREDICTION_METHODS else None
+        self._accumulator.add(key, record.x, output, record.rows or 0)
+
+    def _finish_full(self, record: _Call, instance: Any, result: Any) -> None:
+        span, method = record.span, record.method
+        state = CURRENT_CALL.get() or CallState()
+        outputs: list[str] = []
+        if method in FIT_METHODS:
+            x_part = record.x_digest
+            previous = model_version_of(instance) if method == "partial_fit" else None
+            if previous is not None:
+                x_part = f"{previous}+{x_part}"
+            version = compute_model_version(instance, x_part, record.y_digest)
+            store_model_version(instance, version)
+            store_feature_kinds(
+                instance,
+                {s.name: s.kind for s in record.summaries if s.origin is FeatureOrigin.INPUT},
+            )
+            span.set_attribute(MODEL_VERSION, version)
+            record.attributes[MODEL_VERSION] = version
+            outputs.append(version)
+        if method in PREDICTION_METHODS or method in OUTPUT_METHODS:
+            output_digest = state.digest(result)
+            if output_digest:
+                outputs.append(output_digest)
+                if method in PREDICTION_METHODS:
+                    span.set_attribute(PREDICTION_DIGEST, output_digest)
+            if method in PREDICTION_METHODS and self._options.summaries:
+                record.summaries += self._summarizer.summarize(
+                    result, FeatureOrigin.PREDICTION, "prediction"
+                )
+        span.set_attribute(IO_OUTPUTS, outputs)
+        context = {
+            key: value
+            for key, value in record.attributes.items()
+            if key not in (OPERATION_NAME, MODEL_FRAMEWORK_VERSION)
+        }
+        add_summaries(
+            self._tracer,
+            span,
+            record.summaries,
+            context,
+            self._options.summary_events_per_span,
+            f"summary {type(instance).__name__}",
+        )
+
+
+def _role(method: str) -> DatasetRole:
+    if method in FIT_METHODS:
+        return DatasetRole.TRAIN
+    if method == "score":
+        return DatasetRole.EVAL
+    return DatasetRole.INFERENCE
