@@ -36,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def setup(service_name: str, endpoint: str) -> None:
-    """Send spans to ``endpoint`` and instrument scikit-learn and pandas: the one line."""
-    from mlspan.instrumentation import configure, instrument
+    """The one line: export spans over OTLP to ``endpoint`` and instrument scikit-learn
+    and pandas (``configure`` calls ``instrument()``; with a TracerProvider of your own,
+    call ``mlspan.instrumentation.instrument()`` instead)."""
+    from mlspan.instrumentation import configure
 
     configure(service_name=service_name, endpoint=endpoint)
-    instrument()
