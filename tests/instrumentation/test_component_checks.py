@@ -233,3 +233,19 @@ def test_blocking_wraps_an_existing_check() -> None:
         has_rows,
     )
     assert blocking(has_rows).label == "has_rows"
+
+
+def test_a_decorator_without_inputs_warns_that_before_checks_cannot_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @component("orphan", before=[has_rows], inputs=["tabel"])
+    def orphan(table: pd.DataFrame) -> None:
+        pass
+
+    @component("lonely", before=[has_rows])
+    def lonely(table: pd.DataFrame) -> None:
+        pass
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("has no parameter 'tabel'" in m for m in messages), messages
+    assert any("'lonely': before-checks need inputs" in m for m in messages), messages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import subprocess
@@ -12,7 +13,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from mlspan.instrumentation.code_version import CodeVersions, find_root, read_commit
+from mlspan.instrumentation.code_version import CODE_KIND, CodeVersions, find_root, read_commit
+from mlspan.instrumentation.digest import digest_bytes
 from mlspan.semconv import CODE_COMMIT, CODE_DIGEST, CODE_DIRTY
 from tests.instrumentation import component_spans
 
@@ -165,3 +167,57 @@ def test_a_repository_without_commits_has_no_commit(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
     assert read_commit(tmp_path) is None
     assert CodeVersions().git_state(tmp_path / "x.py") is not None
+
+
+SCRIPT_MODULE = """
+from mlspan.instrumentation.component import component
+
+with component("script", tracer_provider=provider, code_versions=versions):
+    total = {value}
+
+# a line far below the block: part of the script's source all the same
+"""
+
+
+def test_a_module_level_block_digests_the_whole_script(
+    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    digests = []
+    for index, text in enumerate(
+        [SCRIPT_MODULE.format(value=1), SCRIPT_MODULE.format(value=1) + "extra = 2\n"]
+    ):
+        path = tmp_path / f"script{index}.py"
+        path.write_text(text, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(f"script{index}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        module.provider = provider  # type: ignore[attr-defined]
+        module.versions = CodeVersions()  # type: ignore[attr-defined]
+        spec.loader.exec_module(module)
+        digests.append(exporter.get_finished_spans()[-1].attributes[CODE_DIGEST])  # type: ignore[index]
+        assert digests[-1] == source_digest_of_text(text)
+    assert digests[0] != digests[1]
+
+
+def source_digest_of_text(text: str) -> str:
+    return digest_bytes(text.encode(), CODE_KIND)
+
+
+class Scorer:
+    def __call__(self, x: int) -> int:
+        return x
+
+
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+def test_partials_and_callable_objects_have_source_digests() -> None:
+    versions = CodeVersions(read_dirty=lambda root: False)
+    partial = functools.partial(add, 1)
+    assert versions.for_function(partial).digest == versions.for_function(add).digest
+    assert (
+        versions.for_function(Scorer()).digest == versions.for_code(Scorer.__call__.__code__).digest
+    )
+    assert versions.for_function(Scorer()).digest is not None
+    assert versions.for_function(len).digest is None  # builtins have no code object

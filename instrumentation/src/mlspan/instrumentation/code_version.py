@@ -15,7 +15,9 @@ for many calls, or create a new one to see commits made since.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import linecache
 import logging
 import os
 import re
@@ -154,8 +156,14 @@ def find_root(start: Path) -> Path | None:
 
 
 def _code_of(function: Callable[..., Any]) -> types.CodeType | None:
-    unwrapped = inspect.unwrap(function)
-    code = getattr(unwrapped, "__code__", None)
+    """The code object behind a function, a ``functools.partial`` or a callable object."""
+    target: object = inspect.unwrap(function)
+    if isinstance(target, functools.partial):
+        target = inspect.unwrap(target.func)
+    code = getattr(target, "__code__", None)
+    if code is None and not inspect.isroutine(target):
+        call = inspect.getattr_static(type(target), "__call__", None)
+        code = getattr(call, "__code__", None)
     return code if isinstance(code, types.CodeType) else None
 
 
@@ -170,12 +178,23 @@ def _code_fallback_bytes(code: types.CodeType) -> bytes:
     return b"\x1f".join(parts)
 
 
-def source_digest(code: types.CodeType) -> str | None:
+def _source_text(code: types.CodeType) -> str:
+    """The source of a function body, or of the whole file for module-level code."""
+    if code.co_name == "<module>":
+        linecache.checkcache(code.co_filename)
+        lines = linecache.getlines(code.co_filename)
+        if not lines:
+            raise OSError(f"no source for {code.co_filename}")
+        return "".join(lines)
+    return inspect.getsource(code)
+
+
+def source_digest(code: types.CodeType) -> str:
     """``code:xxh3_128:<hex>`` of the source text of ``code`` (bytecode if no source)."""
     try:
-        text = inspect.getsource(code)
+        text = _source_text(code)
         return digest_bytes(text.encode("utf-8", errors="surrogatepass"), CODE_KIND)
-    except (OSError, TypeError):
+    except (OSError, TypeError, SyntaxError):
         return digest_bytes(_code_fallback_bytes(code), CODE_KIND)
 
 

@@ -327,6 +327,8 @@ class Component:
         signature = _signature(function)
         for missing in set(self.input_names + self.output_names) - set(_parameters(signature)):
             logger.warning("component %r: %s has no parameter %r", self.name, function, missing)
+        if self.before and not self.input_names:
+            logger.warning("component %r: before-checks need inputs=[...] to run", self.name)
 
         def version() -> CodeVersion:
             return self._code_versions.for_function(function)
