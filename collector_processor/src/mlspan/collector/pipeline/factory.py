@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,13 @@ class Host:
     registry: Any = None
     router: Any = None
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    component_id: str = ""
+    """Id of the component being built (``otlp/jaeger``); the service hands each factory
+    a copy of the host with this set, sharing every service above."""
+
+    def for_component(self, component_id: str) -> Host:
+        """A copy naming ``component_id`` that shares every service of this host."""
+        return dataclasses.replace(self, component_id=component_id)
 
 
 C = TypeVar("C", bound=ComponentConfig)
@@ -109,17 +118,40 @@ def parse_dataclass(cls: type[C], raw: Mapping[str, Any], where: str) -> C:
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
-    origin = getattr(hint, "__origin__", None)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(options) == 1 and dataclasses.is_dataclass(options[0]):
+            # OpenTelemetry Collector style: a present but empty section (``grpc:``)
+            # enables the component with its defaults; an absent one keeps the default.
+            return _coerce(options[0], {} if value is None else value, where)
+        if value is None:
+            return None
+        if len(options) == 1:
+            return _coerce(options[0], value, where)
+        return value
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return parse_dataclass(hint, value, where)  # type: ignore[type-var]
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        key_type, value_type = typing.get_args(hint) or (Any, Any)
+        return {
+            _coerce(key_type, key, f"{where}.{key}"): _coerce(value_type, item, f"{where}.{key}")
+            for key, item in value.items()
+        }
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(hint)
+        item_type = args[0] if len(args) == 2 and args[1] is Ellipsis else Any
+        return tuple(_coerce(item_type, item, f"{where}[{i}]") for i, item in enumerate(value))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         try:
             return hint(value)
         except ValueError as exc:
             allowed = ", ".join(str(m.value) for m in hint)
             raise ConfigError(f"{where}: '{value}' is not one of {allowed}") from exc
-    if origin is tuple and isinstance(value, list):
-        return tuple(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool) and (

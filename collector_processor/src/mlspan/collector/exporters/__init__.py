@@ -1,0 +1,1 @@
+"""Exporters: the ends of a traces pipeline (``otlp`` forwarding, ``debug`` logging)."""

@@ -1,0 +1,8 @@
+"""The ``otlp`` exporter: forwards received OTLP bytes to any OTLP endpoint."""
+
+from __future__ import annotations
+
+from mlspan.collector.exporters.otlp.config import OtlpExporterConfig, Protocol
+from mlspan.collector.exporters.otlp.factory import otlp_exporter_factory
+
+__all__ = ["OtlpExporterConfig", "Protocol", "otlp_exporter_factory"]

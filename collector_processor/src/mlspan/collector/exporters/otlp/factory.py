@@ -1,0 +1,59 @@
+"""Builds ``otlp`` exporters: a sender behind the shared queue-and-retry engine."""
+
+from __future__ import annotations
+
+import re
+
+from mlspan.collector.exporters.otlp.config import (
+    Compression,
+    OtlpExporterConfig,
+    Protocol,
+    grpc_target,
+)
+from mlspan.collector.exporters.otlp.grpc_sender import GrpcSender
+from mlspan.collector.exporters.otlp.http_sender import HttpSender
+from mlspan.collector.exporters.queued import QueueConfig, QueuedExporter, Sender
+from mlspan.collector.pdata import TracesConsumer
+from mlspan.collector.pipeline.factory import Factory, Host, Kind
+from mlspan.collector.queue import BatchQueue, DiskQueue, MemoryQueue
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def build_queue(config: QueueConfig, host: Host, component_id: str) -> BatchQueue:
+    """An in-memory queue, or a persistent one under ``<data_dir>/queues/<id>``."""
+    if config.persistent:
+        folder = host.data_dir / "queues" / _UNSAFE.sub("_", component_id)
+        return DiskQueue(folder, config.queue_size, fsync=config.fsync)
+    return MemoryQueue(config.queue_size)
+
+
+def _sender(config: OtlpExporterConfig) -> Sender:
+    gzip = config.compression is Compression.GZIP
+    if config.protocol is Protocol.HTTP:
+        return HttpSender(config.traces_url, config.headers, gzip, config.ca_file)
+    return GrpcSender(
+        grpc_target(config.endpoint), config.headers, gzip, config.secure, config.ca_file
+    )
+
+
+def create_otlp_exporter(
+    config: OtlpExporterConfig, host: Host, next_consumer: TracesConsumer | None
+) -> QueuedExporter:
+    """An exporter forwarding each batch's bytes unchanged."""
+    name = host.component_id or "otlp"
+    return QueuedExporter(
+        name=name,
+        queue=build_queue(config.sending_queue, host, name),
+        sender=_sender(config),
+        stats=host.stats,
+        retry=config.retry_on_failure,
+        workers=config.sending_queue.num_consumers,
+        timeout=config.timeout,
+        shutdown_timeout=config.shutdown_timeout,
+    )
+
+
+def otlp_exporter_factory() -> Factory[OtlpExporterConfig]:
+    """The ``otlp`` exporter factory."""
+    return Factory(Kind.EXPORTER, "otlp", OtlpExporterConfig, create_otlp_exporter)

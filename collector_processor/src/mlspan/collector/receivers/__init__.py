@@ -1,0 +1,1 @@
+"""Receivers: where traces enter the collector (``otlp`` over gRPC and HTTP)."""

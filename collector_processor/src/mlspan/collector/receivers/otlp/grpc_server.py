@@ -1,0 +1,128 @@
+"""OTLP/gRPC ``TraceService/Export`` served with the sync gRPC server.
+
+The method is registered with no request deserializer, so the handler receives the
+request bytes and parses them once with the reduced schema (``TraceIngest``) instead of
+gRPC building a full ``ExportTraceServiceRequest`` first. gRPC itself enforces the
+message-size limit (RESOURCE_EXHAUSTED) and decompresses gzip requests.
+
+Status codes follow the OTLP specification: INVALID_ARGUMENT for a malformed request
+(not retryable), RESOURCE_EXHAUSTED with ``RetryInfo`` when queues are full, UNAVAILABLE
+with ``RetryInfo`` while shutting down.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from typing import Any, Final
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from mlspan.collector.receivers.otlp.config import MIB, GrpcConfig
+from mlspan.collector.receivers.otlp.ingest import IngestResult, Status, TraceIngest
+
+logger = logging.getLogger(__name__)
+
+SERVICE: Final = "opentelemetry.proto.collector.trace.v1.TraceService"
+STATUS_DETAILS_KEY: Final = "grpc-status-details-bin"
+
+_CODES: Final = {
+    Status.MALFORMED: (grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
+    Status.TOO_LARGE: (grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED),
+    Status.UNSUPPORTED_MEDIA: (grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
+    Status.QUEUE_FULL: (grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED),
+    Status.UNAVAILABLE: (grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE),
+}
+_RETRYABLE: Final = frozenset({Status.QUEUE_FULL, Status.UNAVAILABLE})
+
+
+def status_details(code: int, message: str, retry_after: float | None) -> bytes:
+    """A serialized ``google.rpc.Status``, with ``RetryInfo`` when a delay is given."""
+    status = status_pb2.Status(code=code, message=message)
+    if retry_after is not None:
+        seconds = int(retry_after)
+        info = error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(
+                seconds=seconds, nanos=int((retry_after - seconds) * 1e9)
+            )
+        )
+        detail = any_pb2.Any()
+        detail.Pack(info)
+        status.details.append(detail)
+    return bytes(status.SerializeToString())
+
+
+class GrpcReceiver:
+    """The gRPC half of an ``otlp`` receiver."""
+
+    def __init__(self, config: GrpcConfig, ingest: TraceIngest, retry_after: float) -> None:
+        self.config = config
+        self._ingest = ingest
+        self._retry_after = retry_after
+        self._server: grpc.Server | None = None
+        self.port = 0
+
+    def start(self) -> None:
+        """Bind and serve; raises ``OSError`` when the address cannot be bound."""
+        if self._server is not None:
+            return
+        limit = self.config.max_recv_msg_size_mib * MIB
+        server = grpc.server(
+            futures.ThreadPoolExecutor(
+                max_workers=self.config.max_concurrent_requests,
+                thread_name_prefix=f"otlp-grpc-{self._ingest.name}",
+            ),
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.so_reuseport", 0),
+            ],
+            maximum_concurrent_rpcs=self.config.max_concurrent_requests * 4,
+        )
+        handler = grpc.unary_unary_rpc_method_handler(
+            self._export, request_deserializer=None, response_serializer=None
+        )
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),)
+        )
+        try:
+            port = server.add_insecure_port(self.config.endpoint)
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen on {self.config.endpoint}: {exc}") from exc
+        if port == 0:
+            raise OSError(f"cannot listen on {self.config.endpoint}")
+        server.start()
+        self.port = port
+        self._server = server
+        logger.info("OTLP/gRPC receiver listening on %s", self.address)
+
+    @property
+    def address(self) -> str:
+        """``host:port`` actually bound."""
+        host = self.config.endpoint.rpartition(":")[0]
+        return f"{host}:{self.port}"
+
+    def shutdown(self, grace: float = 5.0) -> None:
+        """Stop accepting calls and wait up to ``grace`` seconds for running ones."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop(grace).wait()
+
+    def _export(self, request: bytes, context: Any) -> bytes:
+        try:
+            result = self._ingest.ingest(request)
+        except Exception:  # never let a bug take the server thread down silently
+            logger.exception("receiver %s: unexpected error", self._ingest.name)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        if result.status is Status.OK:
+            return result.response_bytes()
+        self._abort(context, result)
+        raise AssertionError("unreachable: context.abort raises")
+
+    def _abort(self, context: Any, result: IngestResult) -> None:
+        grpc_code, rpc_code = _CODES[result.status]
+        delay = self._retry_after if result.status in _RETRYABLE else None
+        details = status_details(rpc_code, result.message, delay)
+        context.set_trailing_metadata(((STATUS_DETAILS_KEY, details),))
+        context.abort(grpc_code, result.message)
