@@ -389,3 +389,25 @@ def test_the_documented_example_runs(tmp_path: Path) -> None:
     with pytest.raises(CheckFailed, match="'no_missing_values' on 'raw': 1 missing values"):
         featurize(features.assign(years=[5, None]), tmp_path / "never.csv")
     assert not (tmp_path / "never.csv").exists()
+
+
+def test_one_component_object_serves_concurrent_tasks(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    step = component("serve", tracer_provider=provider)
+
+    async def handle(value: int, delay: float) -> None:
+        with step as run:
+            run.add_input([value])
+            await asyncio.sleep(delay)
+            run.add_output([value * 10])
+
+    async def main() -> None:
+        await asyncio.gather(handle(1, 0.02), handle(2, 0.0), handle(3, 0.01))
+
+    asyncio.run(main())
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 3
+    pairs = {(string_list(span, IO_INPUTS)[0], string_list(span, IO_OUTPUTS)[0]) for span in spans}
+    assert pairs == {(digest_data([v]), digest_data([v * 10])) for v in (1, 2, 3)}
+    assert all(span.parent is None for span in spans)

@@ -48,9 +48,9 @@ import functools
 import inspect
 import logging
 import sys
-import threading
 import types
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar, Token
 from typing import Any, Final, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
@@ -115,6 +115,7 @@ class Run:
         self._inputs: list[str] = []
         self._outputs: list[tuple[str, object, bool]] = []
         self._finished = False
+        self._entered: Token[tuple[Run, ...]] | None = None
 
     @property
     def span(self) -> Span:
@@ -259,7 +260,9 @@ class Component:
         self.returns = returns
         self._tracer: Tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self._code_versions = code_versions if code_versions is not None else CodeVersions()
-        self._active = threading.local()
+        # The runs this object entered, per thread and per asyncio task: a reused
+        # component may be entered concurrently, and each exit must end its own run.
+        self._active: ContextVar[tuple[Run, ...]] = ContextVar(f"component {self.name}", default=())
 
     # -- shared by both forms -------------------------------------------------------
 
@@ -307,8 +310,7 @@ class Component:
     def __enter__(self) -> Run:
         caller = sys._getframe(1).f_code
         run = self._start(lambda: self._code_versions.for_code(caller))
-        stack: list[Run] = self._active.__dict__.setdefault("stack", [])
-        stack.append(run)
+        run._entered = self._active.set((*self._active.get(), run))
         return run
 
     def __exit__(
@@ -317,9 +319,15 @@ class Component:
         exc: BaseException | None,
         traceback: types.TracebackType | None,
     ) -> None:
-        stack: list[Run] = self._active.__dict__.get("stack", [])
-        if stack:
-            stack.pop()._finish(exc)
+        stack = self._active.get()
+        if not stack:
+            return
+        run = stack[-1]
+        try:
+            self._active.reset(run._entered)  # type: ignore[arg-type]
+        except (ValueError, RuntimeError, TypeError):
+            self._active.set(stack[:-1])  # exited in another context than entered
+        run._finish(exc)
 
     # -- decorator ------------------------------------------------------------------
 
