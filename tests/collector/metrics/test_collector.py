@@ -1,0 +1,184 @@
+"""The scrape-time collector: contract names and labels, live values, the cardinality cap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from mlspan.collector.drift.results import DatasetDrift, ModelKey, ValidationResult
+from mlspan.collector.metrics import MetricsConfig, MlspanCollector
+from mlspan.collector.pdata.stats import IngestStats
+from mlspan.collector.pipeline.factory import ConfigError
+from tests.collector.alerts.builders import KEY, check, dataset, drifted_window, feature
+
+MODEL = {"service": KEY.service, "model": KEY.model_name, "version": KEY.model_version}
+
+
+@dataclass
+class Results:
+    """The drift engine's read side: the latest results, replaced as new windows close."""
+
+    drift: list[DatasetDrift] = field(default_factory=list)
+    validation: list[ValidationResult] = field(default_factory=list)
+    reads: int = 0
+
+    def latest_drift(self) -> Sequence[DatasetDrift]:
+        self.reads += 1
+        return self.drift
+
+    def latest_validation(self) -> Sequence[ValidationResult]:
+        return self.validation
+
+
+@dataclass
+class AlertState:
+    firing: dict[tuple[str, str], int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+
+    def firing_counts(self) -> Mapping[tuple[str, str], int]:
+        return self.firing
+
+    def notification_failures(self) -> Mapping[str, int]:
+        return self.failed
+
+
+def _registry(
+    stats: IngestStats,
+    results: Results | None = None,
+    alerts: AlertState | None = None,
+    cap: int = 10_000,
+) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(
+        MlspanCollector(
+            stats,
+            MetricsConfig(max_series_per_metric=cap),
+            drift=lambda: results,
+            alerts=lambda: alerts,
+        )
+    )
+    return registry
+
+
+def test_ingest_counters_are_read_at_scrape_time() -> None:
+    stats = IngestStats()
+    registry = _registry(stats)
+    assert registry.get_sample_value("mlspan_spans_received_total", {"receiver": "otlp"}) is None
+    stats.spans_received("otlp", 512)
+    stats.spans_received("otlp", 8)
+    stats.spans_dropped("queue_full", 3)
+    stats.request_rejected("otlp_http", "malformed")
+    assert registry.get_sample_value("mlspan_spans_received_total", {"receiver": "otlp"}) == 520
+    assert registry.get_sample_value("mlspan_spans_dropped_total", {"reason": "queue_full"}) == 3
+    rejected = {"receiver": "otlp_http", "reason": "malformed"}
+    assert registry.get_sample_value("mlspan_requests_rejected_total", rejected) == 1
+
+
+def test_drift_and_validation_gauges_follow_the_contract() -> None:
+    results = Results(
+        [drifted_window()], [check("age", "range", False), check("age", "null_rate", True)]
+    )
+    registry = _registry(IngestStats(), results)
+    age_w = {**MODEL, "feature": "age", "metric": "wasserstein_sigma"}
+    assert registry.get_sample_value("mlspan_feature_drift", age_w) == pytest.approx(0.41)
+    psi = {**MODEL, "feature": "income", "metric": "psi"}
+    assert registry.get_sample_value("mlspan_feature_drift", psi) == pytest.approx(0.05)
+    assert registry.get_sample_value("mlspan_feature_drifted", {**MODEL, "feature": "age"}) == 1
+    assert registry.get_sample_value("mlspan_feature_drifted", {**MODEL, "feature": "tenure"}) == 0
+    share = registry.get_sample_value("mlspan_dataset_drift_share", MODEL)
+    assert share == pytest.approx(2 / 3)
+    assert registry.get_sample_value("mlspan_dataset_drifted", MODEL) == 1
+    assert registry.get_sample_value("mlspan_validation_failures", {**MODEL, "check": "range"}) == 1
+    passing = {**MODEL, "check": "null_rate"}
+    assert registry.get_sample_value("mlspan_validation_failures", passing) == 0
+
+
+def test_new_results_replace_old_ones_without_re_registering() -> None:
+    results = Results([drifted_window()])
+    registry = _registry(IngestStats(), results)
+    assert registry.get_sample_value("mlspan_dataset_drifted", MODEL) == 1
+    results.drift = [dataset(feature("age", 0.01, 0.0))]
+    assert registry.get_sample_value("mlspan_dataset_drifted", MODEL) == 0
+    gone = {**MODEL, "feature": "income", "metric": "psi"}
+    assert registry.get_sample_value("mlspan_feature_drift", gone) is None
+
+
+def test_several_models_are_separate_series() -> None:
+    other = ModelKey("churn-service", "churn", "4")
+    results = Results([drifted_window(), dataset(feature("age", 0.0, 0.0), key=other)])
+    registry = _registry(IngestStats(), results)
+    assert registry.get_sample_value("mlspan_dataset_drifted", MODEL) == 1
+    v4 = {"service": other.service, "model": other.model_name, "version": "4"}
+    assert registry.get_sample_value("mlspan_dataset_drifted", v4) == 0
+
+
+def test_duplicate_label_sets_are_exported_once() -> None:
+    # A prediction and an input sharing a name must not produce duplicate samples,
+    # which Prometheus would reject for the whole scrape.
+    twice = dataset(feature("score", 0.5, 0.5), feature("score", 0.0, 0.0))
+    registry = _registry(IngestStats(), Results([twice]))
+    samples = [
+        s
+        for metric in registry.collect()
+        if metric.name == "mlspan_feature_drifted"
+        for s in metric.samples
+    ]
+    assert len(samples) == 1
+    assert samples[0].value == 1
+
+
+def test_alert_families() -> None:
+    alerts = AlertState(
+        {("DatasetDrift", "warning"): 2, ("SpansDropped", "warning"): 0}, {"oncall": 3}
+    )
+    registry = _registry(IngestStats(), alerts=alerts)
+    firing = {"alert": "DatasetDrift", "severity": "warning"}
+    assert registry.get_sample_value("mlspan_alerts_firing", firing) == 2
+    quiet = {"alert": "SpansDropped", "severity": "warning"}
+    assert registry.get_sample_value("mlspan_alerts_firing", quiet) == 0
+    failed = {"receiver": "oncall"}
+    assert registry.get_sample_value("mlspan_alert_notifications_failed_total", failed) == 3
+
+
+def test_cardinality_cap_exports_a_stable_subset_and_counts_the_rest() -> None:
+    # 3 features x 3 metrics = 9 mlspan_feature_drift series; the cap keeps 4.
+    registry = _registry(IngestStats(), Results([drifted_window()]), cap=4)
+    metrics = {m.name: m for m in registry.collect()}
+    kept = [
+        (s.labels["feature"], s.labels["metric"]) for s in metrics["mlspan_feature_drift"].samples
+    ]
+    assert kept == sorted(kept)
+    assert len(kept) == 4
+    overflow = {"metric": "mlspan_feature_drift"}
+    # Counted per scrape: this is the second collection.
+    assert registry.get_sample_value("mlspan_metric_label_overflow_total", overflow) == 10
+    assert registry.get_sample_value("mlspan_metric_label_overflow_total", overflow) == 15
+    under_cap = {"metric": "mlspan_dataset_drifted"}
+    assert registry.get_sample_value("mlspan_metric_label_overflow_total", under_cap) == 0
+
+
+def test_counter_overflow_is_named_as_scraped() -> None:
+    stats = IngestStats()
+    for reason in ("queue_full", "export_failed", "shutdown"):
+        stats.spans_dropped(reason, 1)
+    registry = _registry(stats, cap=1)
+    overflow = {"metric": "mlspan_spans_dropped_total"}
+    assert registry.get_sample_value("mlspan_metric_label_overflow_total", overflow) == 2
+    assert registry.get_sample_value("mlspan_spans_dropped_total", {"reason": "export_failed"}) == 1
+    assert registry.get_sample_value("mlspan_spans_dropped_total", {"reason": "shutdown"}) is None
+
+
+def test_registration_does_not_read_results() -> None:
+    results = Results([drifted_window()])
+    registry = _registry(IngestStats(), results)
+    assert results.reads == 0
+    registry.get_sample_value("mlspan_dataset_drifted", MODEL)
+    assert results.reads == 1
+
+
+def test_a_cap_below_one_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="max_series_per_metric"):
+        MetricsConfig(max_series_per_metric=0).validate()
