@@ -147,6 +147,9 @@ def test_a_blocking_after_check_fails_the_step_after_it_ran(
     span = exporter.get_finished_spans()[0]
     assert span.status.status_code is StatusCode.ERROR
     assert [e[CHECK_PASSED] for e in check_events(span)] == [False]
+    exceptions = [e for e in span.events if e.name == "exception"]
+    assert len(exceptions) == 1
+    assert "after the step ran" in str((exceptions[0].attributes or {})["exception.message"])
 
 
 def test_context_manager_runs_before_checks_in_add_input(

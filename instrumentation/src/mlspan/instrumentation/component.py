@@ -211,17 +211,19 @@ class Run:
                 self._span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
             elif failures:
                 failed = CheckFailed(self._owner.name, CheckPhase.AFTER, failures)
+                self._span.record_exception(failed)
                 self._span.set_status(Status(StatusCode.ERROR, str(failed)))
         return failures
 
     def _end(self) -> None:
         try:
             self._span.end()
-        finally:
-            try:
-                otel_context.detach(self._token)  # type: ignore[arg-type]
-            except Exception:
-                logger.debug("mlspan could not detach the component context", exc_info=True)
+        except Exception:
+            logger.warning("mlspan could not end the component span", exc_info=True)
+        try:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+        except Exception:
+            logger.debug("mlspan could not detach the component context", exc_info=True)
 
 
 class Component:
