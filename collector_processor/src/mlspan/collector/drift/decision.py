@@ -43,6 +43,8 @@ class FeatureInput:
     origin: str
     comparison: Comparison
     thresholds: DriftThresholds
+    accepted_mean: float | None = None
+    """Accepted mean change in percent from the validation config, for the insight."""
 
 
 def adjust_p_values(p_values: Sequence[float], method: str) -> list[float]:
@@ -141,7 +143,7 @@ def feature_insight(
     parts: list[str] = []
     facts = comparison.facts
     if comparison.kind == "numerical":
-        parts.append(f"mean {mean_change_text(facts)}")
+        parts.append(f"mean {mean_change_text(facts, item.accepted_mean)}")
     elif facts.get("unseen_share", 0.0) > 0:
         parts.append(f"unseen categories {facts['unseen_share']:.1%}")
     by_name = {m.name: m for m in metrics}
@@ -161,14 +163,15 @@ def feature_insight(
     return f"{item.feature}: {', '.join(parts)} -> {'drift' if drifted else 'no drift'}"
 
 
-def mean_change_text(facts: dict[str, float]) -> str:
-    """E.g. "+34 % (+0.41 sigma)"; the relative part is left out around a zero mean."""
+def mean_change_text(facts: dict[str, float], accepted: float | None = None) -> str:
+    """E.g. "+34 % (accepted 10 %, +0.41 sigma)"; no percentage around a zero mean."""
     before, after = facts["baseline_mean"], facts["current_mean"]
     scale = facts["baseline_std"] or facts["current_std"] or 1.0
     sigma = f"{(after - before) / scale:+.2f} sigma"
     if abs(before) <= 1e-12 * max(abs(after), 1.0):
         return sigma
-    return f"{(after - before) / abs(before) * 100:+.3g} % ({sigma})"
+    note = f"accepted {accepted:g} %, {sigma}" if accepted is not None else sigma
+    return f"{(after - before) / abs(before) * 100:+.3g} % ({note})"
 
 
 def _metric_text(metric: MetricResult) -> str:

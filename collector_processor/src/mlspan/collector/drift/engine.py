@@ -1,0 +1,262 @@
+"""The drift engine: turns feature summaries arriving in spans into drift and validation.
+
+Batches are queued (bounded; overflow is dropped and counted, because drift is a side
+consumer and must never push back on ingest) and a worker thread decodes their summary
+events, merges them into per-model baselines and windows, and analyses each window when
+it closes. Results go to listeners (alerting), to ``latest_*()`` (the Prometheus
+collector reads them at scrape time) and to the result store.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from mlspan.collector.drift.analysis import ProfileCache, analyze
+from mlspan.collector.drift.config import DriftConfig
+from mlspan.collector.drift.extract import BASELINE, ExtractCounts, extract
+from mlspan.collector.drift.results import (
+    DatasetDrift,
+    ModelKey,
+    ResultsListener,
+    ValidationResult,
+)
+from mlspan.collector.drift.state import ModelState
+from mlspan.collector.drift.store import ResultStore
+from mlspan.collector.pdata import TraceBatch
+from mlspan.collector.pdata.stats import IngestStats
+from mlspan.collector.validation.config import ValidationConfig, load_validation_config
+
+logger = logging.getLogger(__name__)
+
+DROP_REASON = "drift_queue_full"
+"""``spans_dropped`` reason for batches the drift queue had no room for."""
+
+Result = tuple[DatasetDrift, list[ValidationResult]]
+
+
+class ValidationConfigs:
+    """Validation configs by model name, loaded (and checked) once at startup."""
+
+    def __init__(self, config: DriftConfig) -> None:
+        self._default = ValidationConfig(drift=config.thresholds)
+        self._by_model: dict[str, ValidationConfig] = {}
+        if config.validation_dir:
+            folder = Path(config.validation_dir)
+            for path in sorted(folder.glob("*.json")):
+                self._by_model[path.stem] = load_validation_config(path, config.thresholds)
+        self._default = self._by_model.pop("default", self._default)
+
+    def for_model(self, model: str) -> ValidationConfig:
+        """The config of ``model``, else ``default.json``, else the built-in defaults."""
+        return self._by_model.get(model, self._default)
+
+
+class DriftEngine:
+    """Per-model baselines, windows and results; see the module docstring."""
+
+    def __init__(
+        self,
+        config: DriftConfig,
+        stats: IngestStats,
+        store: ResultStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._stats = stats
+        self._store = store
+        self._clock = clock
+        self._validation = ValidationConfigs(config)
+        self._queue: queue.Queue[TraceBatch | None] = queue.Queue(config.queue_size)
+        self._lock = threading.RLock()
+        self._states: dict[ModelKey, ModelState] = {}
+        self._cache = ProfileCache()
+        self._history: dict[ModelKey, deque[Result]] = {}
+        self._listeners: list[ResultsListener] = []
+        self._worker: threading.Thread | None = None
+        self._stopped = False
+        self.counts = ExtractCounts()
+        self.batches_dropped = 0
+        if store is not None:
+            self._restore(store)
+
+    # lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread (idempotent)."""
+        with self._lock:
+            if self._worker is not None or self._stopped:
+                return
+            self._worker = threading.Thread(target=self._run, name="mlspan-drift", daemon=True)
+            self._worker.start()
+
+    def shutdown(self) -> None:
+        """Process what is queued, stop the worker and close the store (idempotent)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            worker = self._worker
+        if worker is not None:
+            self._queue.put(None)
+            worker.join()
+        else:
+            self._drain()
+        if self._store is not None:
+            self._store.close()
+
+    def consume(self, batch: TraceBatch) -> None:
+        """Queue a batch; when the queue is full it is dropped and counted."""
+        try:
+            self._queue.put_nowait(batch)
+        except queue.Full:
+            self.batches_dropped += 1
+            self._stats.spans_dropped(DROP_REASON, batch.span_count)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued batch has been processed."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return not self._queue.unfinished_tasks
+
+    # results ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: ResultsListener) -> None:
+        """Call ``listener.on_results`` for every result from now on."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def latest_drift(self) -> list[DatasetDrift]:
+        """The newest drift result of every model."""
+        with self._lock:
+            return [h[-1][0] for h in self._history.values() if h]
+
+    def latest_validation(self) -> list[ValidationResult]:
+        """The validation results of every model's newest window."""
+        with self._lock:
+            return [v for h in self._history.values() if h for v in h[-1][1]]
+
+    def history(self, model: str | None = None) -> list[Result]:
+        """Every kept result (of ``model`` only, if given), oldest first per model."""
+        with self._lock:
+            return [
+                r
+                for key, h in self._history.items()
+                if model is None or key.model_name == model
+                for r in h
+            ]
+
+    def models(self) -> list[ModelKey]:
+        """Every model with a baseline, a window or a result."""
+        with self._lock:
+            return sorted(set(self._states) | set(self._history), key=str)
+
+    def evaluate(self, model: str | None = None) -> list[Result]:
+        """Results for the open windows right now, without closing them."""
+        with self._lock:
+            return [
+                analyze(s, s.window, self._validation.for_model(s.key.model_name), self._cache)
+                for s in self._states.values()
+                if s.window.features and (model is None or s.key.model_name == model)
+            ]
+
+    # processing ------------------------------------------------------------------------
+
+    def process(self, batch: TraceBatch) -> None:
+        """Merge every summary of ``batch`` (the worker calls this; tests may too)."""
+        with self._lock:
+            changed: set[tuple[ModelKey, str, str]] = set()
+            for record in extract(batch, self._config.baseline, self.counts):
+                state = self._states.get(record.key)
+                if state is None:
+                    state = self._states[record.key] = ModelState(record.key)
+                state.add(record)
+                if record.side == BASELINE:
+                    changed.add((record.key, record.summary.name, record.summary.origin.value))
+            if self._store is not None:
+                for key, name, origin in changed:
+                    self._store.save_baseline(key, self._states[key].baseline[(name, origin)])
+        self.close_windows()
+
+    def close_windows(self, force: bool = False) -> list[Result]:
+        """Analyse and close every window that is due (every open one if ``force``)."""
+        now = self._clock()
+        results: list[Result] = []
+        with self._lock:
+            for state in self._states.values():
+                if not (
+                    state.window.features and (force or state.window.due(self._config.window, now))
+                ):
+                    continue
+                closed = state.close_window()
+                config = self._validation.for_model(state.key.model_name)
+                result = analyze(state, closed, config, self._cache)
+                state.adopt_predictions(closed)
+                self._remember(result)
+                results.append(result)
+            listeners = list(self._listeners)
+        for drift, validation in results:
+            if self._store is not None:
+                self._store.save_result(drift, validation)
+            for listener in listeners:
+                try:
+                    listener.on_results(drift, validation)
+                except Exception:
+                    logger.exception("drift results listener %r failed", listener)
+        return results
+
+    def _remember(self, result: Result) -> None:
+        key = result[0].key
+        history = self._history.get(key)
+        if history is None:
+            history = self._history[key] = deque(maxlen=self._config.history)
+        history.append(result)
+
+    def _run(self) -> None:
+        tick = self._config.tick_seconds
+        while True:
+            try:
+                batch = self._queue.get(timeout=tick)
+            except queue.Empty:
+                self._safely(self.close_windows)
+                continue
+            try:
+                if batch is None:
+                    self._drain()
+                    return
+                self._safely(self.process, batch)
+            finally:
+                self._queue.task_done()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if batch is not None:
+                    self._safely(self.process, batch)
+            finally:
+                self._queue.task_done()
+
+    def _safely(self, work: Callable[..., object], *args: object) -> None:
+        try:
+            work(*args)
+        except Exception:
+            logger.exception("drift engine failed on a batch; continuing")
+
+    def _restore(self, store: ResultStore) -> None:
+        for key, summary in store.baselines():
+            state = self._states.get(key)
+            if state is None:
+                state = self._states[key] = ModelState(key)
+            state.baseline[(summary.name, summary.origin.value)] = summary
+        for result in store.results():
+            self._remember(result)

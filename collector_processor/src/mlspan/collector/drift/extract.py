@@ -1,0 +1,110 @@
+"""Finds feature-summary events in trace batches and says which side each belongs to.
+
+Most spans carry no events, so that is checked first; only events named
+``mlspan.feature.summary`` are decoded. Undecodable summaries are counted, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mlspan.collector.drift.config import BaselineConfig
+from mlspan.collector.drift.results import ModelKey
+from mlspan.collector.pdata import TraceBatch, plain_attributes, string_attribute
+from mlspan.semconv import attributes as attr
+from mlspan.semconv.events import FEATURE_SUMMARY
+from mlspan.semconv.values import DatasetRole, OperationName
+from mlspan.summaries import FeatureSummary, SummaryDecodeError
+
+logger = logging.getLogger(__name__)
+
+FIT_OPERATIONS = frozenset(
+    {OperationName.FIT.value, OperationName.FIT_TRANSFORM.value, OperationName.PARTIAL_FIT.value}
+)
+INFERENCE_OPERATIONS = frozenset(
+    {
+        OperationName.PREDICT.value,
+        OperationName.PREDICT_PROBA.value,
+        OperationName.PREDICT_LOG_PROBA.value,
+        OperationName.DECISION_FUNCTION.value,
+        OperationName.TRANSFORM.value,
+        OperationName.SUMMARY.value,
+    }
+)
+
+BASELINE = "baseline"
+CURRENT = "current"
+
+
+@dataclass(frozen=True)
+class SummaryRecord:
+    """One decoded summary, the model it belongs to and its side."""
+
+    key: ModelKey
+    side: str
+    """``baseline`` or ``current``."""
+    summary: FeatureSummary
+    dataset_digest: str
+    operation: str
+    time: float
+    """Span end time, unix seconds."""
+
+
+@dataclass
+class ExtractCounts:
+    """What one extraction pass saw."""
+
+    decoded: int = 0
+    bad: int = 0
+
+
+def side_of(operation: str, role: str, digest: str, time: float, config: BaselineConfig) -> str:
+    """``baseline``, ``current`` or "" (ignored) for a span's summaries."""
+    if config.mode == "digest":
+        if digest and digest == config.digest:
+            return BASELINE
+    elif config.mode == "train" and operation in FIT_OPERATIONS:
+        return BASELINE if role in ("", DatasetRole.TRAIN.value) else ""
+    inference = operation in INFERENCE_OPERATIONS and role in ("", DatasetRole.INFERENCE.value)
+    if not inference:
+        return ""
+    if config.mode == "window" and config.start <= time < config.end:
+        return BASELINE
+    return CURRENT
+
+
+def extract(
+    batch: TraceBatch, config: BaselineConfig, counts: ExtractCounts
+) -> Iterator[SummaryRecord]:
+    """Every feature summary in ``batch`` that belongs to a baseline or a current window."""
+    for ref in batch.spans():
+        span = ref.span
+        if not span.events:
+            continue
+        attributes = span.attributes
+        operation = string_attribute(attributes, attr.OPERATION_NAME) or ""
+        role = string_attribute(attributes, attr.DATASET_ROLE) or ""
+        digest = string_attribute(attributes, attr.DATASET_DIGEST) or ""
+        time = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else batch.received_at
+        side = side_of(operation, role, digest, time, config)
+        if not side:
+            continue
+        name = (
+            string_attribute(attributes, attr.MODEL_NAME)
+            or string_attribute(attributes, attr.MODEL_CLASS)
+            or ""
+        )
+        key = ModelKey(ref.service, name, string_attribute(attributes, attr.MODEL_VERSION) or "")
+        for event in span.events:
+            if event.name != FEATURE_SUMMARY:
+                continue
+            try:
+                summary = FeatureSummary.from_attributes(plain_attributes(event.attributes))
+            except SummaryDecodeError as exc:
+                counts.bad += 1
+                logger.debug("bad feature summary in span %s: %s", ref.span_id, exc)
+                continue
+            counts.decoded += 1
+            yield SummaryRecord(key, side, summary, digest, operation, time)

@@ -1,0 +1,117 @@
+"""Keeps baselines and results across collector restarts in a small SQLite file.
+
+Baselines are stored in their wire form (the summary event attributes), results as
+JSON documents; nothing outside this module knows it is SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from mlspan.collector.drift.codec import (
+    drift_from_json,
+    drift_to_json,
+    validation_from_json,
+    validation_to_json,
+)
+from mlspan.collector.drift.results import DatasetDrift, ModelKey, ValidationResult
+from mlspan.summaries import FeatureSummary, SummaryDecodeError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS drift_baseline (
+    service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,
+    feature TEXT NOT NULL, origin TEXT NOT NULL, summary TEXT NOT NULL,
+    PRIMARY KEY (service, model, version, feature, origin)
+);
+CREATE TABLE IF NOT EXISTS drift_result (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,
+    window_end REAL NOT NULL, drift TEXT NOT NULL, validation TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drift_result_model ON drift_result (model, id);
+"""
+
+
+class ResultStore:
+    """Baselines and result history of the drift engine in one file."""
+
+    def __init__(self, path: Path, history: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._history = history
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        with self._lock, self._db:
+            self._db.executescript(SCHEMA)
+
+    def save_baseline(self, key: ModelKey, summary: FeatureSummary) -> None:
+        """Replace the stored baseline of one feature."""
+        row = (
+            key.service,
+            key.model_name,
+            key.model_version,
+            summary.name,
+            summary.origin.value,
+            json.dumps(summary.to_attributes()),
+        )
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO drift_baseline VALUES (?, ?, ?, ?, ?, ?)", row)
+
+    def baselines(self) -> list[tuple[ModelKey, FeatureSummary]]:
+        """Every stored baseline summary that still decodes."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, model, version, summary FROM drift_baseline"
+            ).fetchall()
+        out: list[tuple[ModelKey, FeatureSummary]] = []
+        for service, model, version, text in rows:
+            try:
+                summary = FeatureSummary.from_attributes(json.loads(text))
+            except (SummaryDecodeError, ValueError):
+                continue
+            out.append((ModelKey(service, model, version), summary))
+        return out
+
+    def save_result(self, drift: DatasetDrift, validation: list[ValidationResult]) -> None:
+        """Append one result and trim the model's history."""
+        key = drift.key
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO drift_result (service, model, version, window_end, drift, validation)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    key.service,
+                    key.model_name,
+                    key.model_version,
+                    drift.window_end,
+                    json.dumps(drift_to_json(drift)),
+                    json.dumps([validation_to_json(v) for v in validation]),
+                ),
+            )
+            self._db.execute(
+                "DELETE FROM drift_result WHERE service = ? AND model = ? AND version = ? AND id"
+                " NOT IN (SELECT id FROM drift_result WHERE service = ? AND model = ? AND"
+                " version = ? ORDER BY id DESC LIMIT ?)",
+                (*_key_row(key), *_key_row(key), self._history),
+            )
+
+    def results(self) -> list[tuple[DatasetDrift, list[ValidationResult]]]:
+        """Every stored result, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT drift, validation FROM drift_result ORDER BY id")
+            fetched = rows.fetchall()
+        return [
+            (drift_from_json(json.loads(d)), [validation_from_json(v) for v in json.loads(v)])
+            for d, v in fetched
+        ]
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._db.close()
+
+
+def _key_row(key: ModelKey) -> tuple[str, str, str]:
+    return key.service, key.model_name, key.model_version
