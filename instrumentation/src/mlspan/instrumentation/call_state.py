@@ -10,7 +10,6 @@ The state lives in a ``ContextVar`` and disappears when the outermost call retur
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -25,9 +24,7 @@ class CallState:
     light: bool = False
     _digests: dict[int, tuple[object, str | None]] = field(default_factory=dict)
 
-    def digest(
-        self, data: object, compute: Callable[[object], str | None] = digest_data
-    ) -> str | None:
+    def digest(self, data: object) -> str | None:
         """The data digest of ``data``, computed at most once per object in this call.
 
         The cache holds a reference to each object so its id cannot be reused by another
@@ -38,7 +35,7 @@ class CallState:
         cached = self._digests.get(id(data))
         if cached is not None and cached[0] is data:
             return cached[1]
-        value = compute(data)
+        value = digest_data(data)
         self._digests[id(data)] = (data, value)
         return value
 
