@@ -221,3 +221,12 @@ def test_partials_and_callable_objects_have_source_digests() -> None:
     )
     assert versions.for_function(Scorer()).digest is not None
     assert versions.for_function(len).digest is None  # builtins have no code object
+
+
+def test_code_without_a_file_has_a_digest_but_no_repository(repo: Path) -> None:
+    code = compile("total = 1 + 1\n", "<string>", "exec")
+    version = CodeVersions().for_code(code)
+    assert version.commit is None and version.dirty is None
+    assert str(version.digest).startswith("code:xxh3_128:")
+    relative = CodeVersions().git_state(Path(os.path.relpath(repo / "pipeline" / "steps.py")))
+    assert relative is not None and relative.root == repo

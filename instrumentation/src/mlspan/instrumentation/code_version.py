@@ -237,8 +237,13 @@ class CodeVersions:
             if directory in self._roots:
                 root = self._roots[directory]
                 return None if root is None else self._states.get(root)
-        resolved = directory.resolve() if directory.is_absolute() else None
-        root = find_root(resolved) if resolved is not None and resolved.is_dir() else None
+        root = None
+        if not source_file.name.startswith("<"):  # "<stdin>", "<string>": no file
+            try:
+                resolved = directory.resolve()  # a relative name is relative to the cwd
+                root = find_root(resolved) if resolved.is_dir() else None
+            except OSError as exc:
+                logger.debug("cannot look for a repository above %s: %s", directory, exc)
         state = None if root is None else self._state(root)
         with self._lock:
             self._roots[directory] = root
