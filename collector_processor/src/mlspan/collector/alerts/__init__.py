@@ -16,6 +16,7 @@ from mlspan.collector.alerts.config import (
     RuleKind,
     WebhookConfig,
 )
+from mlspan.collector.alerts.factory import alerts_factory
 from mlspan.collector.alerts.history import AlertHistory, SqliteAlertHistory
 from mlspan.collector.alerts.model import Alert, AlertStatus, webhook_payload
 from mlspan.collector.alerts.webhook import WebhookNotifier
@@ -31,5 +32,6 @@ __all__ = [
     "SqliteAlertHistory",
     "WebhookConfig",
     "WebhookNotifier",
+    "alerts_factory",
     "webhook_payload",
 ]
