@@ -10,6 +10,7 @@ from typing import Any
 
 from mlspan.collector.exporters.debug import debug_exporter_factory
 from mlspan.collector.exporters.otlp import otlp_exporter_factory
+from mlspan.collector.lineage import lineage_factory
 from mlspan.collector.pipeline.factory import Factory
 from mlspan.collector.receivers.otlp import otlp_receiver_factory
 
@@ -20,4 +21,5 @@ def default_factories() -> list[Factory[Any]]:
         otlp_receiver_factory(),
         otlp_exporter_factory(),
         debug_exporter_factory(),
+        lineage_factory(),
     ]
