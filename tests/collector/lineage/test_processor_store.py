@@ -1,0 +1,230 @@
+"""Span extraction, the processor's queue and hand-off, and the SQLite store itself."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from mlspan.collector.lineage import (
+    LineageConfig,
+    LineageProcessor,
+    LineageQueries,
+    extract,
+    lineage_factory,
+)
+from mlspan.collector.pdata import QueueFullError
+from mlspan.collector.pdata.stats import IngestStats
+from mlspan.collector.pipeline.factory import ConfigError, Host
+from mlspan.collector.store import SqliteStore, StoreVersionError, open_store
+from mlspan.semconv import (
+    DATASET_DIGEST,
+    DATASET_SOURCE,
+    IO_INPUTS,
+    IO_OUTPUTS,
+    MODEL_CLASS,
+    MODEL_PARAMS,
+    MODEL_VERSION,
+    OPERATION_NAME,
+    PREDICTION_DIGEST,
+)
+from tests.collector.lineage.otlp import BASE_NS, Pipeline, any_value, batch
+
+
+def op_span(span_id: int, name: str, attributes: dict[str, object]) -> trace_pb2.Span:
+    return trace_pb2.Span(
+        trace_id=b"\x02" * 16,
+        span_id=span_id.to_bytes(8, "big"),
+        name=name,
+        start_time_unix_nano=BASE_NS + span_id,
+        end_time_unix_nano=BASE_NS + span_id + 1000,
+        attributes=[common_pb2.KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()],
+        status=trace_pb2.Status(code=2, message="boom") if span_id == 3 else None,
+    )
+
+
+def test_operation_spans_link_data_models_predictions_and_paths() -> None:
+    spans = [
+        op_span(
+            1,
+            "read csv",
+            {
+                OPERATION_NAME: "read",
+                DATASET_SOURCE: "data/train.csv",
+                IO_INPUTS: ["file:x:f"],
+                IO_OUTPUTS: ["data:x:train"],
+            },
+        ),
+        op_span(
+            2,
+            "fit LogisticRegression",
+            {
+                OPERATION_NAME: "fit",
+                MODEL_CLASS: "LogisticRegression",
+                MODEL_VERSION: "model:x:m",
+                MODEL_PARAMS: '{"C": 1.0}',
+                DATASET_DIGEST: "data:x:train",
+            },
+        ),
+        op_span(
+            3,
+            "predict LogisticRegression",
+            {
+                OPERATION_NAME: "predict",
+                MODEL_VERSION: "model:x:m",
+                DATASET_DIGEST: "data:x:b",
+                PREDICTION_DIGEST: "data:x:p",
+            },
+        ),
+        op_span(
+            4,
+            "write csv",
+            {OPERATION_NAME: "write", DATASET_SOURCE: "out/p.csv", DATASET_DIGEST: "data:x:p"},
+        ),
+        op_span(5, "GET /health", {"http.method": "GET"}),
+    ]
+    records = extract(batch("svc", spans))
+    assert [r.name for r in records.runs] == [s.name for s in spans[:4]]
+    edges = {(e.run_id[-1], e.direction, e.artifact_id) for e in records.io}
+    assert edges == {
+        ("1", "in", "file:x:f"),
+        ("1", "out", "data:x:train"),
+        ("2", "in", "data:x:train"),
+        ("2", "out", "model:x:m"),
+        ("3", "in", "model:x:m"),
+        ("3", "in", "data:x:b"),
+        ("3", "out", "data:x:p"),
+        ("4", "in", "data:x:p"),
+    }
+    assert {(n.artifact_id, n.name) for n in records.names} == {
+        ("file:x:f", "data/train.csv"),
+        ("data:x:p", "out/p.csv"),
+    }
+    fit, predict = records.runs[1], records.runs[2]
+    assert (fit.model_class, fit.model_version, fit.params) == (
+        "LogisticRegression",
+        "model:x:m",
+        '{"C": 1.0}',
+    )
+    assert (predict.status, predict.status_message, fit.status) == ("error", "boom", "unset")
+    assert fit.component == "fit LogisticRegression"
+
+
+def test_full_queue_refuses_with_retryable_error_and_counts(tmp_path: Path) -> None:
+    stats = IngestStats()
+    store = open_store(tmp_path)
+    processor = LineageProcessor(LineageConfig(queue_size=2), store, stats)
+    p = Pipeline()
+    batches = [batch("svc", [p.span(f"c{i}", [], [f"data:x:{i}"])]) for i in range(3)]
+    processor.consume(batches[0])
+    processor.consume(batches[1])
+    with pytest.raises(QueueFullError):
+        processor.consume(batches[2])
+    assert stats.snapshot().spans_dropped == {"lineage_queue_full": 1}
+    processor.start()
+    assert processor.flush(10)
+    processor.consume(batches[2])  # the sender's retry is accepted once there is room
+    processor.shutdown()  # drains what was accepted
+    processor.shutdown()
+    assert len(store.recent_runs(10, None, None)) == 3
+    with pytest.raises(QueueFullError):
+        processor.consume(batches[0])
+    store.close()
+
+
+def test_batches_pass_to_the_next_consumer(tmp_path: Path) -> None:
+    first_store, second_store = open_store(tmp_path / "a"), open_store(tmp_path / "b")
+    second = LineageProcessor(LineageConfig(), second_store, IngestStats())
+    first = LineageProcessor(LineageConfig(), first_store, IngestStats(), second)
+    second.start()
+    first.start()
+    first.consume(batch("svc", [Pipeline().span("only", [], ["data:x:1"])]))
+    first.shutdown()
+    second.shutdown()
+    for store in (first_store, second_store):
+        assert [r.component for r in store.recent_runs(5, None, None)] == ["only"]
+        store.close()
+
+
+def test_factory_opens_its_own_store_and_registers_routes(tmp_path: Path) -> None:
+    from mlspan.collector.api import Router
+
+    factory = lineage_factory()
+    config = factory.parse_config("lineage", {"queue_size": 5, "stale_after_days": 7})
+    router = Router()
+    host = Host(data_dir=tmp_path, router=router)
+    processor = factory.create(config, host, None)
+    processor.start()
+    processor.shutdown()
+    assert (tmp_path / "lineage.db").exists()
+    assert any(route.path == "/api/v1/trace/{ref}" for route in router.routes)
+    factory.create(config, host, None).shutdown()  # a second one does not re-register
+    with pytest.raises(ConfigError, match="queue_size"):
+        factory.parse_config("lineage", {"queue_size": 0})
+    with pytest.raises(ConfigError, match="unknown key 'queue'"):
+        factory.parse_config("lineage", {"queue": 1})
+
+
+def test_redelivery_is_idempotent(store: SqliteStore, queries: LineageQueries) -> None:
+    p = Pipeline()
+    item = batch("svc", [p.span("a", ["data:x:1"], ["data:x:2"])])
+    store.write(extract(item))
+    store.write(extract(item))
+    assert len(store.recent_runs(10, None, None)) == 1
+    assert len(queries.trace("data:x:2")["edges"]) == 2
+
+
+def test_schema_is_versioned_and_newer_stores_are_refused(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    assert isinstance(store, SqliteStore)
+    assert store.schema_version == 1
+    store.close()
+    reopened = open_store(f"sqlite://{tmp_path}/lineage.db")
+    assert isinstance(reopened, SqliteStore) and reopened.schema_version == 1
+    reopened.close()
+    with sqlite3.connect(tmp_path / "lineage.db") as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    db.close()
+    with pytest.raises(StoreVersionError, match="schema version 99"):
+        open_store(tmp_path)
+    with pytest.raises(ValueError, match="unsupported store URL scheme 'postgres'"):
+        open_store("postgres://db/lineage")
+
+
+def test_concurrent_writer_and_readers(store: SqliteStore) -> None:
+    queries = LineageQueries(store)
+    p = Pipeline()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for i in range(200):
+                store.write(
+                    extract(batch("svc", [p.span("s", [f"data:x:{i}"], [f"data:x:{i + 1}"])]))
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                queries.recent(limit=5)
+                if store.artifacts(["data:x:1"]):
+                    queries.trace("data:x:1")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write), *(threading.Thread(target=read) for _ in range(4))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert len(queries.trace("data:x:200")["runs"]) == 200
