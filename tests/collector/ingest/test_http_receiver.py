@@ -29,6 +29,7 @@ from tests.support.spans import ml_request
 pytestmark = pytest.mark.slow
 
 JSON = "application/json"
+PROTOBUF = "application/x-protobuf"
 
 
 def _address(receiver: OtlpReceiver) -> str:
