@@ -171,7 +171,14 @@ def mean_change_text(facts: dict[str, float], accepted: float | None = None) -> 
     if abs(before) <= 1e-12 * max(abs(after), 1.0):
         return sigma
     note = f"accepted {accepted:g} %, {sigma}" if accepted is not None else sigma
-    return f"{(after - before) / abs(before) * 100:+.3g} % ({note})"
+    return f"{percent_text((after - before) / abs(before) * 100)} ({note})"
+
+
+def percent_text(percent: float) -> str:
+    """A signed percentage for people: "+34 %", "+2.5 %", "+11,239 %"."""
+    if abs(percent) >= 100:
+        return f"{percent:+,.0f} %"
+    return f"{percent:+.2g} %" if abs(percent) < 10 else f"{percent:+.0f} %"
 
 
 def _metric_text(metric: MetricResult) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mlspan.collector.drift.categorical import category_counts
+from mlspan.collector.drift.decision import percent_text
 from mlspan.collector.drift.results import ModelKey, ValidationResult
 from mlspan.collector.validation.config import ColumnSpec, ValidationConfig
 from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
@@ -213,7 +214,7 @@ def metric_changes(
             text = f"{change:+.3g} pp"
         elif before != 0:
             change = (after - before) / abs(before) * 100.0
-            text = f"{change:+.3g} %"
+            text = percent_text(change)
         else:
             change = 0.0 if after == before else math.inf
             text = "+0 %" if after == before else "from 0"

@@ -1,0 +1,183 @@
+"""``mlspan drift`` and ``mlspan validate``: drift and validation results of a collector.
+
+Both read the collector's query API (``--api``, default ``$MLSPAN_API`` or
+http://127.0.0.1:4319) and print one row per feature or check with its one-line
+insight, or the API's JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Final
+
+DEFAULT_API: Final = "http://127.0.0.1:4319"
+API_ENV: Final = "MLSPAN_API"
+WINDOWS: Final = ("latest", "current", "history")
+TABLE_METRICS: Final = (
+    ("wasserstein_sigma", "W/SIGMA"),
+    ("js", "JS"),
+    ("psi", "PSI"),
+    ("ks", "KS"),
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``drift`` and ``validate`` subcommands."""
+    drift = subparsers.add_parser(
+        "drift",
+        help="per-feature drift of a running collector",
+        description="Per-feature drift metrics, decision and insight for each model.",
+    )
+    _common(drift)
+    drift.set_defaults(func=run_drift)
+    validate = subparsers.add_parser(
+        "validate",
+        help="data-validation results of a running collector",
+        description="Schema checks and summary-metric benchmarks with their insights.",
+    )
+    _common(validate)
+    validate.add_argument("--failed", action="store_true", help="show failed checks only")
+    validate.set_defaults(func=run_validate)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model name (default: every model)")
+    parser.add_argument("--version", help="model version (default: every version)")
+    parser.add_argument(
+        "--window",
+        choices=WINDOWS,
+        default="latest",
+        help="latest closed window (default), the open window evaluated now, or the history",
+    )
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    parser.add_argument(
+        "--api",
+        default=os.environ.get(API_ENV, DEFAULT_API),
+        help=f"query API base URL (default ${API_ENV} or {DEFAULT_API})",
+    )
+
+
+def fetch(args: argparse.Namespace, path: str, extra: Mapping[str, str] | None = None) -> Any:
+    """GET ``path`` with the model/version/window filters; None after printing an error."""
+    params = {"window": args.window, **(extra or {})}
+    if args.model:
+        params["model"] = args.model
+    if args.version:
+        params["version"] = args.version
+    url = f"{args.api.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.load(exc)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {exc.code}"
+        print(f"mlspan: {message}", file=sys.stderr)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        print(f"mlspan: cannot reach the collector at {args.api}: {reason}", file=sys.stderr)
+    return None
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    """Print ``/api/v1/drift`` as one table per model window."""
+    body = fetch(args, "/api/v1/drift")
+    if body is None:
+        return 1
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    results: list[Mapping[str, Any]] = body.get("results", [])
+    if not results:
+        print("no drift results yet")
+        return 0
+    print("\n\n".join(render_drift(result) for result in results))
+    return 0
+
+
+def render_drift(result: Mapping[str, Any]) -> str:
+    """The header line of one model window and its per-feature table."""
+    start = _time(result.get("window_start"))
+    end = _time(result.get("window_end"))
+    head = (
+        f"{result['service']} / {result['model']} {result['version']}  window {start} .. {end}\n"
+        f"{result['insight']}"
+    )
+    header = ("FEATURE", "ORIGIN", "ROWS", *(label for _, label in TABLE_METRICS), "P", "DECISION")
+    rows: list[tuple[str, ...]] = [header]
+    insights = ["INSIGHT"]
+    for feature in result.get("features", []):
+        metrics = {m["name"]: m for m in feature.get("metrics", [])}
+        p_values = [m["p_value"] for m in metrics.values() if m.get("p_value") is not None]
+        rows.append(
+            (
+                str(feature["feature"]),
+                str(feature["origin"]),
+                f"{feature['current_count']}/{feature['baseline_count']}",
+                *(_metric(metrics.get(name)) for name, _ in TABLE_METRICS),
+                f"{min(p_values):.3g}" if p_values else "-",
+                "DRIFT" if feature["drifted"] else "ok",
+            )
+        )
+        insights.append(str(feature["insight"]))
+    return head + "\n" + table(rows, insights)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Print ``/api/v1/validation`` as a table; exit code 2 when a check failed."""
+    body = fetch(args, "/api/v1/validation", {"failed_only": str(args.failed).lower()})
+    if body is None:
+        return 1
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    results: list[Mapping[str, Any]] = body.get("results", [])
+    if not results:
+        print("no validation results" if not args.failed else "no failed checks")
+        return 0
+    rows: list[tuple[str, ...]] = [("MODEL", "FEATURE", "CHECK", "RESULT")]
+    insights = ["INSIGHT"]
+    for check in results:
+        rows.append(
+            (
+                f"{check['model']} {check['version']}",
+                str(check["feature"]) or "-",
+                str(check["check"]),
+                "pass" if check["passed"] else "FAIL",
+            )
+        )
+        insights.append(str(check["insight"]))
+    print(table(rows, insights))
+    return 2 if any(not c["passed"] for c in results) else 0
+
+
+def table(rows: Sequence[tuple[str, ...]], last: Sequence[str]) -> str:
+    """Left-aligned columns with a free-width last column."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=True)), tail]).rstrip()
+        for row, tail in zip(rows, last, strict=True)
+    ]
+    return "\n".join(lines)
+
+
+def _metric(metric: Mapping[str, Any] | None) -> str:
+    if metric is None or metric.get("value") is None:
+        return "-"
+    mark = "*" if metric.get("drifted") else ""
+    return f"{metric['value']:.3f}{mark}"
+
+
+def _time(value: Any) -> str:
+    if not isinstance(value, (int, float)) or value <= 0:
+        return "-"
+    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
