@@ -170,13 +170,14 @@ class DriftEngine:
 
     def process(self, batch: TraceBatch) -> None:
         """Merge every summary of ``batch`` (the worker calls this; tests may too)."""
+        now = self._clock()
         with self._lock:
             changed: set[tuple[ModelKey, str, str]] = set()
             for record in extract(batch, self._config.baseline, self.counts):
                 state = self._states.get(record.key)
                 if state is None:
                     state = self._states[record.key] = ModelState(record.key)
-                state.add(record)
+                state.add(record, now)
                 if record.side == BASELINE:
                     changed.add((record.key, record.summary.name, record.summary.origin.value))
             if self._store is not None:

@@ -31,10 +31,10 @@ class Window:
     last: float = 0.0
     features: dict[FeatureId, FeatureSummary] = field(default_factory=dict)
 
-    def add(self, record: SummaryRecord) -> None:
-        """Merge one summary into the window (the first one opens it)."""
+    def add(self, record: SummaryRecord, now: float) -> None:
+        """Merge one summary into the window (the first one opens it at ``now``)."""
         if not self.features:
-            self.opened = time.time()
+            self.opened = now
         fid = (record.summary.name, record.summary.origin.value)
         _merge_into(self.features, fid, record.summary)
         self.first = record.time if not self.first else min(self.first, record.time)
@@ -65,10 +65,10 @@ class ModelState:
     version: int = 0
     """Bumped whenever the baseline changes, to invalidate prepared profiles."""
 
-    def add(self, record: SummaryRecord) -> None:
+    def add(self, record: SummaryRecord, now: float) -> None:
         """Route one record to the baseline or the open window."""
         if record.side != BASELINE:
-            self.window.add(record)
+            self.window.add(record, now)
             return
         self.add_baseline(record.summary, record.dataset_digest, record.operation)
 
