@@ -32,6 +32,7 @@ from mlspan.collector.alerts import AlertingComponent, AlertsConfig, WebhookConf
 from mlspan.collector.api import ApiServer, Router
 from mlspan.collector.drift.config import DriftConfig
 from mlspan.collector.drift.engine import DriftEngine
+from mlspan.collector.exporters.retry import RetryConfig
 from mlspan.collector.metrics import MlspanCollector, register_metrics_route
 from mlspan.collector.pipeline.factory import Host
 from tests.collector.alerts.webhook_server import Received, webhook_receiver
@@ -128,6 +129,17 @@ def _prometheus_config(folder: Path, api_port: int, am_port: int) -> Path:
     return path
 
 
+def _retry(initial: float, give_up_after: float) -> RetryConfig:
+    """Unjittered doubling backoff; ``dead`` gets 2 attempts (waits 0.1, then 0.2 > 0.15)."""
+    return RetryConfig(
+        initial_interval=initial,
+        max_interval=1.0,
+        max_elapsed_time=give_up_after,
+        multiplier=2.0,
+        randomization_factor=0.0,
+    )
+
+
 def _feed_drifted_model(engine: DriftEngine) -> None:
     """Training baseline, then a window where age and income shifted by ~0.6 sigma."""
     rng = np.random.default_rng(7)
@@ -163,8 +175,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         engine = DriftEngine(DriftConfig(persist=False), host.stats)
         host.extras["drift_engine"] = engine
         webhooks = (
-            WebhookConfig("flaky", flaky_url, initial_backoff_seconds=0.3),
-            WebhookConfig("dead", dead_url, max_attempts=2, initial_backoff_seconds=0.1),
+            WebhookConfig("flaky", flaky_url, retry_on_failure=_retry(0.3, give_up_after=10.0)),
+            WebhookConfig("dead", dead_url, retry_on_failure=_retry(0.1, give_up_after=0.15)),
         )
         alerting = AlertingComponent(AlertsConfig(webhooks=webhooks), host)
         host.registry.register(

@@ -77,3 +77,12 @@ def test_unreachable_collector_is_a_clear_error(capsys: pytest.CaptureFixture[st
         port = probe.getsockname()[1]
     assert main(["alerts", "--api", f"http://127.0.0.1:{port}"]) == 1
     assert "cannot reach the collector" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_api_error_is_reported_with_its_message(
+    api: tuple[str, AlertingComponent], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = api
+    assert main(["alerts", "--all", "--limit", "0", "--api", url]) == 1
+    assert "limit" in capsys.readouterr().err

@@ -18,7 +18,7 @@ rules:
   - {name: RangeBroken, kind: validation_failure, checks: [range, metric_change]}
   - {name: SpansDropped, kind: ingest_drops, threshold: 2.5}
 webhooks:
-  - {name: oncall, url: "http://127.0.0.1:5001/hook", max_attempts: 3}
+  - {name: oncall, url: "http://127.0.0.1:5001/hook", retry_on_failure: {max_elapsed_time: 60}}
 """
 
 
@@ -39,7 +39,8 @@ def test_yaml_builds_nested_frozen_configs() -> None:
     assert psi.features == ("age",)
     assert psi.threshold == 1
     assert config.rules[2].checks == ("range", "metric_change")
-    assert config.webhooks[0].max_attempts == 3
+    assert config.webhooks[0].retry_on_failure.max_elapsed_time == 60.0
+    assert config.webhooks[0].retry_on_failure.initial_interval == 5.0
     assert config.evaluation_interval_seconds == 5.0
     with pytest.raises(AttributeError):
         config.history_limit = 1  # type: ignore[misc]

@@ -14,7 +14,8 @@ from mlspan.collector.alerts import (
     WebhookNotifier,
     webhook_payload,
 )
-from mlspan.collector.pipeline.factory import ConfigError
+from mlspan.collector.exporters.retry import RetryConfig
+from mlspan.collector.pipeline.factory import ConfigError, parse_dataclass
 from tests.collector.alerts.webhook_server import webhook_receiver
 
 WAIT_S = 20.0
@@ -33,17 +34,25 @@ def _alert(status: AlertStatus = AlertStatus.FIRING, feature: str = "age") -> Al
     )
 
 
-def _config(url: str, **overrides: object) -> WebhookConfig:
-    values: dict[str, object] = {
-        "name": "oncall",
-        "url": url,
-        "timeout_seconds": 2.0,
-        "max_attempts": 4,
-        "initial_backoff_seconds": 0.2,
-        "max_backoff_seconds": 0.5,
-    }
-    values.update(overrides)
-    config = WebhookConfig(**values)  # type: ignore[arg-type]
+def _config(
+    url: str,
+    name: str = "oncall",
+    initial: float = 0.2,
+    max_interval: float = 0.5,
+    give_up_after: float = 5.0,
+    queue_size: int = 1000,
+) -> WebhookConfig:
+    """A webhook with a deterministic (unjittered) doubling backoff."""
+    retry = RetryConfig(
+        initial_interval=initial,
+        max_interval=max_interval,
+        max_elapsed_time=give_up_after,
+        multiplier=2.0,
+        randomization_factor=0.0,
+    )
+    config = WebhookConfig(
+        name, url, timeout_seconds=2.0, retry_on_failure=retry, queue_size=queue_size
+    )
     config.validate()
     return config
 
@@ -89,7 +98,8 @@ def test_retries_with_exponential_backoff_until_delivered() -> None:
 @pytest.mark.slow
 def test_a_permanently_failing_receiver_is_counted_after_all_attempts() -> None:
     with webhook_receiver(default_status=503) as (url, received):
-        notifier = WebhookNotifier([_config(url, max_attempts=3)])
+        # Waits 0.2 + 0.4 s; a third wait (0.5 s) would pass the 1 s limit: 3 attempts.
+        notifier = WebhookNotifier([_config(url, give_up_after=1.0)])
         notifier.start()
         try:
             notifier.notify([_alert()])
@@ -119,7 +129,7 @@ def test_an_unreachable_receiver_is_counted_and_notify_never_blocks() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # Nothing listens on the port now: every attempt is refused.
-    config = _config(f"http://127.0.0.1:{port}/hook", max_attempts=2, queue_size=2)
+    config = _config(f"http://127.0.0.1:{port}/hook", give_up_after=0.3, queue_size=2)
     notifier = WebhookNotifier([config])
     notifier.start()
     started = time.monotonic()
@@ -143,13 +153,7 @@ def test_slow_receiver_does_not_delay_another() -> None:
     ):
         notifier = WebhookNotifier(
             [
-                _config(
-                    bad_url,
-                    name="flaky",
-                    max_attempts=3,
-                    initial_backoff_seconds=1.0,
-                    max_backoff_seconds=1.0,
-                ),
+                _config(bad_url, name="flaky", initial=1.0, max_interval=1.0, give_up_after=2.5),
                 _config(good_url, name="good"),
             ]
         )
@@ -163,18 +167,29 @@ def test_slow_receiver_does_not_delay_another() -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "key"),
+    ("raw", "key"),
     [
         ({"url": "ftp://host/x"}, "url"),
-        ({"max_attempts": 0}, "max_attempts"),
-        ({"initial_backoff_seconds": 0.0}, "initial_backoff_seconds"),
-        ({"max_backoff_seconds": 0.1}, "max_backoff_seconds"),
+        ({"timeout_seconds": 0}, "timeout_seconds"),
         ({"queue_size": 0}, "queue_size"),
         ({"name": "on call"}, "name"),
+        ({"retry_on_failure": {"initial_interval": 0}}, "initial_interval"),
+        ({"retry_on_failure": {"max_attempts": 3}}, "unknown key 'max_attempts'"),
     ],
 )
-def test_bad_webhook_config_names_the_key(overrides: dict[str, object], key: str) -> None:
-    values = dict(overrides)
-    url = str(values.pop("url", "http://127.0.0.1:9/hook"))
+def test_bad_webhook_config_names_the_key(raw: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=key):
-        _config(url, **values)
+        parse_dataclass(WebhookConfig, {"name": "a", "url": "http://127.0.0.1:9/", **raw}, "w")
+
+
+@pytest.mark.slow
+def test_retry_after_longer_than_the_backoff_is_honoured() -> None:
+    with webhook_receiver(statuses=[429], retry_after="1") as (url, received):
+        notifier = WebhookNotifier([_config(url, initial=0.05, max_interval=2.0)])
+        notifier.start()
+        notifier.notify([_alert()])
+        requests = received.wait_for(2, WAIT_S)
+        notifier.shutdown()
+    assert [status for _, status, _ in requests] == [429, 200]
+    assert requests[1][0] - requests[0][0] >= 0.9
+    assert notifier.failures() == {"oncall": 0}

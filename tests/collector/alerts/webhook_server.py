@@ -19,6 +19,8 @@ class Received:
     statuses: list[int] = field(default_factory=list)
     """Statuses to answer, in order; once used up, ``default_status``."""
     default_status: int = 200
+    retry_after: str = ""
+    """``Retry-After`` header sent with every error answer, when set."""
     requests: list[tuple[float, int, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
@@ -46,10 +48,10 @@ class Received:
 
 @contextmanager
 def webhook_receiver(
-    statuses: list[int] | None = None, default_status: int = 200
+    statuses: list[int] | None = None, default_status: int = 200, retry_after: str = ""
 ) -> Iterator[tuple[str, Received]]:
     """Serve on 127.0.0.1 (free port); yield the URL and the record; stop on exit."""
-    received = Received(list(statuses or []), default_status)
+    received = Received(list(statuses or []), default_status, retry_after)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -57,6 +59,8 @@ def webhook_receiver(
             raw = self.rfile.read(length)
             status = received.answer(json.loads(raw) if raw else None)
             self.send_response(status)
+            if status >= 400 and received.retry_after:
+                self.send_header("Retry-After", received.retry_after)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -20,10 +20,11 @@ import enum
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from mlspan.collector.exporters.retry import RetryConfig
 from mlspan.collector.pipeline.factory import ConfigError, parse_dataclass
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -95,29 +96,22 @@ class WebhookConfig:
     name: str
     url: str
     timeout_seconds: float = 5.0
-    max_attempts: int = 5
-    """Attempts per notification, the first included; then it counts as failed."""
-    initial_backoff_seconds: float = 0.5
-    """Wait before the first retry; doubled after each further failure."""
-    max_backoff_seconds: float = 30.0
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
+    """Exponential backoff with the exporters' settings and defaults (first retry after
+    5 s, at most 30 s apart, given up on after 300 s); a notification given up on
+    counts as failed."""
     queue_size: int = 1000
     """Notifications waiting for this receiver; a full queue counts the new one failed."""
 
     def validate(self) -> None:
-        """Check the URL and that the retry schedule is finite and positive."""
+        """Check the name, the URL, the timeout and the queue size."""
         if not _NAME.match(self.name):
             raise ConfigError(f"name: '{self.name}' must match {_NAME.pattern}")
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"url: '{self.url}' is not an http(s) URL")
-        for field in ("timeout_seconds", "initial_backoff_seconds", "max_backoff_seconds"):
-            value = getattr(self, field)
-            if not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{field}: must be a positive number, got {value}")
-        if self.max_backoff_seconds < self.initial_backoff_seconds:
-            raise ConfigError("max_backoff_seconds: must be >= initial_backoff_seconds")
-        if self.max_attempts < 1:
-            raise ConfigError(f"max_attempts: must be at least 1, got {self.max_attempts}")
+        if not math.isfinite(self.timeout_seconds) or self.timeout_seconds <= 0:
+            raise ConfigError(f"timeout_seconds: must be positive, got {self.timeout_seconds}")
         if self.queue_size < 1:
             raise ConfigError(f"queue_size: must be at least 1, got {self.queue_size}")
 

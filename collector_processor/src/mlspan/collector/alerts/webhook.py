@@ -2,9 +2,9 @@
 
 ``WebhookNotifier.notify`` only enqueues, so the drift engine and ingest never wait for
 a receiver. Each receiver has its own bounded queue and worker thread (a slow receiver
-cannot delay another). A delivery is retried on connection errors, timeouts, 5xx and
-429 with exponential backoff (``initial_backoff_seconds`` doubling up to
-``max_backoff_seconds``) until ``max_attempts``; other 4xx answers are permanent.
+cannot delay another). A delivery is retried on connection errors, timeouts, 5xx, 408
+and 429 with the exporters' exponential backoff (``retry_on_failure``; a longer
+``Retry-After`` wins) until ``max_elapsed_time``; other 4xx answers are permanent.
 Notifications given up on, or refused by a full queue, are counted per receiver and
 exported as ``mlspan_alert_notifications_failed_total{receiver}``.
 """
@@ -15,6 +15,7 @@ import json
 import logging
 import queue
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -23,6 +24,7 @@ from typing import Any, Final
 
 from mlspan.collector.alerts.config import WebhookConfig
 from mlspan.collector.alerts.model import Alert, webhook_payload
+from mlspan.collector.exporters.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +35,10 @@ _STOP: Final = object()
 class DeliveryError(Exception):
     """A delivery attempt failed; ``retryable`` says whether another attempt may help."""
 
-    def __init__(self, message: str, retryable: bool) -> None:
+    def __init__(self, message: str, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 def post_json(url: str, body: dict[str, Any], timeout: float) -> int:
@@ -49,7 +52,8 @@ def post_json(url: str, body: dict[str, Any], timeout: float) -> int:
             status = int(response.status)
     except urllib.error.HTTPError as exc:
         retryable = exc.code >= 500 or exc.code in _RETRYABLE_STATUSES
-        raise DeliveryError(f"HTTP {exc.code}", retryable) from None
+        retry_after = _seconds(exc.headers.get("Retry-After")) if exc.headers else None
+        raise DeliveryError(f"HTTP {exc.code}", retryable, retry_after) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise DeliveryError(str(getattr(exc, "reason", exc)), retryable=True) from None
     return status
@@ -81,29 +85,45 @@ class _Receiver:
 
     def _deliver(self, alerts: list[Alert]) -> None:
         config = self.config
+        retry = config.retry_on_failure
         if self.stopping.is_set():
             self.on_failure(config.name)
             return
         body = webhook_payload(config.name, alerts, self.external_url)
-        delay = config.initial_backoff_seconds
-        for attempt in range(1, config.max_attempts + 1):
+        backoff = Backoff(retry)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 post_json(config.url, body, config.timeout_seconds)
                 return
             except DeliveryError as exc:
-                last_attempt = attempt == config.max_attempts or not exc.retryable
+                wait = backoff.next_wait(exc.retry_after)
+                elapsed = time.monotonic() - started + wait
+                give_up = (
+                    not exc.retryable
+                    or not retry.enabled
+                    or (retry.max_elapsed_time > 0 and elapsed > retry.max_elapsed_time)
+                )
                 logger.warning(
-                    "webhook %s: attempt %d of %d failed: %s%s",
+                    "webhook %s: attempt %d failed: %s%s",
                     config.name,
                     attempt,
-                    config.max_attempts,
                     exc,
-                    "" if last_attempt else f"; retrying in {delay:.2g} s",
+                    "; giving up" if give_up else f"; retrying in {wait:.2g} s",
                 )
-                if last_attempt or self.stopping.wait(delay):
+                if give_up or self.stopping.wait(wait):
                     break
-                delay = min(delay * 2, config.max_backoff_seconds)
         self.on_failure(config.name)
+
+
+def _seconds(header: str | None) -> float | None:
+    """A ``Retry-After`` given in seconds (the HTTP-date form is ignored)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
 
 
 class WebhookNotifier:

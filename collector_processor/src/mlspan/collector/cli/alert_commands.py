@@ -6,15 +6,18 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-DEFAULT_API: Final = "http://127.0.0.1:4319"
-API_ENV: Final = "MLSPAN_API"
+from mlspan.collector.api.client import (
+    API_ENV,
+    DEFAULT_API,
+    ApiClient,
+    ApiError,
+    ApiUnreachableError,
+)
+
 _CONTEXT_LABELS: Final = ("service", "model", "version", "feature", "metric", "check", "reason")
 
 
@@ -40,17 +43,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch ``/api/v1/alerts`` and print it as a table or JSON."""
-    query = urllib.parse.urlencode({"history": str(args.all).lower(), "limit": args.limit})
-    url = f"{args.api.rstrip('/')}/api/v1/alerts?{query}"
+    client = ApiClient(args.api, timeout=10)
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = json.load(response)
-    except urllib.error.HTTPError as exc:
-        print(f"mlspan alerts: {url}: HTTP {exc.code}", file=sys.stderr)
-        return 1
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        print(f"mlspan alerts: cannot reach the collector at {args.api}: {reason}", file=sys.stderr)
+        body = client.request("GET", "/api/v1/alerts", {"history": args.all, "limit": args.limit})
+    except (ApiError, ApiUnreachableError) as exc:
+        print(f"mlspan alerts: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))

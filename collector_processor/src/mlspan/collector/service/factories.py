@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlspan.collector.alerts import alerts_factory
 from mlspan.collector.exporters.debug import debug_exporter_factory
 from mlspan.collector.exporters.otlp import otlp_exporter_factory
 from mlspan.collector.lineage import lineage_factory
@@ -22,4 +23,5 @@ def default_factories() -> list[Factory[Any]]:
         otlp_exporter_factory(),
         debug_exporter_factory(),
         lineage_factory(),
+        alerts_factory(),
     ]
