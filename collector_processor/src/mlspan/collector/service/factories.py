@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlspan.collector.alerts import alerts_factory
+from mlspan.collector.drift.connector import drift_factory
 from mlspan.collector.exporters.debug import debug_exporter_factory
 from mlspan.collector.exporters.otlp import otlp_exporter_factory
 from mlspan.collector.lineage import lineage_factory
@@ -24,4 +25,5 @@ def default_factories() -> list[Factory[Any]]:
         debug_exporter_factory(),
         lineage_factory(),
         alerts_factory(),
+        drift_factory(),
     ]
