@@ -182,3 +182,22 @@ def test_registration_does_not_read_results() -> None:
 def test_a_cap_below_one_is_rejected() -> None:
     with pytest.raises(ConfigError, match="max_series_per_metric"):
         MetricsConfig(max_series_per_metric=0).validate()
+
+
+class BrokenEngine:
+    def latest_drift(self) -> Sequence[DatasetDrift]:
+        raise RuntimeError("engine state is being rebuilt")
+
+    def latest_validation(self) -> Sequence[ValidationResult]:
+        return []
+
+
+def test_a_failing_source_costs_its_gauges_not_the_scrape(caplog: pytest.LogCaptureFixture) -> None:
+    stats = IngestStats()
+    stats.spans_received("otlp", 7)
+    engine = BrokenEngine()
+    registry = CollectorRegistry()
+    registry.register(MlspanCollector(stats, drift=lambda: engine))
+    assert registry.get_sample_value("mlspan_spans_received_total", {"receiver": "otlp"}) == 7
+    assert registry.get_sample_value("mlspan_dataset_drifted", MODEL) is None
+    assert "reading drift results for /metrics failed" in caplog.text

@@ -105,7 +105,8 @@ class AlertingComponent:
     def on_results(self, drift: DatasetDrift, validation: Sequence[ValidationResult]) -> None:
         """Evaluate the drift and validation rules for ``drift``'s model."""
         tracker = self._tracker
-        if tracker is None:
+        if tracker is None or self._stop.is_set():
+            logger.debug("alerts: not running; result of %s not evaluated", drift.key)
             return
         try:
             candidates = drift_candidates(self._config.rules, drift, validation)

@@ -13,6 +13,7 @@ scrape, and every series left out increments ``mlspan_metric_label_overflow_tota
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -38,6 +39,8 @@ LABEL_OVERFLOW: Final = "mlspan_metric_label_overflow"
 """Counter names are given without ``_total``; client_python appends it on exposition."""
 
 MODEL_LABELS: Final = ("service", "model", "version")
+
+logger = logging.getLogger(__name__)
 
 
 class DriftResultsSource(Protocol):
@@ -91,13 +94,8 @@ class MlspanCollector:
 
     def collect(self) -> Iterator[Metric]:
         """Build every family from the current state of its source."""
-        drift = self._drift()
-        alerts = self._alerts()
-        families = self._families(
-            drift.latest_drift() if drift else (),
-            drift.latest_validation() if drift else (),
-            alerts,
-        )
+        drifts, validation = self._read_results()
+        families = self._families(drifts, validation, self._alerts())
         dropped: Counter[str] = Counter()
         for family, series in families:
             dropped[_exposed_name(family)] = self._fill(family, series)
@@ -109,6 +107,17 @@ class MlspanCollector:
         for name, total in sorted(totals.items()):
             overflow.add_metric((name,), total)
         yield overflow
+
+    def _read_results(self) -> tuple[Sequence[DatasetDrift], Sequence[ValidationResult]]:
+        """The engine's latest results; a failing engine costs its gauges, not the scrape."""
+        drift = self._drift()
+        if drift is None:
+            return (), ()
+        try:
+            return drift.latest_drift(), drift.latest_validation()
+        except Exception:
+            logger.exception("reading drift results for /metrics failed")
+            return (), ()
 
     def _fill(self, family: Metric, series: Series) -> int:
         """Add at most the configured number of series; return how many were left out."""
@@ -124,10 +133,15 @@ class MlspanCollector:
         validation: Sequence[ValidationResult] | None,
         alerts: AlertStatusSource | None,
     ) -> list[tuple[Metric, Series]]:
+        try:
+            alert_families = _alert_families(alerts)
+        except Exception:
+            logger.exception("reading alert states for /metrics failed")
+            alert_families = _alert_families(None)
         return [
             *_drift_families(drifts or ()),
             _validation_family(validation or ()),
-            *_alert_families(alerts),
+            *alert_families,
             *_ingest_families(self._stats),
         ]
 
