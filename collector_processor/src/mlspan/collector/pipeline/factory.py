@@ -110,10 +110,11 @@ def parse_dataclass(cls: type[C], raw: Mapping[str, Any], where: str) -> C:
         raise ConfigError(f"{where}: {exc}") from exc
     try:
         config.validate()
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+    except ValueError as exc:  # ConfigError included: say where the section is
+        message = str(exc)
+        if message.startswith(f"{where}:") or message.startswith(f"{where}."):
+            raise
+        raise ConfigError(f"{where}: {message}") from exc
     return config
 
 
