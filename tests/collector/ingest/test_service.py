@@ -117,9 +117,11 @@ def test_full_exporter_queue_answers_429_and_resource_exhausted(
         answer = http_post(receiver.http.address, body)
         assert answer.status == 429
         assert answer.headers["retry-after"] == "1"
-        with grpc.insecure_channel(receiver.grpc.address) as channel:
-            with pytest.raises(grpc.RpcError) as failed:
-                grpc_export(channel, body)
+        with (
+            grpc.insecure_channel(receiver.grpc.address) as channel,
+            pytest.raises(grpc.RpcError) as failed,
+        ):
+            grpc_export(channel, body)
         assert failed.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         snapshot = service.stats.snapshot()
         assert snapshot.requests_rejected == {("otlp", "queue_full"): 2}
