@@ -252,3 +252,19 @@ print("ok")
 
 def test_instrumentor_declares_supported_versions() -> None:
     assert list(SklearnInstrumentor().instrumentation_dependencies()) == ["scikit-learn >= 1.3"]
+
+
+class Doubler(StandardScaler):
+    """A user's own estimator: inherits wrapped methods and must be recorded."""
+
+
+def test_user_subclasses_are_recorded_and_internal_helpers_are_not() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y = frame()
+    with instrumented() as exporter:
+        Doubler().fit(x)
+        HistGradientBoostingClassifier(max_iter=2).fit(x, y)
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert "fit Doubler" in names and "fit HistGradientBoostingClassifier" in names
+    assert not [name for name in names if "BinMapper" in name]

@@ -135,16 +135,22 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _patch_module(self, module: ModuleType) -> None:
         base = sys.modules.get("sklearn.base")
-        patcher, wrappers = self._patcher, self._wrappers
-        if base is None or patcher is None or wrappers is None:
+        patcher, wrappers, recorder = self._patcher, self._wrappers, self._recorder
+        if base is None or patcher is None or wrappers is None or recorder is None:
             return
         estimator_type = base.BaseEstimator
-        for name in getattr(module, "__all__", ()):
+        declared = getattr(module, "__all__", None)
+        # A few public modules (e.g. sklearn.dummy) define their estimators without __all__.
+        names = declared or [name for name in vars(module) if not name.startswith("_")]
+        for name in names:
             try:
                 cls = getattr(module, name, None)
             except ImportError:  # experimental estimators refuse until enabled
                 continue
             if not isinstance(cls, type) or not issubclass(cls, estimator_type):
                 continue
+            if declared is None and cls.__module__ != module.__name__:
+                continue  # another module's class, imported here
+            recorder.exported.add(cls)
             for method, wrapper in wrappers.items():
                 patcher.wrap_method(cls, method, wrapper)

@@ -116,6 +116,17 @@ class SklearnRecorder:
         self._summarizer = Summarizer.from_options(options)
         self._accumulator = accumulator
         self._framework_version = ""
+        self.exported: set[type] = set()
+        """Classes scikit-learn's public modules export; other sklearn classes are internal."""
+
+    def records(self, cls: type) -> bool:
+        """Whether calls on instances of ``cls`` get spans.
+
+        scikit-learn's internal helpers (e.g. the private binning transformer inside
+        HistGradientBoosting) inherit wrapped mixin methods but are implementation
+        details: only exported classes and classes outside scikit-learn are recorded.
+        """
+        return cls in self.exported or not cls.__module__.startswith("sklearn.")
 
     def wrapper(self, method: str) -> Any:
         """The wrapt wrapper for ``method``."""
@@ -130,7 +141,7 @@ class SklearnRecorder:
     ) -> Any:
         """Run ``wrapped(*args, **kwargs)`` inside a span describing the call."""
         state = CURRENT_CALL.get()
-        if instance is None or isinstance(instance, type):
+        if instance is None or isinstance(instance, type) or not self.records(type(instance)):
             return wrapped(*args, **kwargs)
         if state is not None and (state.light or id(instance) in state.active):
             return wrapped(*args, **kwargs)
