@@ -1,7 +1,8 @@
 """mlspan's /metrics, its Prometheus rules and its Alertmanager config, end to end.
 
-A real drift engine compares a training baseline with a window where ``age`` and
-``income`` shifted; the query API serves its results at ``/metrics``; a real Prometheus
+A running collector (OTLP/HTTP receiver, alerts processor, drift connector) receives
+feature summaries of a training set and of a window where ``age`` and ``income``
+shifted; its query API serves the drift results at ``/metrics``; a real Prometheus
 (1 s scrape and evaluation, the rules in deploy/prometheus/rules) scrapes it and sends
 alerts to a real Alertmanager (deploy/alertmanager/alertmanager.yml with the webhook URL
 pointed at a receiver in this test). mlspan's own webhook notifier runs beside it
@@ -26,15 +27,12 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
-from mlspan.collector.alerts import AlertingComponent, AlertsConfig, WebhookConfig
-from mlspan.collector.api import ApiServer, Router
-from mlspan.collector.drift.config import DriftConfig
-from mlspan.collector.drift.engine import DriftEngine
-from mlspan.collector.exporters.retry import RetryConfig
-from mlspan.collector.metrics import MlspanCollector, register_metrics_route
-from mlspan.collector.pipeline.factory import Host
+from mlspan.collector.alerts import AlertingComponent
+from mlspan.collector.drift.connector import drift_factory
+from mlspan.collector.service.config import parse_config
+from mlspan.collector.service.factories import default_factories
+from mlspan.collector.service.service import Service
 from tests.collector.alerts.webhook_server import Received, webhook_receiver
 from tests.collector.drift.batches import batch, numerical, summary_span
 from tests.deploy.binaries import require_binary
@@ -129,18 +127,26 @@ def _prometheus_config(folder: Path, api_port: int, am_port: int) -> Path:
     return path
 
 
-def _retry(initial: float, give_up_after: float) -> RetryConfig:
+def _retry(initial: float, give_up_after: float) -> dict[str, float]:
     """Unjittered doubling backoff; ``dead`` gets 2 attempts (waits 0.1, then 0.2 > 0.15)."""
-    return RetryConfig(
-        initial_interval=initial,
-        max_interval=1.0,
-        max_elapsed_time=give_up_after,
-        multiplier=2.0,
-        randomization_factor=0.0,
+    return {
+        "initial_interval": initial,
+        "max_interval": 1.0,
+        "max_elapsed_time": give_up_after,
+        "multiplier": 2.0,
+        "randomization_factor": 0.0,
+    }
+
+
+def _post(url: str, raw: bytes) -> None:
+    request = urllib.request.Request(
+        url, data=raw, headers={"Content-Type": "application/x-protobuf"}, method="POST"
     )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
 
 
-def _feed_drifted_model(engine: DriftEngine) -> None:
+def _send_drifted_model(traces_url: str) -> None:
     """Training baseline, then a window where age and income shifted by ~0.6 sigma."""
     rng = np.random.default_rng(7)
     n = 5_000
@@ -154,9 +160,32 @@ def _feed_drifted_model(engine: DriftEngine) -> None:
         numerical("income", rng.normal(53, 5, n)),
         numerical("tenure", rng.normal(3, 1, n)),
     ]
-    engine.process(batch([summary_span("fit", train, role="train")], service=SERVICE))
-    engine.process(batch([summary_span("predict", current, role="inference")], service=SERVICE))
-    engine.close_windows(force=True)
+    _post(traces_url, batch([summary_span("fit", train, role="train")], service=SERVICE).raw)
+    predict = summary_span("predict", current, role="inference")
+    _post(traces_url, batch([predict], service=SERVICE).raw)
+
+
+def _collector_config(folder: Path, flaky_url: str, dead_url: str) -> dict[str, Any]:
+    """OTLP/HTTP in, the alerts processor, the drift connector; API on a free port."""
+    return {
+        "data_dir": str(folder / "mlspan"),
+        "api": {"endpoint": "127.0.0.1:0"},
+        "receivers": {"otlp": {"protocols": {"http": {"endpoint": "127.0.0.1:0"}}}},
+        "processors": {
+            "alerts": {
+                "webhooks": [
+                    {"name": "flaky", "url": flaky_url, "retry_on_failure": _retry(0.3, 10.0)},
+                    {"name": "dead", "url": dead_url, "retry_on_failure": _retry(0.1, 0.15)},
+                ]
+            }
+        },
+        "connectors": {"drift": {"window": {"mode": "rows", "rows": 1000}, "persist": False}},
+        "service": {
+            "pipelines": {
+                "traces": {"receivers": ["otlp"], "processors": ["alerts"], "exporters": ["drift"]}
+            }
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -171,27 +200,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         flaky_url, flaky = stack.enter_context(webhook_receiver(statuses=[503]))
         dead_url, dead = stack.enter_context(webhook_receiver(default_status=503))
 
-        host = Host(data_dir=folder / "mlspan", router=Router(), registry=CollectorRegistry())
-        engine = DriftEngine(DriftConfig(persist=False), host.stats)
-        host.extras["drift_engine"] = engine
-        webhooks = (
-            WebhookConfig("flaky", flaky_url, retry_on_failure=_retry(0.3, give_up_after=10.0)),
-            WebhookConfig("dead", dead_url, retry_on_failure=_retry(0.1, give_up_after=0.15)),
-        )
-        alerting = AlertingComponent(AlertsConfig(webhooks=webhooks), host)
-        host.registry.register(
-            MlspanCollector(
-                host.stats,
-                drift=lambda: host.extras.get("drift_engine"),
-                alerts=lambda: host.extras.get("alerts"),
-            )
-        )
-        register_metrics_route(host.router, host.registry)
-        api = ApiServer("127.0.0.1", 0, host.router)
-        api.start()
-        stack.callback(api.shutdown)
-        alerting.start()
-        stack.callback(alerting.shutdown)
+        factories = default_factories()
+        if not any(f.type_name == "drift" for f in factories):
+            factories.append(drift_factory())
+        raw = _collector_config(folder, flaky_url, dead_url)
+        service = Service(parse_config(raw, factories), factories)
+        service.start()
+        stack.callback(service.shutdown)
+        assert service.api is not None and service.host is not None
+        alerting = service.host.extras["alerts"]
+        http = service.receivers()["otlp"].http
+        assert http is not None
 
         am_port, prom_port = free_port(), free_port()
         stack.enter_context(
@@ -213,7 +232,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "prometheus",
                 [
                     prometheus_bin,
-                    f"--config.file={_prometheus_config(folder, api.port, am_port)}",
+                    f"--config.file={_prometheus_config(folder, service.api.port, am_port)}",
                     f"--storage.tsdb.path={folder / 'prometheus-data'}",
                     f"--web.listen-address=127.0.0.1:{prom_port}",
                 ],
@@ -221,8 +240,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 f"http://127.0.0.1:{prom_port}/-/ready",
             )
         )
-        _feed_drifted_model(engine)
-        yield Stack(api.url, f"http://127.0.0.1:{prom_port}", am_hook, flaky, dead, alerting)
+        _send_drifted_model(f"http://127.0.0.1:{http.port}/v1/traces")
+        yield Stack(
+            service.api.url, f"http://127.0.0.1:{prom_port}", am_hook, flaky, dead, alerting
+        )
 
 
 def _query(stack: Stack, promql: str) -> list[dict[str, Any]]:
