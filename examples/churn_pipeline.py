@@ -1,16 +1,19 @@
 """A customer-churn pipeline written as ordinary pandas and scikit-learn code.
 
-The module holds the pipeline only; it knows nothing about mlspan except the one
-hand-written step that pandas cannot trace by itself (merging and cleaning the raw files),
-which is wrapped in ``mlspan.instrumentation.component`` so the lineage connects the raw
-CSV files to the cleaned frame. ``train.py`` and ``infer.py`` are the entry points.
+The module holds the pipeline only. Two hand-written steps are mlspan components, so
+lineage connects where pandas and scikit-learn cannot see: ``clean`` (two raw CSV files
+in, the model's feature frame out) and ``format_predictions`` (the model's probabilities
+in, the frame written to CSV out). Everything else (reading and writing CSVs, fitting,
+predicting, the model version) is traced by the automatic instrumentation. ``train.py``
+and ``infer.py`` are the entry points.
 
-Data is generated with a fixed seed so every run writes byte-identical files:
+Data is generated with a fixed seed, so every run writes byte-identical files:
 
-* ``raw/customers.csv`` — one row per customer: id, age, region, signup channel;
-* ``raw/accounts.csv`` — account facts: tenure, charges, contract, payment method,
-  support calls and the churn label (the training target);
-* ``incoming/batch_<n>.csv`` — new customers to score, some of them drifted.
+* ``raw/customers.csv``, ``raw/accounts.csv`` — the training customers, as a CRM and a
+  billing system export them (the account facts carry the churn label);
+* ``raw/holdout_customers.csv``, ``raw/holdout_accounts.csv`` — customers held out;
+* ``incoming/batch_<n>_customers.csv``, ``..._accounts.csv`` — new customers to score,
+  some of them drifted.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -132,16 +134,21 @@ def _split_raw(frame: pd.DataFrame, customers: Path, accounts: Path) -> None:
     frame.drop(columns=["age", "region", "channel"]).to_csv(accounts, index=False)
 
 
-def generate_training_data(root: Path, rows: int = 20_000) -> tuple[Path, Path]:
-    """Write ``raw/customers.csv`` and ``raw/accounts.csv`` under ``root``; return both."""
+def generate_training_data(root: Path, rows: int = 16_000) -> dict[str, tuple[Path, Path]]:
+    """Write the training and holdout raw tables under ``root/raw``; return their paths."""
     raw = root / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    frame = _customers(np.random.default_rng(SEED), rows, 1, Drift())
-    # A few duplicated exports, as billing systems produce.
-    frame = pd.concat([frame, frame.sample(50, random_state=SEED)], ignore_index=True)
-    customers, accounts = raw / "customers.csv", raw / "accounts.csv"
-    _split_raw(frame, customers, accounts)
-    return customers, accounts
+    rng = np.random.default_rng(SEED)
+    paths = {}
+    for part, size, first_id in (("train", rows, 1), ("holdout", rows // 4, rows + 1)):
+        frame = _customers(rng, size, first_id, Drift())
+        # A few duplicated exports, as billing systems produce.
+        frame = pd.concat([frame, frame.sample(size // 400, random_state=SEED)])
+        prefix = "" if part == "train" else f"{part}_"
+        customers, accounts = raw / f"{prefix}customers.csv", raw / f"{prefix}accounts.csv"
+        _split_raw(frame, customers, accounts)
+        paths[part] = (customers, accounts)
+    return paths
 
 
 def generate_batch(root: Path, index: int, drift: Drift, rows: int = 3_000) -> tuple[Path, Path]:
@@ -170,12 +177,13 @@ def unique_customers(frame: pd.DataFrame) -> tuple[bool, str]:
     after=[unique_customers],
 )
 def clean(customers_csv: Path, accounts_csv: Path) -> pd.DataFrame:
-    """Read both raw tables, join them and fix what the exports get wrong.
+    """Read both raw tables, join them, fix what the exports get wrong, and return the
+    model's feature columns indexed by customer id.
 
     The step is an mlspan component: both files are its inputs and the returned frame
-    its output, so lineage runs from the raw files to the model. Nulls are kept on
-    purpose: imputation belongs to the model pipeline, and the null rates are what drift
-    detection must see.
+    its output, so lineage runs from the raw files to whatever fits or predicts on it.
+    Nulls are kept on purpose: imputation belongs to the model pipeline, and the null
+    rates are what drift detection must see.
     """
     customers = pd.read_csv(customers_csv)
     accounts = pd.read_csv(accounts_csv)
@@ -186,7 +194,14 @@ def clean(customers_csv: Path, accounts_csv: Path) -> pd.DataFrame:
     frame["total_charges"] = charges.fillna(0.0)
     for column in CATEGORICAL:
         frame[column] = frame[column].astype("string")
-    return frame.sort_index()
+    return frame.sort_index()[NUMERICAL + CATEGORICAL]
+
+
+def labels(accounts_csv: Path, customers: pd.Index) -> pd.Series:
+    """The churn label of each of ``customers``, from the billing export."""
+    accounts = pd.read_csv(accounts_csv, usecols=["customer_id", TARGET])
+    target: pd.Series = accounts.drop_duplicates("customer_id").set_index("customer_id")[TARGET]
+    return target.loc[customers]
 
 
 def build_model() -> Pipeline:
@@ -217,20 +232,13 @@ class TrainResult:
 
 
 def train(root: Path) -> TrainResult:
-    """Generate data, clean it, fit the model, score a holdout and save everything."""
-    customers, accounts = generate_training_data(root)
-    data = clean(customers, accounts)
-    features, target = data[NUMERICAL + CATEGORICAL], data[TARGET]
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=0.2, random_state=SEED, stratify=target
-    )
-    model = build_model().fit(x_train, y_train)
-    accuracy = float(model.score(x_test, y_test))
-    predictions = _predictions(model, x_test)
-    out = root / "predictions"
-    out.mkdir(parents=True, exist_ok=True)
-    predictions_path = out / "holdout.csv"
-    predictions.to_csv(predictions_path)
+    """Generate data, clean it, fit the model, score the holdout and save everything."""
+    raw = generate_training_data(root)
+    features = clean(*raw["train"])
+    model = build_model().fit(features, labels(raw["train"][1], features.index))
+    holdout = clean(*raw["holdout"])
+    accuracy = float(model.score(holdout, labels(raw["holdout"][1], holdout.index)))
+    predictions_path = write_predictions(model, holdout, root / "predictions" / "holdout.csv")
     models = root / "models"
     models.mkdir(parents=True, exist_ok=True)
     model_path = models / "churn.pkl"
@@ -238,13 +246,25 @@ def train(root: Path) -> TrainResult:
     return TrainResult(model_path, predictions_path, accuracy)
 
 
-def _predictions(model: Pipeline, features: pd.DataFrame) -> pd.DataFrame:
-    """The churn probability and decision for every row of ``features``."""
-    probability = model.predict_proba(features)[:, 1]
+@component("format-predictions", owner="ml-team", inputs=["probabilities"])
+def format_predictions(probabilities: np.ndarray, customers: pd.Index) -> pd.DataFrame:
+    """The churn probability and decision per customer, from ``predict_proba``'s output.
+
+    A component, so lineage links the model's output array to the frame written out.
+    """
+    churn = probabilities[:, 1]
     return pd.DataFrame(
-        {"churn_probability": probability.round(4), "churn": (probability >= 0.5).astype(int)},
-        index=features.index,
+        {"churn_probability": churn.round(4), "churn": (churn >= 0.5).astype(int)},
+        index=customers,
     )
+
+
+def write_predictions(model: Pipeline, features: pd.DataFrame, path: Path) -> Path:
+    """Predict for every row of ``features`` and write the predictions CSV to ``path``."""
+    predictions = format_predictions(model.predict_proba(features), features.index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    predictions.to_csv(path)
+    return path
 
 
 def load_model(path: Path) -> Pipeline:
@@ -255,14 +275,8 @@ def load_model(path: Path) -> Pipeline:
 
 def score_batch(model: Pipeline, root: Path, index: int, drift: Drift) -> Path:
     """Generate batch ``index``, clean it, predict and write its predictions CSV."""
-    customers, accounts = generate_batch(root, index, drift)
-    data = clean(customers, accounts)
-    predictions = _predictions(model, data[NUMERICAL + CATEGORICAL])
-    out = root / "predictions"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"batch_{index}.csv"
-    predictions.to_csv(path)
-    return path
+    features = clean(*generate_batch(root, index, drift))
+    return write_predictions(model, features, root / "predictions" / f"batch_{index}.csv")
 
 
 def infer(

@@ -1,22 +1,209 @@
-"""A minimal instrumented example that prints its spans (the full demo replaces it)."""
+"""mlspan in two minutes: ``make demo``.
+
+Starts an mlspan collector (SQLite in ``.mlspan/demo``) in the background, trains the
+churn model of ``churn_pipeline.py`` with the one-line ``instrument()``, scores five new
+batches — the last three drifted — with zero-code ``opentelemetry-instrument``, then
+prints what the collector made of the spans: the lineage of the last predictions file,
+the drift table with its insights, and the alerts that fired. The collector keeps
+running for you to explore; ``make demo-stop`` (``python examples/demo.py --stop``)
+stops it.
+
+Ports and the data folder are options (or ``MLSPAN_DEMO_*`` variables), so a second demo
+or a test can run beside a collector on the default ports.
+"""
 
 from __future__ import annotations
 
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from mlspan.semconv import OPERATION_NAME, OperationName
+import demo_collector
+from demo_collector import DemoSettings
+
+EXAMPLES = Path(__file__).resolve().parent
+SERVICE_NAME = "churn-pipeline"
+RESULTS_TIMEOUT_S = 60.0
+WIDTH = 88
 
 
-def main() -> None:
-    """Emit one span carrying an mlspan attribute and print it."""
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
-    tracer = provider.get_tracer("mlspan.demo")
-    with tracer.start_as_current_span("fit demo") as span:
-        span.set_attribute(OPERATION_NAME, OperationName.FIT.value)
-    provider.shutdown()
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Options, with ``MLSPAN_DEMO_*`` environment variables as defaults."""
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description="Run the mlspan demo.")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(env("MLSPAN_DEMO_DIR", ".mlspan/demo"))
+    )
+    parser.add_argument("--grpc-port", type=int, default=int(env("MLSPAN_DEMO_GRPC_PORT", "4317")))
+    parser.add_argument("--http-port", type=int, default=int(env("MLSPAN_DEMO_HTTP_PORT", "4318")))
+    parser.add_argument("--api-port", type=int, default=int(env("MLSPAN_DEMO_API_PORT", "4319")))
+    parser.add_argument("--stop", action="store_true", help="stop the demo collector and exit")
+    return parser.parse_args(argv)
+
+
+def heading(title: str) -> None:
+    print(f"\n{title}\n{'─' * min(len(title), WIDTH)}", flush=True)
+
+
+def step(text: str) -> None:
+    print(f"▸ {text}", flush=True)
+
+
+def indent(text: str) -> str:
+    return "\n".join(f"    {line}" if line else "" for line in text.rstrip().splitlines())
+
+
+def _run_pipeline(command: list[str], env: dict[str, str]) -> None:
+    """Run one example entry point, show its output indented, fail on error."""
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.stdout.strip():
+        print(indent(result.stdout), flush=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}")
+
+
+def _pipeline_env(settings: DemoSettings) -> dict[str, str]:
+    """The variables both modes read: where the collector is, which service we are."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "OTEL_SERVICE_NAME": SERVICE_NAME,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": settings.otlp_grpc,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLES), env.get("PYTHONPATH")])),
+        }
+    )
+    return env
+
+
+def run_pipeline(settings: DemoSettings, work: Path) -> Path:
+    """Train (one-line mode), then score every batch (zero-code mode); the last output."""
+    env = _pipeline_env(settings)
+    python = sys.executable
+    step("training: raw CSVs -> clean (pandas) -> scikit-learn Pipeline -> predictions")
+    step("  mode: one line, mlspan.instrumentation.instrument()")
+    train = [python, str(EXAMPLES / "train.py"), "--data-dir", str(work), "--instrument"]
+    _run_pipeline([*train, "--endpoint", settings.otlp_grpc], env)
+    step("scoring new batches with the saved model")
+    step("  mode: zero code, opentelemetry-instrument python examples/infer.py")
+    instrument = Path(python).with_name("opentelemetry-instrument")
+    _run_pipeline(
+        [str(instrument), python, str(EXAMPLES / "infer.py"), "--data-dir", str(work)], env
+    )
+    finals = sorted((work / "predictions").glob("batch_*.csv"))
+    return finals[-1]
+
+
+def mlspan(settings: DemoSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run an ``mlspan`` query command against the demo collector."""
+    command = [*demo_collector.mlspan_command(), *args, "--api", settings.api]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+
+
+def _has_content(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(_has_content(item) for item in value.values())
+    if isinstance(value, list):
+        return bool(value)
+    return value not in (None, "", 0)
+
+
+def wait_for(settings: DemoSettings, args: Sequence[str], ready: Callable[[object], bool]) -> bool:
+    """Poll ``mlspan <args> --json`` until its answer satisfies ``ready``."""
+    deadline = time.monotonic() + RESULTS_TIMEOUT_S
+    while time.monotonic() < deadline:
+        result = mlspan(settings, *args, "--json")
+        if result.returncode == 0:
+            try:
+                if ready(json.loads(result.stdout)):
+                    return True
+            except json.JSONDecodeError:
+                pass
+        time.sleep(0.5)
+    return False
+
+
+def show(settings: DemoSettings, title: str, args: Sequence[str]) -> None:
+    """Print one CLI answer under a heading, with the command that produced it."""
+    heading(title)
+    print(f"$ mlspan {' '.join(args)}", flush=True)
+    result = mlspan(settings, *args)
+    print(indent(result.stdout or result.stderr), flush=True)
+
+
+def report(settings: DemoSettings, final: Path) -> None:
+    """Wait until the collector has processed everything, then print the three views."""
+    step("waiting for the collector to link lineage and compute drift and alerts")
+    pending = [
+        name
+        for name, args in (
+            ("lineage", ["trace", str(final)]),
+            ("drift", ["drift"]),
+            ("alerts", ["alerts"]),
+        )
+        if not wait_for(settings, args, _has_content)
+    ]
+    if pending:
+        step(f"still empty after {RESULTS_TIMEOUT_S:.0f} s: {', '.join(pending)}")
+    show(settings, f"Lineage of {final}", ["trace", str(final)])
+    show(settings, "Drift per model version and feature", ["drift"])
+    show(settings, "Alerts", ["alerts"])
+
+
+def footer(settings: DemoSettings, pid: int) -> None:
+    heading(f"The collector keeps running (pid {pid})")
+    rows = (
+        ("OTLP/gRPC", settings.otlp_grpc),
+        ("OTLP/HTTP", f"{settings.otlp_http}/v1/traces"),
+        ("query API", f"{settings.api}/openapi.json"),
+        ("metrics", f"{settings.api}/metrics"),
+        ("data", f"{settings.data_dir} (SQLite store, collector.log)"),
+        ("config", str(demo_collector.CONFIG)),
+    )
+    for name, value in rows:
+        print(f"  {name:<10} {value}")
+    print(f"\nTry: .venv/bin/mlspan recent --api {settings.api}")
+    print(f"Stop it with: make demo-stop   (or: kill {pid})", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = DemoSettings(args.data_dir.resolve(), args.grpc_port, args.http_port, args.api_port)
+    previous = demo_collector.stop(settings)
+    if args.stop:
+        print("stopped the demo collector" if previous else "no demo collector was running")
+        return 0
+    if previous is not None:
+        step(f"stopped the previous demo collector (pid {previous})")
+    started = time.monotonic()
+    heading("mlspan demo: a churn model from raw CSVs to drift alerts")
+    shutil.rmtree(settings.store_dir, ignore_errors=True)
+    work = settings.data_dir / "pipeline"
+    shutil.rmtree(work, ignore_errors=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    step(f"starting the collector (SQLite in {settings.store_dir})")
+    try:
+        pid = demo_collector.start(settings)
+        final = run_pipeline(settings, work)
+        report(settings, final)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        demo_collector.stop(settings)
+        print(f"\ndemo failed: {error}", file=sys.stderr)
+        return 1
+    footer(settings, pid)
+    print(f"\n(demo took {time.monotonic() - started:.0f} s)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -17,7 +17,7 @@ import telemetry
 
 def report(index: int, drift: churn_pipeline.Drift, path: Path) -> None:
     """Print one line per scored batch."""
-    print(f"batch {index}: {drift.describe():<60} -> {path}")
+    print(f"batch {index} -> {path}: {drift.describe()}")
 
 
 def main() -> None:

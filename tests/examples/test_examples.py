@@ -20,6 +20,7 @@ from mlspan.semconv import (
     FEATURE_NAME,
     FEATURE_SUMMARY,
     IO_INPUTS,
+    IO_OUTPUTS,
     MODEL_VERSION,
     OPERATION_NAME,
 )
@@ -84,7 +85,7 @@ def test_train_then_infer_emit_lineage_and_summaries(
     assert {span.resource["service.name"] for span in spans} == {churn_pipeline.SERVICE_NAME}
 
     cleaning = [s for s in spans if s.attributes.get(COMPONENT_NAME) == "clean-customers"]
-    assert len(cleaning) == 1 + BATCHES
+    assert len(cleaning) == 2 + BATCHES  # training, holdout, every batch
     for span in cleaning:
         inputs = span.attributes[IO_INPUTS]
         assert isinstance(inputs, list)
@@ -107,4 +108,23 @@ def test_train_then_infer_emit_lineage_and_summaries(
                     if attribute.key == FEATURE_NAME:
                         summarised.add(attribute.value.string_value)
     assert summarised >= FEATURES
-    assert len(_operation(infer_spans, "write")) >= BATCHES
+
+    # The components bridge what automatic tracing cannot see: predict_proba's output
+    # array -> format-predictions -> the frame written to each predictions CSV.
+    outputs = {
+        artifact
+        for span in predictions
+        for artifact in span.attributes.get(IO_OUTPUTS, [])  # type: ignore[union-attr]
+    }
+    written = {
+        artifact
+        for span in _operation(infer_spans, "write")
+        for artifact in span.attributes.get(IO_INPUTS, [])  # type: ignore[union-attr]
+    }
+    formatting = [
+        s for s in infer_spans if s.attributes.get(COMPONENT_NAME) == "format-predictions"
+    ]
+    assert len(formatting) == BATCHES
+    for span in formatting:
+        assert set(span.attributes[IO_INPUTS]) <= outputs  # type: ignore[arg-type]
+        assert set(span.attributes[IO_OUTPUTS]) <= written  # type: ignore[arg-type]
