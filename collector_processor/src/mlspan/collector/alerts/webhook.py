@@ -80,6 +80,10 @@ class _Receiver:
                     return
                 assert isinstance(item, list)
                 self._deliver(item)
+            except Exception:
+                # The worker must outlive any one notification.
+                logger.exception("webhook %s: delivery failed", self.config.name)
+                self.on_failure(self.config.name)
             finally:
                 self.queue.task_done()
 
