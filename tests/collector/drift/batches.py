@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from mlspan.collector.pdata import FastSchema, TraceBatch
@@ -17,6 +16,7 @@ from mlspan.semconv import attributes as attr
 from mlspan.semconv.events import FEATURE_SUMMARY
 from mlspan.semconv.values import FeatureKind, FeatureOrigin
 from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
+from tests.support.spans import AttributeValue, key_values
 
 SCHEMA = FastSchema.build()
 _IDS = itertools.count(1)
@@ -39,20 +39,6 @@ def categorical(name: str, values: Sequence[str] | npt.NDArray[np.str_]) -> Feat
     return FeatureSummary(name, FeatureKind.CATEGORICAL, FeatureOrigin.INPUT, "object", stats)
 
 
-def _value(value: object) -> common_pb2.AnyValue:
-    if isinstance(value, bool):
-        return common_pb2.AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return common_pb2.AnyValue(int_value=value)
-    if isinstance(value, float):
-        return common_pb2.AnyValue(double_value=value)
-    return common_pb2.AnyValue(string_value=str(value))
-
-
-def _attributes(values: Mapping[str, object]) -> list[common_pb2.KeyValue]:
-    return [common_pb2.KeyValue(key=k, value=_value(v)) for k, v in values.items()]
-
-
 def summary_span(
     operation: str,
     summaries: Sequence[FeatureSummary],
@@ -66,7 +52,7 @@ def summary_span(
 ) -> trace_pb2.Span:
     """One span of ``operation`` with a summary event per feature."""
     end = time.time() if end_time is None else end_time
-    span_attributes: dict[str, object] = {
+    span_attributes: dict[str, AttributeValue] = {
         attr.OPERATION_NAME: operation,
         attr.MODEL_NAME: model,
         attr.MODEL_VERSION: version,
@@ -80,7 +66,7 @@ def summary_span(
         trace_pb2.Span.Event(
             name=FEATURE_SUMMARY,
             time_unix_nano=int(end * 1e9),
-            attributes=_attributes(s.to_attributes()),
+            attributes=key_values(dict(s.to_attributes())),
         )
         for s in summaries
     ]
@@ -90,7 +76,7 @@ def summary_span(
         name=f"{operation} Model",
         start_time_unix_nano=int((end - 0.01) * 1e9),
         end_time_unix_nano=int(end * 1e9),
-        attributes=_attributes(span_attributes),
+        attributes=key_values(span_attributes),
         events=[*events, *extra_events],
     )
 
@@ -100,7 +86,7 @@ def batch(spans: Sequence[trace_pb2.Span], service: str = "svc") -> TraceBatch:
     request = trace_service_pb2.ExportTraceServiceRequest(
         resource_spans=[
             trace_pb2.ResourceSpans(
-                resource={"attributes": _attributes({"service.name": service})},
+                resource={"attributes": key_values({"service.name": service})},
                 scope_spans=[trace_pb2.ScopeSpans(spans=list(spans))],
             )
         ]
