@@ -11,6 +11,7 @@ import pytest
 
 from mlspan.collector.alerts import AlertingComponent, AlertsConfig
 from mlspan.collector.api import ApiServer, Router
+from mlspan.collector.cli.alert_commands import render_table
 from mlspan.collector.cli.main import main
 from mlspan.collector.pipeline.factory import Host
 from tests.collector.alerts.builders import calm_window, check, dataset, drifted_window, feature
@@ -44,7 +45,7 @@ def test_table_shows_firing_alerts_with_insight(
     assert len(lines) == 5
     age = next(line for line in lines if "FeatureDrift" in line and "feature=age" in line)
     assert age.startswith("firing")
-    assert "service=churn-service model=churn version=3 feature=age" in age
+    assert " churn-service/churn@3 feature=age " in age
     assert age.endswith("age: W/sigma 0.41, PSI 0.35 -> drift")
 
 
@@ -69,6 +70,20 @@ def test_all_adds_resolved_episodes_and_json_is_the_api_body(
     component.on_results(calm_window(), [])
     assert main(["alerts", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"firing": []}
+
+
+def test_about_column_is_compact_and_shortens_digest_versions() -> None:
+    labels = {
+        "alertname": "FeatureDrift",
+        "service": "shop",
+        "model": "Pipeline",
+        "version": "model:xxh3_128:871d2edc8a366b4a6ab4c9720aea9177",
+        "feature": "age",
+    }
+    table = render_table([{"status": "firing", "name": "FeatureDrift", "labels": labels}])
+    assert table.splitlines()[1].split()[2:] == ["shop/Pipeline@871d2edc8a36", "feature=age"]
+    ingest = {"alertname": "SpansDropped", "reason": "queue_full"}
+    assert "  reason=queue_full" in render_table([{"name": "SpansDropped", "labels": ingest}])
 
 
 def test_unreachable_collector_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

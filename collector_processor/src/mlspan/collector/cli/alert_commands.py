@@ -18,7 +18,9 @@ from mlspan.collector.api.client import (
     ApiUnreachableError,
 )
 
-_CONTEXT_LABELS: Final = ("service", "model", "version", "feature", "metric", "check", "reason")
+_DETAIL_LABELS: Final = ("feature", "metric", "check", "reason")
+_VERSION_CHARS: Final = 12
+"""Model versions that are content digests are shown by their first hex characters."""
 
 
 def register(subparsers: Any) -> None:
@@ -70,8 +72,7 @@ def render_table(alerts: Sequence[Mapping[str, Any]]) -> str:
     header = ("STATUS", "ALERT", "SEVERITY", "SINCE", "ABOUT", "INSIGHT")
     rows = [header]
     for alert in alerts:
-        labels = alert.get("labels", {})
-        about = " ".join(f"{k}={labels[k]}" for k in _CONTEXT_LABELS if labels.get(k))
+        about = _about(alert.get("labels", {}))
         rows.append(
             (
                 str(alert.get("status", "")),
@@ -88,6 +89,17 @@ def render_table(alerts: Sequence[Mapping[str, Any]]) -> str:
         for row in rows
     ]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _about(labels: Mapping[str, str]) -> str:
+    """``service/model@version`` then the detail labels, e.g. ``shop/churn@3 feature=age``."""
+    parts = []
+    if labels.get("model"):
+        version = labels.get("version", "").rsplit(":", 1)[-1][:_VERSION_CHARS]
+        model = f"{labels['model']}@{version}" if version else labels["model"]
+        parts.append(f"{labels['service']}/{model}" if labels.get("service") else model)
+    parts += [f"{k}={labels[k]}" for k in _DETAIL_LABELS if labels.get(k)]
+    return " ".join(parts)
 
 
 def _short_time(stamp: str) -> str:
