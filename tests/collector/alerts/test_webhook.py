@@ -76,6 +76,15 @@ def test_payload_has_alertmanager_shape() -> None:
     assert webhook_payload("oncall", [_alert(AlertStatus.RESOLVED)])["status"] == "resolved"
 
 
+def test_payload_can_be_truncated() -> None:
+    alerts = [_alert(feature=f"f{n}") for n in range(5)]
+    body = webhook_payload("oncall", alerts, max_alerts=2)
+    assert [a["labels"]["feature"] for a in body["alerts"]] == ["f0", "f1"]
+    assert body["truncatedAlerts"] == 3
+    assert body["commonLabels"] == {"alertname": "FeatureDrift", "severity": "info"}
+    assert webhook_payload("oncall", alerts)["truncatedAlerts"] == 0
+
+
 @pytest.mark.slow
 def test_retries_with_exponential_backoff_until_delivered() -> None:
     with webhook_receiver(statuses=[503, 500, 200]) as (url, received):
@@ -172,6 +181,7 @@ def test_slow_receiver_does_not_delay_another() -> None:
         ({"url": "ftp://host/x"}, "url"),
         ({"timeout_seconds": 0}, "timeout_seconds"),
         ({"queue_size": 0}, "queue_size"),
+        ({"max_alerts": -1}, "max_alerts"),
         ({"name": "on call"}, "name"),
         ({"retry_on_failure": {"initial_interval": 0}}, "initial_interval"),
         ({"retry_on_failure": {"max_attempts": 3}}, "unknown key 'max_attempts'"),

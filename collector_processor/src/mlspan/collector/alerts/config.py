@@ -102,9 +102,11 @@ class WebhookConfig:
     counts as failed."""
     queue_size: int = 1000
     """Notifications waiting for this receiver; a full queue counts the new one failed."""
+    max_alerts: int = 0
+    """Most alerts listed in one body (the rest counted in ``truncatedAlerts``); 0: all."""
 
     def validate(self) -> None:
-        """Check the name, the URL, the timeout and the queue size."""
+        """Check the name, the URL, the timeout and the sizes."""
         if not _NAME.match(self.name):
             raise ConfigError(f"name: '{self.name}' must match {_NAME.pattern}")
         parts = urlsplit(self.url)
@@ -114,6 +116,8 @@ class WebhookConfig:
             raise ConfigError(f"timeout_seconds: must be positive, got {self.timeout_seconds}")
         if self.queue_size < 1:
             raise ConfigError(f"queue_size: must be at least 1, got {self.queue_size}")
+        if self.max_alerts < 0:
+            raise ConfigError(f"max_alerts: must be >= 0, got {self.max_alerts}")
 
 
 DEFAULT_RULES: Final = (

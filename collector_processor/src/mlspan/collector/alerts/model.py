@@ -83,26 +83,30 @@ def rfc3339(seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def webhook_payload(receiver: str, alerts: list[Alert], external_url: str = "") -> dict[str, Any]:
+def webhook_payload(
+    receiver: str, alerts: list[Alert], external_url: str = "", max_alerts: int = 0
+) -> dict[str, Any]:
     """An Alertmanager webhook (version 4) body for ``alerts``, sent to ``receiver``.
 
     ``status`` is firing when any alert fires; common labels and annotations are those
-    every alert shares, as Alertmanager computes them.
+    every alert shares, as Alertmanager computes them. With ``max_alerts`` > 0 only the
+    first ``max_alerts`` are listed and ``truncatedAlerts`` counts the rest.
     """
+    listed = alerts[:max_alerts] if max_alerts > 0 else alerts
     common_labels = _common([a.labels for a in alerts])
     group_labels = {"alertname": common_labels["alertname"]} if "alertname" in common_labels else {}
     firing = any(a.status is AlertStatus.FIRING for a in alerts)
     return {
         "version": "4",
         "groupKey": json.dumps(group_labels, sort_keys=True),
-        "truncatedAlerts": 0,
+        "truncatedAlerts": len(alerts) - len(listed),
         "status": AlertStatus.FIRING.value if firing else AlertStatus.RESOLVED.value,
         "receiver": receiver,
         "groupLabels": group_labels,
         "commonLabels": common_labels,
         "commonAnnotations": _common([a.annotations for a in alerts]),
         "externalURL": external_url,
-        "alerts": [a.to_json() for a in alerts],
+        "alerts": [a.to_json() for a in listed],
     }
 
 

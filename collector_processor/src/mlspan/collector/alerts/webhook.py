@@ -51,8 +51,9 @@ def post_json(url: str, body: dict[str, Any], timeout: float) -> int:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = int(response.status)
     except urllib.error.HTTPError as exc:
-        retryable = exc.code >= 500 or exc.code in _RETRYABLE_STATUSES
-        retry_after = _seconds(exc.headers.get("Retry-After")) if exc.headers else None
+        with exc:  # closes the error response's socket
+            retryable = exc.code >= 500 or exc.code in _RETRYABLE_STATUSES
+            retry_after = _seconds(exc.headers.get("Retry-After")) if exc.headers else None
         raise DeliveryError(f"HTTP {exc.code}", retryable, retry_after) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise DeliveryError(str(getattr(exc, "reason", exc)), retryable=True) from None
@@ -93,7 +94,7 @@ class _Receiver:
         if self.stopping.is_set():
             self.on_failure(config.name)
             return
-        body = webhook_payload(config.name, alerts, self.external_url)
+        body = webhook_payload(config.name, alerts, self.external_url, config.max_alerts)
         backoff = Backoff(retry)
         started = time.monotonic()
         attempt = 0
