@@ -167,6 +167,23 @@ def test_factory_opens_its_own_store_and_registers_routes(tmp_path: Path) -> Non
         factory.parse_config("lineage", {"queue_size": 0})
     with pytest.raises(ConfigError, match="unknown key 'queue'"):
         factory.parse_config("lineage", {"queue": 1})
+    with pytest.raises(ConfigError, match="unknown operation 'guess'"):
+        factory.parse_config("lineage", {"skip_operations": ["predict", "guess"]})
+
+
+def test_skipped_operations_are_not_runs(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    config = LineageConfig(skip_operations=("predict",))
+    processor = LineageProcessor(config, store, IngestStats())
+    processor.start()
+    spans = [
+        op_span(1, "fit X", {OPERATION_NAME: "fit", MODEL_VERSION: "model:x:m"}),
+        op_span(2, "predict X", {OPERATION_NAME: "predict", MODEL_VERSION: "model:x:m"}),
+    ]
+    processor.consume(batch("svc", spans))
+    processor.shutdown()
+    assert [r.operation for r in store.recent_runs(10, None, None)] == ["fit"]
+    store.close()
 
 
 def test_redelivery_is_idempotent(store: SqliteStore, queries: LineageQueries) -> None:

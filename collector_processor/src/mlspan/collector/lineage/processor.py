@@ -22,6 +22,7 @@ from mlspan.collector.pdata import QueueFullError, TraceBatch, TracesConsumer
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Host, Kind
 from mlspan.collector.store import LineageBatch, Store, open_store
+from mlspan.semconv import OperationName
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class LineageConfig:
     """Seconds ``shutdown`` waits for the queue to drain."""
     stale_after_days: float = 30.0
     """Upstream runs older than this (relative to the run using them) are flagged stale."""
+    skip_operations: tuple[str, ...] = ()
+    """Operations (``mlspan.operation.name`` values) that are not recorded as runs, e.g.
+    ``[predict, predict_proba]`` where per-call predictions are too many to keep."""
 
     def validate(self) -> None:
         """Check ranges."""
@@ -51,6 +55,13 @@ class LineageConfig:
             raise ConfigError("shutdown_timeout must be > 0")
         if self.stale_after_days <= 0:
             raise ConfigError("stale_after_days must be > 0")
+        known = {op.value for op in OperationName}
+        for operation in self.skip_operations:
+            if operation not in known:
+                raise ConfigError(
+                    f"skip_operations: unknown operation '{operation}' "
+                    f"(known: {', '.join(sorted(known))})"
+                )
 
 
 class _Flush:
@@ -80,6 +91,7 @@ class LineageProcessor:
         self._stats = stats
         self._next = next_consumer
         self._owns_store = owns_store
+        self._skip = frozenset(config.skip_operations)
         self._queue: queue.Queue[object] = queue.Queue(config.queue_size)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -159,7 +171,7 @@ class LineageProcessor:
         merged = LineageBatch()
         for batch in batches:
             try:
-                records = extract(batch)
+                records = extract(batch, self._skip)
             except Exception:
                 logger.exception("lineage could not read a batch of %d spans", batch.span_count)
                 self._stats.spans_dropped(DROP_STORE_ERROR, batch.span_count)

@@ -125,7 +125,6 @@ def artifact_view(artifact: Artifact) -> dict[str, Any]:
         "kind": artifact.kind,
         "names": list(artifact.names),
         "flagged": artifact.flagged,
-        "first_seen_ns": artifact.first_seen_ns,
     }
 
 

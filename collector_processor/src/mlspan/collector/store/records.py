@@ -88,11 +88,10 @@ class LineageBatch:
 
 @dataclass(frozen=True)
 class Artifact:
-    """An artifact as stored: id, kind, when first seen, known names, flag state."""
+    """An artifact as stored: id, kind (from the id prefix), known names, flag state."""
 
     artifact_id: str
     kind: str
-    first_seen_ns: int
     names: tuple[str, ...] = ()
     flagged: bool = False
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from mlspan.collector.store.records import (
+    INPUT,
+    OUTPUT,
     Artifact,
     Component,
     Flag,
@@ -27,8 +29,8 @@ from mlspan.collector.store.records import (
     artifact_kind,
 )
 from mlspan.collector.store.sqlite_schema import (
-    INSERT_ARTIFACT,
-    INSERT_IO,
+    ID_SEPARATOR,
+    INSERT_EDGE,
     INSERT_TAG,
     MIGRATIONS,
     RUN_COLUMNS,
@@ -71,6 +73,7 @@ class SqliteStore:
         )
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA cache_size=-16384")
         return connection
 
     def _migrate(self) -> None:
@@ -140,19 +143,8 @@ class SqliteStore:
         """Persist one batch in one transaction."""
         if not batch:
             return
-        artifacts = {io.artifact_id: io.seen_ns for io in batch.io}
-        for name in batch.names:
-            artifacts.setdefault(name.artifact_id, name.seen_ns)
         with self._transaction() as db:
-            if batch.runs:
-                db.executemany(UPSERT_RUN, batch.runs)
-            if artifacts:
-                db.executemany(
-                    INSERT_ARTIFACT,
-                    [(aid, artifact_kind(aid), seen) for aid, seen in artifacts.items()],
-                )
-            if batch.io:
-                db.executemany(INSERT_IO, [io[:3] for io in batch.io])
+            self._write_runs(db, batch.runs, batch.io)
             if batch.names:
                 db.executemany(UPSERT_NAME, batch.names)
             if batch.components:
@@ -164,12 +156,34 @@ class SqliteStore:
                 if tags:
                     db.executemany(INSERT_TAG, tags)
 
-    def write_bulk(self, runs: Iterable[RunRecord], io: Sequence[IoRecord]) -> None:
+    @staticmethod
+    def _write_runs(
+        db: sqlite3.Connection, runs: Sequence[RunRecord], io: Sequence[IoRecord]
+    ) -> None:
+        """Runs with their inputs/outputs inline, and one reverse edge per artifact."""
+        linked: dict[tuple[str, str], list[str]] = {}
+        for edge in io:
+            linked.setdefault((edge.run_id, edge.direction), []).append(edge.artifact_id)
+        if runs:
+            join = ID_SEPARATOR.join
+            db.executemany(
+                UPSERT_RUN,
+                [
+                    (
+                        *run,
+                        join(linked.get((run.run_id, INPUT), ())),
+                        join(linked.get((run.run_id, OUTPUT), ())),
+                    )
+                    for run in runs
+                ],
+            )
+        if io:
+            db.executemany(INSERT_EDGE, [(e.artifact_id, e.direction, e.run_id) for e in io])
+
+    def write_bulk(self, runs: Sequence[RunRecord], io: Sequence[IoRecord]) -> None:
         """Bulk load runs and edges (benchmarks, imports) in one transaction."""
         with self._transaction() as db:
-            db.executemany(UPSERT_RUN, runs)
-            db.executemany(INSERT_ARTIFACT, ((r[2], artifact_kind(r[2]), r[3]) for r in io))
-            db.executemany(INSERT_IO, (r[:3] for r in io))
+            self._write_runs(db, runs, io)
 
     def close(self) -> None:
         """Close every connection; safe to call more than once."""
@@ -191,23 +205,30 @@ class SqliteStore:
         return {row[0]: RunRecord(*row) for row in rows}
 
     def artifacts(self, artifact_ids: Collection[str]) -> dict[str, Artifact]:
-        """Artifacts by id with names and flag state."""
-        rows = self._select_in(
-            "SELECT a.artifact_id, a.kind, a.first_seen_ns, f.artifact_id IS NOT NULL "
-            "FROM artifacts a LEFT JOIN flags f ON f.artifact_id = a.artifact_id "
-            "WHERE a.artifact_id IN ({ids})",
-            artifact_ids,
-        )
+        """Artifacts by id (any id an edge names) with names and flag state."""
+        found = [
+            row[0]
+            for row in self._select_in(
+                "SELECT DISTINCT artifact_id FROM edges WHERE artifact_id IN ({ids})",
+                artifact_ids,
+            )
+        ]
         names: dict[str, list[str]] = {}
         for artifact_id, name in self._select_in(
             "SELECT artifact_id, name FROM artifact_names WHERE artifact_id IN ({ids}) "
             "ORDER BY last_seen_ns DESC, name",
-            [row[0] for row in rows],
+            found,
         ):
             names.setdefault(artifact_id, []).append(name)
+        flagged = {
+            row[0]
+            for row in self._select_in(
+                "SELECT artifact_id FROM flags WHERE artifact_id IN ({ids})", found
+            )
+        }
         return {
-            aid: Artifact(aid, kind, seen, tuple(names.get(aid, ())), bool(flagged))
-            for aid, kind, seen, flagged in rows
+            aid: Artifact(aid, artifact_kind(aid), tuple(names.get(aid, ())), aid in flagged)
+            for aid in found
         }
 
     def artifacts_named(self, name: str) -> list[Artifact]:
@@ -233,30 +254,29 @@ class SqliteStore:
                 (prefix, upper, limit),
             ).fetchall()
             artifacts = db.execute(
-                "SELECT artifact_id FROM artifacts WHERE artifact_id >= ? AND artifact_id < ? "
-                "ORDER BY artifact_id LIMIT ?",
+                "SELECT DISTINCT artifact_id FROM edges WHERE artifact_id >= ? "
+                "AND artifact_id < ? ORDER BY artifact_id LIMIT ?",
                 (prefix, upper, limit),
             ).fetchall()
         return [r[0] for r in runs], [a[0] for a in artifacts]
 
     # -- graph -----------------------------------------------------------------------
     def run_io(self, run_ids: Collection[str], direction: str) -> dict[str, list[str]]:
-        """Artifacts each run consumed or produced."""
-        found: dict[str, list[str]] = {}
-        for run_id, artifact_id in self._select_in(
-            "SELECT run_id, artifact_id FROM run_io WHERE direction = ? AND run_id IN ({ids}) "
-            "ORDER BY run_id, artifact_id",
-            run_ids,
-            (direction,),
-        ):
-            found.setdefault(run_id, []).append(artifact_id)
-        return found
+        """Artifacts each run consumed or produced (read from the run rows)."""
+        column = "inputs" if direction == INPUT else "outputs"
+        return {
+            run_id: linked.split(ID_SEPARATOR)
+            for run_id, linked in self._select_in(
+                f"SELECT run_id, {column} FROM runs WHERE run_id IN ({{ids}})", run_ids
+            )
+            if linked
+        }
 
     def artifact_runs(self, artifact_ids: Collection[str], direction: str) -> dict[str, list[str]]:
         """Runs that consumed or produced each artifact."""
         found: dict[str, list[str]] = {}
         for artifact_id, run_id in self._select_in(
-            "SELECT artifact_id, run_id FROM run_io WHERE direction = ? "
+            "SELECT artifact_id, run_id FROM edges WHERE direction = ? "
             "AND artifact_id IN ({ids}) ORDER BY artifact_id, run_id",
             artifact_ids,
             (direction,),

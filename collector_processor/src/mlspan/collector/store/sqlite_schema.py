@@ -28,23 +28,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             params TEXT NOT NULL,
             model_class TEXT NOT NULL,
             model_name TEXT NOT NULL,
-            model_version TEXT NOT NULL
+            model_version TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            outputs TEXT NOT NULL
         )""",
         "CREATE INDEX runs_by_component ON runs (component, start_ns, run_id)",
         "CREATE INDEX runs_by_start ON runs (start_ns, run_id)",
         "CREATE INDEX runs_by_parent ON runs (trace_id, parent_id)",
-        """CREATE TABLE artifacts (
-            artifact_id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            first_seen_ns INTEGER NOT NULL
-        )""",
-        """CREATE TABLE run_io (
-            run_id TEXT NOT NULL,
-            direction TEXT NOT NULL,
+        """CREATE TABLE edges (
             artifact_id TEXT NOT NULL,
-            PRIMARY KEY (run_id, direction, artifact_id)
+            direction TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            PRIMARY KEY (artifact_id, direction, run_id)
         ) WITHOUT ROWID""",
-        "CREATE INDEX run_io_by_artifact ON run_io (artifact_id, direction, run_id)",
         """CREATE TABLE artifact_names (
             name TEXT NOT NULL,
             artifact_id TEXT NOT NULL,
@@ -79,28 +75,33 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX notes_by_target ON notes (target_kind, target_id, note_id)",
     ),
 )
-"""Schema migrations, oldest first; never edit a released one, append a new one."""
+"""Schema migrations, oldest first; never edit a released one, append a new one.
+
+Layout for cheap ingest: a run's inputs and outputs live in its row (``ID_SEPARATOR``-
+joined), and ``edges`` holds the reverse direction only, keyed by artifact, so each edge
+costs one B-tree insert. Artifacts have no table of their own: an artifact exists when
+an edge names it, and its kind is its id prefix.
+"""
+
+ID_SEPARATOR: Final = "\x1f"
+"""Joins artifact ids in ``runs.inputs``/``runs.outputs`` (ASCII unit separator)."""
 
 RUN_COLUMNS: Final = (
     "run_id, trace_id, parent_id, service, name, operation, component, start_ns, end_ns, "
     "status, status_message, code_commit, code_digest, params, model_class, model_name, "
     "model_version"
 )
+_WRITE_COLUMNS: Final = f"{RUN_COLUMNS}, inputs, outputs"
 
 UPSERT_RUN: Final = (
-    f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
+    f"INSERT INTO runs ({_WRITE_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
     "ON CONFLICT (run_id) DO UPDATE SET "
     + ", ".join(
-        f"{c} = excluded.{c}" for c in RUN_COLUMNS.replace(" ", "").split(",") if c != "run_id"
+        f"{c} = excluded.{c}" for c in _WRITE_COLUMNS.replace(" ", "").split(",") if c != "run_id"
     )
 )
-INSERT_ARTIFACT: Final = (
-    "INSERT INTO artifacts (artifact_id, kind, first_seen_ns) VALUES (?, ?, ?) "
-    "ON CONFLICT (artifact_id) DO UPDATE SET "
-    "first_seen_ns = min(first_seen_ns, excluded.first_seen_ns)"
-)
-INSERT_IO: Final = (
-    "INSERT INTO run_io (run_id, direction, artifact_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+INSERT_EDGE: Final = (
+    "INSERT INTO edges (artifact_id, direction, run_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
 UPSERT_NAME: Final = (
     "INSERT INTO artifact_names (artifact_id, name, last_seen_ns) VALUES (?, ?, ?) "
