@@ -195,15 +195,19 @@ def test_results_and_baselines_survive_a_restart(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     config = DriftConfig(window=WindowConfig(mode="rows", rows=2_000))
     engine = DriftEngine(config, IngestStats(), ResultStore(tmp_path / "drift.sqlite", 10))
-    engine.process(batch([summary_span("fit", training(rng), role="train")]))
+    engine.process(batch([summary_span("fit", training(rng), role="train", digest="d1")]))
     engine.process(batch([summary_span("predict", inference(rng, 2_000, 9.0))]))
     before = engine.latest_drift()
     engine.shutdown()
     again = DriftEngine(config, IngestStats(), ResultStore(tmp_path / "drift.sqlite", 10))
     assert again.latest_drift() == before
     assert len(again.latest_validation()) == len(engine.latest_validation())
+    # The same training data again (a rerun after the restart) is not counted twice.
+    again.process(batch([summary_span("fit", training(rng), role="train", digest="d1")]))
     again.process(batch([summary_span("predict", inference(rng, 2_000, 9.0))]))
     assert drifted(again.latest_drift()[0]) == {"age"}
+    age = next(f for f in again.latest_drift()[0].features if f.feature == "age")
+    assert age.baseline_count == N
     again.shutdown()
 
 
@@ -269,3 +273,13 @@ def test_connector_factory_worker_routes_and_host_extras(tmp_path: Path) -> None
     connector.shutdown()
     connector.shutdown()
     assert (tmp_path / "drift.sqlite").exists()
+
+
+def test_windows_without_a_baseline_say_so_and_fail_no_schema_check() -> None:
+    rng = np.random.default_rng(11)
+    engine = rows_engine(rows=1_000)
+    engine.process(batch([summary_span("predict", inference(rng, 1_000), version="v9")]))
+    [result] = engine.latest_drift()
+    assert result.features == () and not result.drifted
+    assert result.insight == "churn v9: no baseline to compare with yet"
+    assert all(v.passed for v in engine.latest_validation())

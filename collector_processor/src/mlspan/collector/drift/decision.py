@@ -92,6 +92,8 @@ def judge_dataset(
     )
     if drifted:
         insight += f"; drifted: {', '.join(drifted)}"
+    if not features:
+        insight = f"{key.model_name} {key.model_version}: no baseline to compare with yet"
     return DatasetDrift(key, window[0], window[1], results, share, dataset_drifted, insight)
 
 

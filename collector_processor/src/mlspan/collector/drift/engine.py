@@ -182,7 +182,9 @@ class DriftEngine:
                     changed.add((record.key, record.summary.name, record.summary.origin.value))
             if self._store is not None:
                 for key, name, origin in changed:
-                    self._store.save_baseline(key, self._states[key].baseline[(name, origin)])
+                    state = self._states[key]
+                    summary = state.baseline[(name, origin)]
+                    self._store.save_baseline(key, summary, state.baseline_digests)
         self.close_windows()
 
     def close_windows(self, force: bool = False) -> list[Result]:
@@ -259,5 +261,8 @@ class DriftEngine:
             if state is None:
                 state = self._states[key] = ModelState(key)
             state.baseline[(summary.name, summary.origin.value)] = summary
+        for key, tokens in store.baseline_tokens().items():
+            if key in self._states:
+                self._states[key].baseline_digests.update(tokens)
         for result in store.results():
             self._remember(result)

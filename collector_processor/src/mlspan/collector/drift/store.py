@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
 from mlspan.collector.drift.codec import (
@@ -25,6 +26,10 @@ CREATE TABLE IF NOT EXISTS drift_baseline (
     service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,
     feature TEXT NOT NULL, origin TEXT NOT NULL, summary TEXT NOT NULL,
     PRIMARY KEY (service, model, version, feature, origin)
+);
+CREATE TABLE IF NOT EXISTS drift_baseline_seen (
+    service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, token TEXT NOT NULL,
+    PRIMARY KEY (service, model, version, token)
 );
 CREATE TABLE IF NOT EXISTS drift_result (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -46,8 +51,10 @@ class ResultStore:
         with self._lock, self._db:
             self._db.executescript(SCHEMA)
 
-    def save_baseline(self, key: ModelKey, summary: FeatureSummary) -> None:
-        """Replace the stored baseline of one feature."""
+    def save_baseline(
+        self, key: ModelKey, summary: FeatureSummary, seen: Collection[str] = ()
+    ) -> None:
+        """Replace the stored baseline of one feature; ``seen`` are its dataset tokens."""
         row = (
             key.service,
             key.model_name,
@@ -58,6 +65,21 @@ class ResultStore:
         )
         with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO drift_baseline VALUES (?, ?, ?, ?, ?, ?)", row)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO drift_baseline_seen VALUES (?, ?, ?, ?)",
+                [(*_key_row(key), token) for token in seen],
+            )
+
+    def baseline_tokens(self) -> dict[ModelKey, set[str]]:
+        """The dataset tokens already merged into each model's baseline."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, model, version, token FROM drift_baseline_seen"
+            ).fetchall()
+        out: dict[ModelKey, set[str]] = {}
+        for service, model, version, token in rows:
+            out.setdefault(ModelKey(service, model, version), set()).add(token)
+        return out
 
     def baselines(self) -> list[tuple[ModelKey, FeatureSummary]]:
         """Every stored baseline summary that still decodes."""

@@ -48,7 +48,7 @@ def validate(
                 insight,
             )
         )
-    if not schema.allow_extra_columns:
+    if expected and not schema.allow_extra_columns:
         for name in current:
             extra = name not in expected
             insight = f"{name}: {'unexpected column' if extra else 'expected column'}"
