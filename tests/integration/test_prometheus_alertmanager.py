@@ -33,6 +33,7 @@ from mlspan.collector.drift.connector import drift_factory
 from mlspan.collector.service.config import parse_config
 from mlspan.collector.service.factories import default_factories
 from mlspan.collector.service.service import Service
+from tests.collector.alerts.builders import post_otlp
 from tests.collector.alerts.webhook_server import Received, webhook_receiver
 from tests.collector.drift.batches import batch, numerical, summary_span
 from tests.deploy.binaries import require_binary
@@ -138,14 +139,6 @@ def _retry(initial: float, give_up_after: float) -> dict[str, float]:
     }
 
 
-def _post(url: str, raw: bytes) -> None:
-    request = urllib.request.Request(
-        url, data=raw, headers={"Content-Type": "application/x-protobuf"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-
-
 def _send_drifted_model(traces_url: str) -> None:
     """Training baseline, then a window where age and income shifted by ~0.6 sigma."""
     rng = np.random.default_rng(7)
@@ -160,9 +153,9 @@ def _send_drifted_model(traces_url: str) -> None:
         numerical("income", rng.normal(53, 5, n)),
         numerical("tenure", rng.normal(3, 1, n)),
     ]
-    _post(traces_url, batch([summary_span("fit", train, role="train")], service=SERVICE).raw)
+    post_otlp(traces_url, batch([summary_span("fit", train, role="train")], service=SERVICE).raw)
     predict = summary_span("predict", current, role="inference")
-    _post(traces_url, batch([predict], service=SERVICE).raw)
+    post_otlp(traces_url, batch([predict], service=SERVICE).raw)
 
 
 def _collector_config(folder: Path, flaky_url: str, dead_url: str) -> dict[str, Any]:

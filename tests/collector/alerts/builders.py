@@ -1,6 +1,9 @@
-"""Real drift and validation result objects for the alert and metrics tests."""
+"""Real drift and validation result objects for the alert and metrics tests, a settable
+clock, and OTLP/HTTP posting for the tests that run a collector."""
 
 from __future__ import annotations
+
+import urllib.request
 
 from mlspan.collector.drift.results import (
     DatasetDrift,
@@ -76,3 +79,22 @@ def calm_window() -> DatasetDrift:
     return dataset(
         feature("age", 0.03, 0.01), feature("income", 0.02, 0.02), feature("tenure", 0.01, 0.0)
     )
+
+
+class Clock:
+    """A clock the test moves by hand (``now`` in unix seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def post_otlp(url: str, raw: bytes) -> None:
+    """POST one protobuf export request to a collector's ``/v1/traces``; expect 200."""
+    request = urllib.request.Request(
+        url, data=raw, headers={"Content-Type": "application/x-protobuf"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200

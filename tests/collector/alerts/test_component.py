@@ -19,18 +19,10 @@ from mlspan.collector.alerts import (
 from mlspan.collector.api import Router
 from mlspan.collector.metrics import MlspanCollector
 from mlspan.collector.pipeline.factory import Host
-from tests.collector.alerts.builders import KEY, calm_window, check, drifted_window
+from tests.collector.alerts.builders import KEY, Clock, calm_window, check, drifted_window
 from tests.collector.alerts.webhook_server import webhook_receiver
 
 WAIT_S = 20.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

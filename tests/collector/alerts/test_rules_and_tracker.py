@@ -20,20 +20,13 @@ from mlspan.collector.alerts.tracker import INGEST_SCOPE, AlertTracker, model_sc
 from mlspan.collector.drift.results import ModelKey
 from tests.collector.alerts.builders import (
     KEY,
+    Clock,
     calm_window,
     check,
     dataset,
     drifted_window,
     feature,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from mlspan.collector.pipeline.factory import ConfigError, Factory, Host, Kind
 from mlspan.collector.service.config import parse_config
 from mlspan.collector.service.factories import default_factories
 from mlspan.collector.service.service import Service
+from tests.collector.alerts.builders import post_otlp
 from tests.collector.drift.batches import batch, numerical, summary_span
 
 WAIT_S = 30.0
@@ -41,14 +42,6 @@ def test_only_one_alerting_component_per_collector(tmp_path: Path) -> None:
     factory.create(AlertsConfig(), host, None)
     with pytest.raises(ConfigError, match="one pipeline only"):
         factory.create(AlertsConfig(), host, None)
-
-
-def _post(url: str, raw: bytes) -> None:
-    request = urllib.request.Request(
-        url, data=raw, headers={"Content-Type": "application/x-protobuf"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 def _get(url: str) -> Any:
@@ -87,8 +80,8 @@ def test_drifted_spans_raise_alerts_visible_in_the_api_and_metrics(tmp_path: Pat
             numerical("age", rng.normal(47, 10, 2000)),
             numerical("tenure", rng.normal(3, 1, 2000)),
         ]
-        _post(traces, batch([summary_span("fit", train, role="train")], service="shop").raw)
-        _post(
+        post_otlp(traces, batch([summary_span("fit", train, role="train")], service="shop").raw)
+        post_otlp(
             traces, batch([summary_span("predict", current, role="inference")], service="shop").raw
         )
 
