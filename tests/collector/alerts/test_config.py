@@ -64,6 +64,7 @@ def test_defaults_cover_every_rule_kind() -> None:
         ("rules: [{name: X, kind: dataset_drift, metric: psi}]", "metric: only a feature_drift"),
         ("rules: [{name: X, kind: feature_drift, checks: [range]}]", "checks: only a validation"),
         ("rules: [{name: X, kind: dataset_drift, threshold: 1.5}]", "threshold: a drifted share"),
+        ("rules: [{name: X, kind: dataset_drift, for_seconds: -1}]", "for_seconds: must be"),
         (
             "rules: [{name: X, kind: feature_drift, threshold: high}]",
             "rules\\[0\\].threshold: expected",

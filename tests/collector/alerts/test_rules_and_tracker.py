@@ -214,3 +214,32 @@ def test_alerts_of_a_removed_rule_resolve_on_restore(tmp_path: Path) -> None:
     assert {a.name for a in resolved} == {"FeatureDrift"}
     assert sent == [resolved]
     assert [a.name for a in tracker.firing()] == ["DatasetDrift"]
+
+
+def test_for_seconds_keeps_an_instance_pending_until_it_lasted(
+    history: SqliteAlertHistory,
+) -> None:
+    rule = AlertRuleConfig("LastingDrift", RuleKind.DATASET_DRIFT, for_seconds=120)
+    sent: list[Sequence[Alert]] = []
+    clock = Clock()
+    start = clock.now
+    tracker = _tracker(history, sent, clock, [rule])
+    scope = model_scope(KEY)
+    drifted = drift_candidates([rule], drifted_window(), [])
+    calm = drift_candidates([rule], calm_window(), [])
+
+    assert tracker.update(scope, drifted) == []
+    clock.now = start + 60
+    assert tracker.update(scope, drifted) == []
+    clock.now = start + 90
+    assert tracker.update(scope, calm) == []  # pending, never fired: nothing resolves
+    clock.now = start + 100
+    assert tracker.update(scope, drifted) == []
+    clock.now = start + 200
+    assert tracker.update(scope, drifted) == []
+    assert tracker.firing() == []
+    clock.now = start + 220
+    fired = tracker.update(scope, drifted)
+    assert [(a.name, a.starts_at) for a in fired] == [("LastingDrift", start + 100)]
+    assert sent == [fired]
+    assert history.recent(10) == fired

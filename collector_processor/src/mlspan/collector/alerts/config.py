@@ -63,6 +63,9 @@ class AlertRuleConfig:
     checks: tuple[str, ...] = ()
     """validation_failure: check names (``metric_change`` matches every
     ``metric_change:<name>``); empty watches all."""
+    for_seconds: float = 0.0
+    """How long an instance must stay active before it fires (pending until then), as
+    Prometheus' ``for``; evaluated whenever the rule's results arrive."""
     description: str = ""
     """Added to every alert as the ``description`` annotation."""
 
@@ -85,6 +88,8 @@ class AlertRuleConfig:
                 raise ConfigError(f"threshold: expected a number, got {self.threshold!r}")
             if not math.isfinite(self.threshold) or self.threshold < 0:
                 raise ConfigError(f"threshold: must be finite and >= 0, got {self.threshold}")
+        if not math.isfinite(self.for_seconds) or self.for_seconds < 0:
+            raise ConfigError(f"for_seconds: must be finite and >= 0, got {self.for_seconds}")
         if self.kind is RuleKind.DATASET_DRIFT and (self.threshold or 0) > 1:
             raise ConfigError("threshold: a drifted share lies in [0, 1]")
 

@@ -3,7 +3,9 @@
 Each evaluation is authoritative for one scope: a drift result for its model's
 instances (``model_scope``), the periodic ingest evaluation for the ingest instances
 (``INGEST_SCOPE``). Instances active now but missing from the scope's new candidates
-resolve; new ones fire. Every transition is stored in the history and handed to
+resolve; new ones fire, or first wait as pending until they have been active for their
+rule's ``for_seconds`` (as Prometheus' ``for``; ``starts_at`` is when they became
+active). Every transition is stored in the history and handed to
 ``notify`` (which must not block: the webhook notifier only enqueues).
 """
 
@@ -55,6 +57,8 @@ class AlertTracker:
         self._clock = clock
         self._lock = threading.Lock()
         self._active: dict[str, tuple[Scope, Alert]] = {}
+        self._pending: dict[str, tuple[Scope, float]] = {}
+        """Instances active for less than their rule's ``for_seconds``: since when."""
 
     def restore(self) -> list[Alert]:
         """Reload firing episodes from the history; those of removed rules resolve now."""
@@ -84,9 +88,16 @@ class AlertTracker:
                 if active_scope == scope and fp not in wanted:
                     del self._active[fp]
                     transitions.append(alert.resolved(now))
+            for fp, (pending_scope, _) in list(self._pending.items()):
+                if pending_scope == scope and fp not in wanted:
+                    del self._pending[fp]
             for fp, candidate in wanted.items():
                 current = self._active.get(fp)
                 if current is None:
+                    since = self._pending.setdefault(fp, (scope, now))[1]
+                    if now - since < candidate.rule.for_seconds:
+                        continue
+                    del self._pending[fp]
                     alert = Alert(
                         name=candidate.rule.name,
                         severity=candidate.rule.severity,
@@ -94,7 +105,7 @@ class AlertTracker:
                         labels=dict(candidate.labels),
                         annotations=dict(candidate.annotations),
                         insight=candidate.insight,
-                        starts_at=now,
+                        starts_at=since,
                     )
                     self._active[fp] = (scope, alert)
                     transitions.append(alert)
