@@ -271,3 +271,13 @@ def test_connectors_link_pipelines_and_cycles_fail(tmp_path: Path) -> None:
     assert "used as a receiver but no pipeline exports to it" in _error(
         dangling, [*FACTORIES, FORWARD]
     )
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize(
+    "shipped", ["examples/demo-collector.yaml", "deploy/mlspan/collector.yaml"]
+)
+def test_shipped_configuration_files_are_valid(shipped: str) -> None:
+    assert main(["collector", "--check-config", str(ROOT / shipped)]) == 0
