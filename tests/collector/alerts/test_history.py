@@ -25,9 +25,9 @@ def _alert(n: int, status: AlertStatus = AlertStatus.FIRING) -> Alert:
 def test_episode_is_updated_in_place_and_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "data" / "alerts.sqlite"
     history = SqliteAlertHistory(path)
-    history.record(_alert(1))
-    history.record(_alert(2))
-    history.record(_alert(1).resolved(1500.0))
+    history.record([_alert(1)])
+    history.record([_alert(2)])
+    history.record([_alert(1).resolved(1500.0)])
     history.close()
     history.close()
 
@@ -44,18 +44,18 @@ def test_episode_is_updated_in_place_and_survives_reopening(tmp_path: Path) -> N
 
 def test_a_new_episode_of_the_same_instance_is_a_new_row(tmp_path: Path) -> None:
     history = SqliteAlertHistory(tmp_path / "a.sqlite")
-    history.record(_alert(1).resolved(1001.5))
+    history.record([_alert(1).resolved(1001.5)])
     again = Alert(**{**_alert(1).__dict__, "starts_at": 1002.0})
-    history.record(again)
+    history.record([again])
     assert len(history.recent(10)) == 2
     assert history.firing() == [again]
 
 
 def test_resolved_episodes_are_pruned_to_the_limit_firing_ones_kept(tmp_path: Path) -> None:
     history = SqliteAlertHistory(tmp_path / "a.sqlite", keep=3)
-    history.record(_alert(0))
+    history.record([_alert(0)])
     for n in range(1, 8):
-        history.record(_alert(n, AlertStatus.RESOLVED))
+        history.record([_alert(n, AlertStatus.RESOLVED)])
     features = [a.labels["feature"] for a in history.recent(100)]
     assert features == ["f7", "f6", "f5", "f0"]
     assert history.recent(2)[0].labels["feature"] == "f7"
@@ -65,4 +65,12 @@ def test_a_closed_history_refuses_writes(tmp_path: Path) -> None:
     history = SqliteAlertHistory(tmp_path / "a.sqlite")
     history.close()
     with pytest.raises(RuntimeError, match="closed"):
-        history.record(_alert(1))
+        history.record([_alert(1)])
+
+
+def test_one_call_stores_a_whole_evaluation(tmp_path: Path) -> None:
+    history = SqliteAlertHistory(tmp_path / "a.sqlite")
+    history.record([])
+    history.record([_alert(1), _alert(2), _alert(3).resolved(1500.0)])
+    assert [a.labels["feature"] for a in history.firing()] == ["f1", "f2"]
+    assert len(history.recent(10)) == 3

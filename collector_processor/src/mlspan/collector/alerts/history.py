@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,8 +20,8 @@ from mlspan.collector.alerts.model import Alert, AlertStatus
 class AlertHistory(Protocol):
     """Stored alert episodes."""
 
-    def record(self, alert: Alert) -> None:
-        """Insert or update the episode (fingerprint, ``starts_at``) of ``alert``."""
+    def record(self, alerts: Sequence[Alert]) -> None:
+        """Insert or update the episodes (fingerprint, ``starts_at``) of ``alerts``."""
 
     def firing(self) -> list[Alert]:
         """Episodes still firing, oldest first."""
@@ -64,34 +65,41 @@ class SqliteAlertHistory:
         self._db.executescript(_SCHEMA)
         self._db.commit()
 
-    def record(self, alert: Alert) -> None:
-        """Insert or update one episode, then drop resolved episodes beyond ``keep``."""
-        row = (
-            alert.fingerprint,
-            alert.starts_at,
-            alert.name,
-            alert.severity,
-            alert.status.value,
-            json.dumps(dict(alert.labels), sort_keys=True),
-            json.dumps(dict(alert.annotations), sort_keys=True),
-            alert.insight,
-            alert.ends_at,
-        )
+    def record(self, alerts: Sequence[Alert]) -> None:
+        """Insert or update episodes in one transaction, then drop resolved episodes
+        beyond ``keep``."""
+        if not alerts:
+            return
+        rows = [
+            (
+                alert.fingerprint,
+                alert.starts_at,
+                alert.name,
+                alert.severity,
+                alert.status.value,
+                json.dumps(dict(alert.labels), sort_keys=True),
+                json.dumps(dict(alert.annotations), sort_keys=True),
+                alert.insight,
+                alert.ends_at,
+            )
+            for alert in alerts
+        ]
         with self._lock:
             db = self._open()
-            db.execute(
-                "INSERT OR REPLACE INTO alert_episodes (fingerprint, starts_at, name, severity,"
-                " status, labels, annotations, insight, ends_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                row,
-            )
-            if alert.status is AlertStatus.RESOLVED:
-                db.execute(
-                    "DELETE FROM alert_episodes WHERE status = ? AND rowid NOT IN ("
-                    " SELECT rowid FROM alert_episodes WHERE status = ?"
-                    " ORDER BY starts_at DESC LIMIT ?)",
-                    (AlertStatus.RESOLVED.value, AlertStatus.RESOLVED.value, self._keep),
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO alert_episodes (fingerprint, starts_at, name,"
+                    " severity, status, labels, annotations, insight, ends_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    rows,
                 )
-            db.commit()
+                if any(alert.status is AlertStatus.RESOLVED for alert in alerts):
+                    db.execute(
+                        "DELETE FROM alert_episodes WHERE status = ? AND rowid NOT IN ("
+                        " SELECT rowid FROM alert_episodes WHERE status = ?"
+                        " ORDER BY starts_at DESC LIMIT ?)",
+                        (AlertStatus.RESOLVED.value, AlertStatus.RESOLVED.value, self._keep),
+                    )
 
     def firing(self) -> list[Alert]:
         """Episodes still firing, oldest first."""

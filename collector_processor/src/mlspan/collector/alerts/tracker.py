@@ -67,11 +67,10 @@ class AlertTracker:
             for alert in self._history.firing():
                 rule = self._rules.get(alert.name)
                 if rule is None:
-                    ended = alert.resolved(self._clock())
-                    self._history.record(ended)
-                    resolved.append(ended)
+                    resolved.append(alert.resolved(self._clock()))
                 else:
                     self._active[alert.fingerprint] = (_scope_of(rule, alert.labels), alert)
+            self._history.record(resolved)
         if resolved:
             self._notify(resolved)
         return resolved
@@ -80,6 +79,7 @@ class AlertTracker:
         """Make ``candidates`` the active instances of ``scope``; return the transitions."""
         now = self._clock()
         transitions: list[Alert] = []
+        refreshed_alerts: list[Alert] = []
         with self._lock:
             wanted: dict[str, Candidate] = {}
             for candidate in candidates:
@@ -116,9 +116,8 @@ class AlertTracker:
                         annotations=dict(candidate.annotations),
                     )
                     self._active[fp] = (scope, refreshed)
-                    self._history.record(refreshed)
-            for alert in transitions:
-                self._history.record(alert)
+                    refreshed_alerts.append(refreshed)
+            self._history.record([*transitions, *refreshed_alerts])
         if transitions:
             logger.info(
                 "alerts: %s",
