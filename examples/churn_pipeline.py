@@ -77,9 +77,12 @@ INFERENCE_BATCHES: tuple[Drift, ...] = (
     Drift(),
     Drift(charges_shift_sigma=1.0, age_shift_years=8.0),
     Drift(contract_p=(0.85, 0.1, 0.05)),
-    Drift(charges_shift_sigma=1.0, contract_p=(0.85, 0.1, 0.05), null_share=0.3),
+    Drift(
+        charges_shift_sigma=1.0, age_shift_years=8.0, contract_p=(0.85, 0.1, 0.05), null_share=0.3
+    ),
 )
-"""The batches ``infer.py`` scores: two clean ones, then drift of growing reach."""
+"""The batches ``infer.py`` scores: two clean ones, two with one kind of drift each,
+then everything at once."""
 
 
 def _customers(rng: np.random.Generator, n: int, first_id: int, drift: Drift) -> pd.DataFrame:
@@ -283,11 +286,15 @@ def infer(
     root: Path,
     batches: tuple[Drift, ...] = INFERENCE_BATCHES,
     report: Callable[[int, Drift, Path], None] | None = None,
+    only: int | None = None,
 ) -> list[Path]:
-    """Score every batch with the saved model; return the prediction files in order."""
+    """Score every batch (or batch ``only``) with the saved model; return the
+    prediction files in order."""
     model = load_model(root / "models" / "churn.pkl")
     paths = []
     for index, drift in enumerate(batches):
+        if only is not None and index != only:
+            continue
         path = score_batch(model, root, index, drift)
         if report is not None:
             report(index, drift, path)

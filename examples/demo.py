@@ -23,8 +23,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import demo_collector
+from churn_pipeline import INFERENCE_BATCHES as BATCHES
 from demo_collector import DemoSettings
 
 EXAMPLES = Path(__file__).resolve().parent
@@ -80,28 +82,34 @@ def _pipeline_env(settings: DemoSettings) -> dict[str, str]:
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_METRICS_EXPORTER": "none",
             "OTEL_LOGS_EXPORTER": "none",
+            # Drift on the model as a whole; nested Pipeline steps keep their spans.
+            "OTEL_INSTRUMENTATION_MLSPAN_NESTED_SUMMARIES": "false",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLES), env.get("PYTHONPATH")])),
         }
     )
     return env
 
 
-def run_pipeline(settings: DemoSettings, work: Path) -> Path:
-    """Train (one-line mode), then score every batch (zero-code mode); the last output."""
+def run_pipeline(settings: DemoSettings, work: Path) -> tuple[Path, float]:
+    """Train (one-line mode), then score each batch as its own job (zero-code mode).
+
+    Returns the last predictions file and when its job started (unix seconds).
+    """
     env = _pipeline_env(settings)
     python = sys.executable
     step("training: raw CSVs -> clean (pandas) -> scikit-learn Pipeline -> predictions")
-    step("  mode: one line, mlspan.instrumentation.instrument()")
+    step("  mode: one line, mlspan.instrumentation.configure(...)")
     train = [python, str(EXAMPLES / "train.py"), "--data-dir", str(work), "--instrument"]
     _run_pipeline([*train, "--endpoint", settings.otlp_grpc], env)
-    step("scoring new batches with the saved model")
-    step("  mode: zero code, opentelemetry-instrument python examples/infer.py")
-    instrument = Path(python).with_name("opentelemetry-instrument")
-    _run_pipeline(
-        [str(instrument), python, str(EXAMPLES / "infer.py"), "--data-dir", str(work)], env
-    )
-    finals = sorted((work / "predictions").glob("batch_*.csv"))
-    return finals[-1]
+    step("scoring new batches with the saved model, one scoring job per batch")
+    step("  mode: zero code, opentelemetry-instrument python examples/infer.py --batch N")
+    instrument = str(Path(python).with_name("opentelemetry-instrument"))
+    infer = [instrument, python, str(EXAMPLES / "infer.py"), "--data-dir", str(work)]
+    last_started = time.time()
+    for batch in range(len(BATCHES)):
+        last_started = time.time()
+        _run_pipeline([*infer, "--batch", str(batch)], env)
+    return work / "predictions" / f"batch_{len(BATCHES) - 1}.csv", last_started
 
 
 def mlspan(settings: DemoSettings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -110,12 +118,23 @@ def mlspan(settings: DemoSettings, *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
 
 
-def _has_content(value: object) -> bool:
-    if isinstance(value, dict):
-        return any(_has_content(item) for item in value.values())
-    if isinstance(value, list):
-        return bool(value)
-    return value not in (None, "", 0)
+def _linked(answer: object) -> bool:
+    """The lineage answer reaches the fit (so the model's upstream is linked)."""
+    return '"fit"' in json.dumps(answer)
+
+
+def _results(answer: object) -> list[dict[str, Any]]:
+    results = answer.get("results", []) if isinstance(answer, dict) else []
+    return [result for result in results if isinstance(result, dict)]
+
+
+def _drift_after(started: float) -> Callable[[object], bool]:
+    """Drift has a window holding spans of the job that started at ``started``."""
+    return lambda answer: any(r.get("window_end", 0) >= started for r in _results(answer))
+
+
+def _firing(answer: object) -> bool:
+    return bool(answer.get("firing")) if isinstance(answer, dict) else False
 
 
 def wait_for(settings: DemoSettings, args: Sequence[str], ready: Callable[[object], bool]) -> bool:
@@ -141,22 +160,42 @@ def show(settings: DemoSettings, title: str, args: Sequence[str]) -> None:
     print(indent(result.stdout or result.stderr), flush=True)
 
 
-def report(settings: DemoSettings, final: Path) -> None:
+def drift_history(settings: DemoSettings) -> None:
+    """One line per closed window of the model, oldest first: how drift grew."""
+    result = mlspan(settings, "drift", "--window", "history", "--json")
+    if result.returncode != 0:
+        return
+    history = _results(json.loads(result.stdout))
+    if not history:
+        return
+    # The model as a whole: the one whose windows have the most features.
+    widest = max(history, key=lambda r: len(r.get("features", [])))
+    key = (widest["model"], widest["version"])
+    windows = sorted(
+        (r for r in history if (r["model"], r["version"]) == key), key=lambda r: r["window_start"]
+    )
+    heading("Drift over the scoring jobs (one window each)")
+    jobs = ["holdout", *(f"batch {index}" for index in range(len(BATCHES)))]
+    for number, window in enumerate(windows):
+        stamp = time.strftime("%H:%M:%S", time.localtime(window["window_start"]))
+        job = jobs[number] if len(windows) == len(jobs) else stamp
+        print(f"  {job:<8}  {window['insight']}")
+
+
+def report(settings: DemoSettings, final: Path, last_started: float) -> None:
     """Wait until the collector has processed everything, then print the three views."""
     step("waiting for the collector to link lineage and compute drift and alerts")
-    pending = [
-        name
-        for name, args in (
-            ("lineage", ["trace", str(final)]),
-            ("drift", ["drift"]),
-            ("alerts", ["alerts"]),
-        )
-        if not wait_for(settings, args, _has_content)
-    ]
+    checks: tuple[tuple[str, list[str], Callable[[object], bool]], ...] = (
+        ("lineage", ["trace", str(final)], _linked),
+        ("drift", ["drift"], _drift_after(last_started)),
+        ("alerts", ["alerts"], _firing),
+    )
+    pending = [name for name, args, ready in checks if not wait_for(settings, args, ready)]
     if pending:
-        step(f"still empty after {RESULTS_TIMEOUT_S:.0f} s: {', '.join(pending)}")
+        step(f"not complete after {RESULTS_TIMEOUT_S:.0f} s: {', '.join(pending)}")
     show(settings, f"Lineage of {final}", ["trace", str(final)])
-    show(settings, "Drift per model version and feature", ["drift"])
+    drift_history(settings)
+    show(settings, "Drift per feature in the latest window", ["drift"])
     show(settings, "Alerts", ["alerts"])
 
 
@@ -194,8 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     step(f"starting the collector (SQLite in {settings.store_dir})")
     try:
         pid = demo_collector.start(settings)
-        final = run_pipeline(settings, work)
-        report(settings, final)
+        final, last_started = run_pipeline(settings, work)
+        report(settings, final, last_started)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         demo_collector.stop(settings)
         print(f"\ndemo failed: {error}", file=sys.stderr)

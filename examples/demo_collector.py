@@ -115,6 +115,8 @@ def _reap(pid: int) -> None:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As servers do: connections of a stopped collector in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

@@ -24,11 +24,17 @@ def main() -> None:
     """Parse options, optionally set up mlspan, then score every batch."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("example-data"))
+    parser.add_argument(
+        "--batch",
+        type=int,
+        choices=range(len(churn_pipeline.INFERENCE_BATCHES)),
+        help="score only this batch, as one scheduled scoring job would (default: all)",
+    )
     telemetry.add_arguments(parser)
     args = parser.parse_args()
     if args.instrument:
         telemetry.setup(churn_pipeline.SERVICE_NAME, args.endpoint)
-    churn_pipeline.infer(args.data_dir, report=report)
+    churn_pipeline.infer(args.data_dir, report=report, only=args.batch)
 
 
 if __name__ == "__main__":
