@@ -50,10 +50,11 @@ def _get(url: str) -> Any:
 
 
 @pytest.mark.slow
-def test_drifted_spans_raise_alerts_visible_in_the_api_and_metrics(tmp_path: Path) -> None:
+def test_drifted_spans_raise_alerts_visible_in_the_api_and_capped_metrics(tmp_path: Path) -> None:
     raw_config = {
         "data_dir": str(tmp_path),
         "api": {"endpoint": "127.0.0.1:0"},
+        "metrics": {"max_series_per_metric": 4},
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": "127.0.0.1:0"}}}},
         "processors": {"alerts": {"evaluation_interval_seconds": 0.5}},
         "connectors": {"drift": {"window": {"mode": "rows", "rows": 1000}, "persist": False}},
@@ -98,6 +99,17 @@ def test_drifted_spans_raise_alerts_visible_in_the_api_and_metrics(tmp_path: Pat
         metrics = _get(f"{api}/metrics").decode()
         assert 'mlspan_alerts_firing{alert="DatasetDrift",severity="warning"} 1.0' in metrics
         assert 'mlspan_dataset_drifted{model="churn",service="shop",version="v1"} 1.0' in metrics
+        # Two features x a dozen drift metrics, capped at 4 series: the rest is counted.
+        exported = [
+            line for line in metrics.splitlines() if line.startswith("mlspan_feature_drift{")
+        ]
+        assert len(exported) == 4
+        overflow = next(
+            line
+            for line in metrics.splitlines()
+            if line.startswith('mlspan_metric_label_overflow_total{metric="mlspan_feature_drift"}')
+        )
+        assert float(overflow.split()[-1]) > 0
     finally:
         service.shutdown()
     assert (tmp_path / "alerts.sqlite").exists()
