@@ -21,6 +21,7 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -111,9 +112,47 @@ def counts(store: SqliteStore) -> Iterator[tuple[str, int]]:
     import sqlite3
 
     with sqlite3.connect(store.path) as db:
-        for table in ("artifacts", "runs", "run_io"):
-            yield table, int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        for name, sql in (
+            ("artifacts", "SELECT count(DISTINCT artifact_id) FROM edges"),
+            ("runs", "SELECT count(*) FROM runs"),
+            ("edges", "SELECT count(*) FROM edges"),
+        ):
+            yield name, int(db.execute(sql).fetchone()[0])
     db.close()
+
+
+def write_cost(folder: Path, batches: int = 40) -> str:
+    """CPU per span of extraction and of the store write, on the ingest benchmark's spans."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from mlspan.collector.lineage import extract
+    from mlspan.collector.pdata import FastSchema, TraceBatch
+    from mlspan.collector.store import LineageBatch
+    from tests.support.spans import ml_request
+
+    schema = FastSchema.build()
+    raw = [ml_request(512, seed=seed).SerializeToString() for seed in range(batches)]
+    parsed = [TraceBatch.from_bytes(schema, r) for r in raw]
+    store = open_store(folder / "ingest")
+    began = time.process_time()
+    records = [extract(b) for b in parsed]
+    extracted = time.process_time() - began
+    began = time.process_time()
+    for start in range(0, batches, 8):  # the writer merges waiting batches like this
+        merged = LineageBatch()
+        for item in records[start : start + 8]:
+            merged.runs += item.runs
+            merged.io += item.io
+            merged.names += item.names
+            merged.components += item.components
+        store.write(merged)
+    written = time.process_time() - began
+    store.close()
+    spans = 512 * batches
+    edges = sum(len(r.io) for r in records) / spans
+    return (
+        f"ingest side, per ML span ({edges:.1f} edges each): extract "
+        f"{extracted / spans * 1e6:.1f} us CPU, store write {written / spans * 1e6:.1f} us CPU"
+    )
 
 
 def main() -> None:
@@ -132,7 +171,7 @@ def main() -> None:
         mb = store.path.stat().st_size / 1e6
         print(
             f"store: {sizes['artifacts']:,} artifacts, {sizes['runs']:,} runs, "
-            f"{sizes['run_io']:,} edges, {mb:.0f} MB; built in {built:.1f} s"
+            f"{sizes['edges']:,} edges, {mb:.0f} MB; built in {built:.1f} s"
         )
         rng = random.Random(args.seed + 1)
         queries = LineageQueries(store)
@@ -161,6 +200,7 @@ def main() -> None:
         source_sample = rng.sample(sources, min(args.queries, len(sources)))
         print(summary("impact (query)", timed(source_sample, queries.impact)))
         store.close()
+        print(write_cost(Path(folder)))
 
 
 if __name__ == "__main__":

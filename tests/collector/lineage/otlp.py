@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from mlspan.collector.pdata import FastSchema, TraceBatch
@@ -24,25 +23,11 @@ from mlspan.semconv import (
     IO_OUTPUTS,
     OPERATION_NAME,
 )
+from tests.support.spans import AttributeValue, key_values
 
 SCHEMA: Final = FastSchema.build()
 DAY_NS: Final = 86_400 * 10**9
 BASE_NS: Final = 1_750_000_000 * 10**9
-
-
-def any_value(value: object) -> common_pb2.AnyValue:
-    """A Python value as an OTLP AnyValue."""
-    if isinstance(value, bool):
-        return common_pb2.AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return common_pb2.AnyValue(int_value=value)
-    if isinstance(value, float):
-        return common_pb2.AnyValue(double_value=value)
-    if isinstance(value, (list, tuple)):
-        return common_pb2.AnyValue(
-            array_value=common_pb2.ArrayValue(values=[any_value(v) for v in value])
-        )
-    return common_pb2.AnyValue(string_value=str(value))
 
 
 @dataclass
@@ -65,13 +50,13 @@ class Pipeline:
         outputs: Sequence[str] = (),
         *,
         parent: trace_pb2.Span | None = None,
-        extra: Mapping[str, object] | None = None,
+        extra: Mapping[str, AttributeValue] | None = None,
         duration_ns: int = 10**9,
         error: bool = False,
     ) -> trace_pb2.Span:
         """A component span consuming ``inputs`` and producing ``outputs``, one second long."""
         span_id = next(self._ids).to_bytes(8, "big")
-        attributes: dict[str, object] = {
+        attributes: dict[str, AttributeValue] = {
             OPERATION_NAME: "component",
             COMPONENT_NAME: component,
             IO_INPUTS: list(inputs),
@@ -86,9 +71,7 @@ class Pipeline:
             name=f"component {component}",
             start_time_unix_nano=self.now_ns,
             end_time_unix_nano=self.now_ns + duration_ns,
-            attributes=[
-                common_pb2.KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()
-            ],
+            attributes=key_values(attributes),
             status=trace_pb2.Status(code=2 if error else 1),
         )
         self.now_ns += duration_ns + 10**6
@@ -100,11 +83,7 @@ def request_bytes(service: str, spans: Sequence[trace_pb2.Span]) -> bytes:
     request = trace_service_pb2.ExportTraceServiceRequest(
         resource_spans=[
             trace_pb2.ResourceSpans(
-                resource={
-                    "attributes": [
-                        common_pb2.KeyValue(key="service.name", value=any_value(service))
-                    ]
-                },
+                resource={"attributes": key_values({"service.name": service})},
                 scope_spans=[trace_pb2.ScopeSpans(spans=list(spans))],
             )
         ]
@@ -117,6 +96,6 @@ def batch(service: str, spans: Sequence[trace_pb2.Span]) -> TraceBatch:
     return TraceBatch.from_bytes(SCHEMA, request_bytes(service, spans))
 
 
-def sourced(path: str) -> dict[str, object]:
+def sourced(path: str) -> dict[str, AttributeValue]:
     """Extra attributes naming the file a span read or wrote."""
     return {DATASET_SOURCE: path}

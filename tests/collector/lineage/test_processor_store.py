@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from mlspan.collector.lineage import (
@@ -32,17 +31,18 @@ from mlspan.semconv import (
     OPERATION_NAME,
     PREDICTION_DIGEST,
 )
-from tests.collector.lineage.otlp import BASE_NS, Pipeline, any_value, batch
+from tests.collector.lineage.otlp import BASE_NS, Pipeline, batch
+from tests.support.spans import AttributeValue, key_values
 
 
-def op_span(span_id: int, name: str, attributes: dict[str, object]) -> trace_pb2.Span:
+def op_span(span_id: int, name: str, attributes: dict[str, AttributeValue]) -> trace_pb2.Span:
     return trace_pb2.Span(
         trace_id=b"\x02" * 16,
         span_id=span_id.to_bytes(8, "big"),
         name=name,
         start_time_unix_nano=BASE_NS + span_id,
         end_time_unix_nano=BASE_NS + span_id + 1000,
-        attributes=[common_pb2.KeyValue(key=k, value=any_value(v)) for k, v in attributes.items()],
+        attributes=key_values(attributes),
         status=trace_pb2.Status(code=2, message="boom") if span_id == 3 else None,
     )
 

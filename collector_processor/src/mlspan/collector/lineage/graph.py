@@ -52,19 +52,25 @@ def walk(
     depth = 0
     seen_edges: set[tuple[str, str]] = set()
 
-    def add_edge(edge: tuple[str, str]) -> None:
-        if edge not in seen_edges:
-            seen_edges.add(edge)
-            graph.edges.append(edge)
+    def expand(links: dict[str, list[str]], depths: dict[str, int]) -> list[str]:
+        """Record the edges between each node and its links; the newly found links."""
+        found: list[str] = []
+        for node, linked in links.items():
+            for other in linked:
+                # upstream, data flowed from the link into the node; downstream, the reverse
+                edge = (other, node) if upstream else (node, other)
+                if edge not in seen_edges:
+                    seen_edges.add(edge)
+                    graph.edges.append(edge)
+                if other not in depths:
+                    depths[other] = depth
+                    found.append(other)
+        return found
 
     while run_frontier or artifact_frontier:
         if run_frontier:
-            for run_id, linked in store.run_io(run_frontier, run_edge).items():
-                for artifact_id in linked:
-                    add_edge((artifact_id, run_id) if upstream else (run_id, artifact_id))
-                    if artifact_id not in graph.artifact_depth:
-                        graph.artifact_depth[artifact_id] = depth
-                        artifact_frontier.append(artifact_id)
+            found = expand(store.run_io(run_frontier, run_edge), graph.artifact_depth)
+            artifact_frontier.extend(found)
         run_frontier = []
         if max_depth is not None and depth >= max_depth:
             graph.truncated = bool(artifact_frontier) and _has_more(
@@ -75,12 +81,9 @@ def walk(
             graph.truncated = True
             break
         depth += 1
-        for artifact_id, linked in store.artifact_runs(artifact_frontier, artifact_edge).items():
-            for run_id in linked:
-                add_edge((run_id, artifact_id) if upstream else (artifact_id, run_id))
-                if run_id not in graph.run_depth:
-                    graph.run_depth[run_id] = depth
-                    run_frontier.append(run_id)
+        run_frontier = expand(
+            store.artifact_runs(artifact_frontier, artifact_edge), graph.run_depth
+        )
         artifact_frontier = []
     return graph
 
