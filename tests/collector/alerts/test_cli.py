@@ -67,6 +67,8 @@ def test_all_adds_resolved_episodes_and_json_is_the_api_body(
     body = json.loads(capsys.readouterr().out)
     assert len(body["firing"]) == 2
     assert len(body["history"]) == 3
+    assert main(["alerts", "--model", "fraud"]) == 0
+    assert capsys.readouterr().out == "no alerts firing\n"
     component.on_results(calm_window(), [])
     assert main(["alerts", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"firing": []}

@@ -73,6 +73,8 @@ def test_results_fire_and_resolve_visible_in_the_api(
     assert len(history) == 3
     assert {a["status"] for a in history} == {"resolved"}
     assert "history" not in _get(host.router, "/api/v1/alerts?history=false")
+    assert _get(host.router, "/api/v1/alerts?model=fraud") == {"firing": [], "history": []}
+    assert len(_get(host.router, f"/api/v1/alerts?model={KEY.model_name}")["history"]) == 4
     assert host.router.dispatch("GET", "/api/v1/alerts?limit=0").status == 400
 
 

@@ -74,3 +74,13 @@ def test_one_call_stores_a_whole_evaluation(tmp_path: Path) -> None:
     history.record([_alert(1), _alert(2), _alert(3).resolved(1500.0)])
     assert [a.labels["feature"] for a in history.firing()] == ["f1", "f2"]
     assert len(history.recent(10)) == 3
+
+
+def test_recent_of_one_model(tmp_path: Path) -> None:
+    history = SqliteAlertHistory(tmp_path / "a.sqlite")
+    churn = Alert(**{**_alert(1).__dict__, "labels": {"alertname": "X", "model": "churn"}})
+    fraud = Alert(**{**_alert(2).__dict__, "labels": {"alertname": "X", "model": "fraud"}})
+    history.record([churn, fraud, _alert(3)])
+    assert history.recent(10, "churn") == [churn]
+    assert history.recent(10, "none") == []
+    assert len(history.recent(10)) == 3

@@ -131,9 +131,9 @@ class AlertingComponent:
         """Alert instances firing now."""
         return self._tracker.firing() if self._tracker else []
 
-    def history(self, limit: int) -> list[Alert]:
-        """The ``limit`` most recent episodes."""
-        return self._history.recent(limit) if self._history and self._tracker else []
+    def history(self, limit: int, model: str | None = None) -> list[Alert]:
+        """The ``limit`` most recent episodes (of ``model`` only, if given)."""
+        return self._history.recent(limit, model) if self._history and self._tracker else []
 
     def firing_counts(self) -> dict[tuple[str, str], int]:
         """Firing instances by (rule, severity), for ``mlspan_alerts_firing``."""

@@ -26,8 +26,9 @@ class AlertHistory(Protocol):
     def firing(self) -> list[Alert]:
         """Episodes still firing, oldest first."""
 
-    def recent(self, limit: int) -> list[Alert]:
-        """The ``limit`` most recently started episodes, newest first."""
+    def recent(self, limit: int, model: str | None = None) -> list[Alert]:
+        """The ``limit`` most recently started episodes (of ``model`` only, if given),
+        newest first."""
 
     def close(self) -> None:
         """Release the storage; idempotent."""
@@ -44,10 +45,12 @@ CREATE TABLE IF NOT EXISTS alert_episodes (
     annotations TEXT NOT NULL,
     insight TEXT NOT NULL,
     ends_at REAL,
+    model TEXT NOT NULL,
     PRIMARY KEY (fingerprint, starts_at)
 );
 CREATE INDEX IF NOT EXISTS alert_episodes_status ON alert_episodes (status, starts_at);
 CREATE INDEX IF NOT EXISTS alert_episodes_starts ON alert_episodes (starts_at);
+CREATE INDEX IF NOT EXISTS alert_episodes_model ON alert_episodes (model, starts_at);
 """
 
 _COLUMNS = "name, severity, status, labels, annotations, insight, starts_at, ends_at"
@@ -81,6 +84,7 @@ class SqliteAlertHistory:
                 json.dumps(dict(alert.annotations), sort_keys=True),
                 alert.insight,
                 alert.ends_at,
+                alert.labels.get("model", ""),
             )
             for alert in alerts
         ]
@@ -89,8 +93,8 @@ class SqliteAlertHistory:
             with db:
                 db.executemany(
                     "INSERT OR REPLACE INTO alert_episodes (fingerprint, starts_at, name,"
-                    " severity, status, labels, annotations, insight, ends_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    " severity, status, labels, annotations, insight, ends_at, model)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
                 if any(alert.status is AlertStatus.RESOLVED for alert in alerts):
@@ -108,11 +112,13 @@ class SqliteAlertHistory:
             (AlertStatus.FIRING.value,),
         )
 
-    def recent(self, limit: int) -> list[Alert]:
-        """The newest ``limit`` episodes, firing or resolved."""
+    def recent(self, limit: int, model: str | None = None) -> list[Alert]:
+        """The newest ``limit`` episodes, firing or resolved (of ``model`` only, if given)."""
+        order = "ORDER BY starts_at DESC, rowid DESC LIMIT ?"
+        if model is None:
+            return self._query(f"SELECT {_COLUMNS} FROM alert_episodes {order}", (limit,))
         return self._query(
-            f"SELECT {_COLUMNS} FROM alert_episodes ORDER BY starts_at DESC, rowid DESC LIMIT ?",
-            (limit,),
+            f"SELECT {_COLUMNS} FROM alert_episodes WHERE model = ? {order}", (model, limit)
         )
 
     def close(self) -> None:

@@ -30,14 +30,17 @@ _ALERT_SCHEMA: Final = {
 def register_alert_routes(
     router: Router,
     firing: Callable[[], list[Alert]],
-    history: Callable[[int], list[Alert]],
+    history: Callable[[int, str | None], list[Alert]],
 ) -> None:
     """Serve the firing alerts and the ``limit`` most recent episodes."""
 
     def handle(request: Request) -> Response:
-        body: dict[str, Any] = {"firing": [a.to_json() for a in firing()]}
+        model = request.params["model"]
+        alerts = [a for a in firing() if model is None or a.labels.get("model") == model]
+        body: dict[str, Any] = {"firing": [a.to_json() for a in alerts]}
         if request.params["history"]:
-            body["history"] = [a.to_json() for a in history(request.params["limit"])]
+            episodes = history(request.params["limit"], model)
+            body["history"] = [a.to_json() for a in episodes]
         return Response.json(body)
 
     router.add(
@@ -49,6 +52,7 @@ def register_alert_routes(
         "endsAt, fingerprint) plus name, status, severity and the one-line insight.",
         parameters=(
             Parameter("history", "boolean", "Include recent episodes", default=True),
+            Parameter("model", "string", "Only alerts about this model name"),
             Parameter(
                 "limit",
                 "integer",
