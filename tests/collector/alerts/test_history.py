@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,24 @@ def test_recent_of_one_model(tmp_path: Path) -> None:
     assert history.recent(10, "churn") == [churn]
     assert history.recent(10, "none") == []
     assert len(history.recent(10)) == 3
+
+
+def test_a_history_without_the_model_column_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE alert_episodes (fingerprint TEXT NOT NULL, starts_at REAL NOT NULL,"
+            " name TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,"
+            " labels TEXT NOT NULL, annotations TEXT NOT NULL, insight TEXT NOT NULL,"
+            " ends_at REAL, PRIMARY KEY (fingerprint, starts_at))"
+        )
+        db.execute(
+            "INSERT INTO alert_episodes VALUES ('fp', 1.0, 'X', 'info', 'firing',"
+            ' \'{"alertname": "X", "model": "churn"}\', \'{}\', \'x drifted\', NULL)'
+        )
+    db.close()
+    history = SqliteAlertHistory(path)
+    assert [a.insight for a in history.recent(10, "churn")] == ["x drifted"]
+    history.record([_alert(1)])
+    assert len(history.recent(10)) == 2
+    history.close()

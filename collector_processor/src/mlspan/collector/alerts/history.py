@@ -50,8 +50,10 @@ CREATE TABLE IF NOT EXISTS alert_episodes (
 );
 CREATE INDEX IF NOT EXISTS alert_episodes_status ON alert_episodes (status, starts_at);
 CREATE INDEX IF NOT EXISTS alert_episodes_starts ON alert_episodes (starts_at);
-CREATE INDEX IF NOT EXISTS alert_episodes_model ON alert_episodes (model, starts_at);
 """
+_MODEL_INDEX = (
+    "CREATE INDEX IF NOT EXISTS alert_episodes_model ON alert_episodes (model, starts_at)"
+)
 
 _COLUMNS = "name, severity, status, labels, annotations, insight, starts_at, ends_at"
 
@@ -66,6 +68,8 @@ class SqliteAlertHistory:
         self._db: sqlite3.Connection | None = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        _add_model_column(self._db)
+        self._db.execute(_MODEL_INDEX)
         self._db.commit()
 
     def record(self, alerts: Sequence[Alert]) -> None:
@@ -149,3 +153,13 @@ class SqliteAlertHistory:
             )
             for name, severity, status, labels, annotations, insight, starts_at, ends_at in rows
         ]
+
+
+def _add_model_column(db: sqlite3.Connection) -> None:
+    """Bring a history written before episodes kept their model up to date."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(alert_episodes)")}
+    if "model" not in columns:
+        db.execute("ALTER TABLE alert_episodes ADD COLUMN model TEXT NOT NULL DEFAULT ''")
+        db.execute(
+            "UPDATE alert_episodes SET model = coalesce(json_extract(labels, '$.model'), '')"
+        )
