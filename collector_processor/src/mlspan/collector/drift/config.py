@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from mlspan.collector.drift.thresholds import DriftThresholds
 from mlspan.collector.pipeline.factory import ConfigError
 
-WINDOW_MODES = ("time", "rows")
-BASELINE_MODES = ("train", "digest", "window")
+WINDOW_MODES: Final = ("time", "rows")
+BASELINE_MODES: Final = ("train", "digest", "window")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
 
 import numpy as np
 
@@ -19,19 +21,21 @@ from mlspan.collector.drift.comparison import Comparison
 from mlspan.collector.drift.results import DatasetDrift, FeatureDrift, MetricResult, ModelKey
 from mlspan.collector.drift.thresholds import METRIC_NAMES, DriftThresholds
 
-LABELS = {
-    "wasserstein_sigma": "W/sigma",
-    "psi": "PSI",
-    "js": "JS",
-    "ks": "KS D",
-    "hellinger": "Hellinger",
-    "linf": "L-inf",
-    "mean_change_sigma": "mean change/sigma",
-    "std_change": "std change",
-    "skew_change": "skew change",
-    "kurtosis_change": "kurtosis change",
-    "null_rate_change": "null-rate change",
-}
+LABELS: Final = MappingProxyType(
+    {
+        "wasserstein_sigma": "W/sigma",
+        "psi": "PSI",
+        "js": "JS",
+        "ks": "KS D",
+        "hellinger": "Hellinger",
+        "linf": "L-inf",
+        "mean_change_sigma": "mean change/sigma",
+        "std_change": "std change",
+        "skew_change": "skew change",
+        "kurtosis_change": "kurtosis change",
+        "null_rate_change": "null-rate change",
+    }
+)
 """How each metric is named in insights."""
 
 

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 from mlspan.collector.drift.analysis import ProfileCache, analyze
 from mlspan.collector.drift.config import DriftConfig
@@ -34,7 +35,7 @@ from mlspan.collector.validation.config import ValidationConfig, load_validation
 
 logger = logging.getLogger(__name__)
 
-DROP_REASON = "drift_queue_full"
+DROP_REASON: Final = "drift_queue_full"
 """``spans_dropped`` reason for batches the drift queue had no room for."""
 
 Result = tuple[DatasetDrift, list[ValidationResult]]

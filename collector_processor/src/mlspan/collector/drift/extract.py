@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from mlspan.collector.drift.config import BaselineConfig
 from mlspan.collector.drift.results import ModelKey
@@ -20,10 +21,10 @@ from mlspan.summaries import FeatureSummary, SummaryDecodeError
 
 logger = logging.getLogger(__name__)
 
-FIT_OPERATIONS = frozenset(
+FIT_OPERATIONS: Final = frozenset(
     {OperationName.FIT.value, OperationName.FIT_TRANSFORM.value, OperationName.PARTIAL_FIT.value}
 )
-INFERENCE_OPERATIONS = frozenset(
+INFERENCE_OPERATIONS: Final = frozenset(
     {
         OperationName.PREDICT.value,
         OperationName.PREDICT_PROBA.value,
@@ -34,8 +35,8 @@ INFERENCE_OPERATIONS = frozenset(
     }
 )
 
-BASELINE = "baseline"
-CURRENT = "current"
+BASELINE: Final = "baseline"
+CURRENT: Final = "current"
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from mlspan.collector.api.router import NotFoundError, Parameter, Request, Response, Router
 from mlspan.collector.drift.codec import drift_to_json, validation_to_json
 from mlspan.collector.drift.engine import DriftEngine, Result
 
-WINDOWS = ("latest", "current", "history")
+WINDOWS: Final = ("latest", "current", "history")
 
-_MODEL = Parameter("model", description="Model name; all models when absent")
-_VERSION = Parameter("version", description="Model version; all versions when absent")
+_MODEL: Final = Parameter("model", description="Model name; all models when absent")
+_VERSION: Final = Parameter("version", description="Model version; all versions when absent")
 
 
 def register_drift_routes(router: Router, engine: DriftEngine) -> None:

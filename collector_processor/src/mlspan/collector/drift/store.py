@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Collection
 from pathlib import Path
+from typing import Final
 
 from mlspan.collector.drift.codec import (
     drift_from_json,
@@ -21,7 +22,7 @@ from mlspan.collector.drift.codec import (
 from mlspan.collector.drift.results import DatasetDrift, ModelKey, ValidationResult
 from mlspan.summaries import FeatureSummary, SummaryDecodeError
 
-SCHEMA = """
+SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS drift_baseline (
     service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,
     feature TEXT NOT NULL, origin TEXT NOT NULL, summary TEXT NOT NULL,

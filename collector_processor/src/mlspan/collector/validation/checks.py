@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Final
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from mlspan.collector.drift.results import ModelKey, ValidationResult
 from mlspan.collector.validation.config import ColumnSpec, ValidationConfig
 from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
 
-LOCATION_METRICS = ("mean", "median", "min", "max")
+LOCATION_METRICS: Final = ("mean", "median", "min", "max")
 """Metrics with a standardised companion (change over the baseline std)."""
 
 
