@@ -185,3 +185,21 @@ def test_shutdown_is_idempotent_and_port_zero_binds_a_free_port() -> None:
     api.shutdown()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{api.url}/openapi.json", timeout=2)
+
+
+def test_chunked_body_is_refused_with_411(server: ApiServer) -> None:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/items",
+            body=iter([b'{"id": "c"}']),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )
+        response = connection.getresponse()
+        assert response.status == 411
+        assert "Content-Length" in json.loads(response.read())["error"]["message"]
+    finally:
+        connection.close()

@@ -36,8 +36,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "mlspan"
+    timeout = 30
+    """Seconds an idle keep-alive connection (and its thread) is kept."""
 
     def _answer(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            self._send(Response.error(411, "chunked bodies are not accepted; send Content-Length"))
+            return
         length_header = self.headers.get("Content-Length", "0") or "0"
         try:
             length = int(length_header)
