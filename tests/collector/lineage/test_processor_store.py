@@ -245,3 +245,30 @@ def test_concurrent_writer_and_readers(store: SqliteStore) -> None:
         thread.join(60)
     assert errors == []
     assert len(queries.trace("data:x:200")["runs"]) == 200
+
+
+def test_wrongly_typed_attributes_do_not_break_extraction() -> None:
+    spans = [
+        op_span(1, "odd", {OPERATION_NAME: "fit", IO_INPUTS: [1, 2], IO_OUTPUTS: 3.5,
+                           MODEL_VERSION: True, DATASET_SOURCE: ["a", "b"]}),
+        op_span(2, "fine", {OPERATION_NAME: "read", IO_OUTPUTS: ["data:x:ok"]}),
+    ]  # fmt: skip
+    records = extract(batch("svc", spans))
+    assert [r.name for r in records.runs] == ["odd", "fine"]
+    assert [(e.run_id[-1], e.artifact_id) for e in records.io] == [("2", "data:x:ok")]
+    assert records.names == []
+
+
+def test_store_failure_is_counted_and_the_writer_keeps_going(tmp_path: Path) -> None:
+    stats = IngestStats()
+    store = open_store(tmp_path)
+    processor = LineageProcessor(LineageConfig(), store, stats)
+    processor.start()
+    store.close()
+    processor.consume(batch("svc", [Pipeline().span("a", [], ["data:x:1"])]))
+    assert processor.flush(10)
+    assert stats.snapshot().spans_dropped == {"lineage_store_error": 1}
+    processor.consume(batch("svc", [Pipeline(first_id=9).span("b", [], ["data:x:2"])]))
+    assert processor.flush(10)
+    assert stats.snapshot().spans_dropped == {"lineage_store_error": 2}
+    processor.shutdown()
