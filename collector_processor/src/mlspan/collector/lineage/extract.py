@@ -134,7 +134,8 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
         outputs = _texts(get(IO_OUTPUTS))
         value = get(DATASET_DIGEST)
         dataset = "" if value is None else value.string_value
-        if dataset:
+        if dataset and dataset not in outputs:
+            # A read's dataset is what it produced: it is an output, not an input.
             inputs.append(dataset)
         value = get(PREDICTION_DIGEST)
         if value is not None and value.string_value:
