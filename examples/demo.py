@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +134,18 @@ def _drift_after(started: float) -> Callable[[object], bool]:
     return lambda answer: any(r.get("window_end", 0) >= started for r in _results(answer))
 
 
-def _firing(answer: object) -> bool:
-    return bool(answer.get("firing")) if isinstance(answer, dict) else False
+def _firing_after(started: float) -> Callable[[object], bool]:
+    """An alert started firing on results of the job that started at ``started``."""
+
+    def ready(answer: object) -> bool:
+        firing = answer.get("firing", []) if isinstance(answer, dict) else []
+        return any(
+            datetime.fromisoformat(alert["startsAt"].replace("Z", "+00:00")).timestamp() >= started
+            for alert in firing
+            if isinstance(alert, dict) and "startsAt" in alert
+        )
+
+    return ready
 
 
 def wait_for(settings: DemoSettings, args: Sequence[str], ready: Callable[[object], bool]) -> bool:
@@ -188,7 +199,7 @@ def report(settings: DemoSettings, final: Path, last_started: float) -> None:
     checks: tuple[tuple[str, list[str], Callable[[object], bool]], ...] = (
         ("lineage", ["trace", str(final)], _linked),
         ("drift", ["drift"], _drift_after(last_started)),
-        ("alerts", ["alerts"], _firing),
+        ("alerts", ["alerts"], _firing_after(last_started)),
     )
     pending = [name for name, args, ready in checks if not wait_for(settings, args, ready)]
     if pending:
