@@ -23,7 +23,7 @@ def report(index: int, drift: churn_pipeline.Drift, path: Path) -> None:
 def main() -> None:
     """Parse options, optionally set up mlspan, then score every batch."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("example-data"))
+    parser.add_argument("--data-dir", type=Path, default=Path(".mlspan/example"))
     parser.add_argument(
         "--batch",
         type=int,

@@ -18,7 +18,7 @@ import telemetry
 def main() -> None:
     """Parse options, optionally set up mlspan, then train."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("example-data"))
+    parser.add_argument("--data-dir", type=Path, default=Path(".mlspan/example"))
     telemetry.add_arguments(parser)
     args = parser.parse_args()
     if args.instrument:
