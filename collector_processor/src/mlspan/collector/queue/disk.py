@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
-from collections import deque
 from pathlib import Path
 from typing import Final
 
-from mlspan.collector.pdata import QueueFullError
-from mlspan.collector.queue.base import QueueClosedError, QueuedBatch
+from mlspan.collector.queue.base import QueuedBatch
+from mlspan.collector.queue.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +28,8 @@ class DiskQueue:
     """Bounded FIFO of batches, one file each, in ``directory``."""
 
     def __init__(self, directory: Path, capacity: int, fsync: bool = True) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
         self._dir = directory
-        self._capacity = capacity
         self._fsync = fsync
-        self._cond = threading.Condition()
-        self._closed = False
         self._dir.mkdir(parents=True, exist_ok=True)
         for leftover in self._dir.glob(".tmp-*"):
             leftover.unlink(missing_ok=True)
@@ -45,17 +38,14 @@ class DiskQueue:
             match = _NAME.match(path.name)
             if match:
                 found.append((int(match.group(1)), int(match.group(2))))
-        found.sort()
-        self._items: deque[tuple[int, int]] = deque(found)
-        self._outstanding: dict[int, int] = {}
-        self._next = (found[-1][0] + 1) if found else 1
+        self._ledger = Ledger(capacity, found)
         if found:
             logger.info("queue %s: %d batches restored from disk", self._dir, len(found))
 
     @property
     def capacity(self) -> int:
         """Most batches held at once (files restored from disk count too)."""
-        return self._capacity
+        return self._ledger.capacity
 
     @property
     def directory(self) -> Path:
@@ -67,28 +57,13 @@ class DiskQueue:
 
     def put(self, raw: bytes, span_count: int) -> None:
         """Write the batch to disk and enqueue it, or raise ``QueueFullError``."""
-        with self._cond:
-            if self._closed:
-                raise QueueClosedError("queue is closed")
-            if len(self._items) + len(self._outstanding) >= self._capacity:
-                raise QueueFullError(f"queue full ({self._capacity} batches)")
-            key = self._next
-            self._next += 1
-            # Reserve the slot while writing outside the lock.
-            self._outstanding[key] = span_count
+        key = self._ledger.reserve(span_count)
         try:
             self._write(key, span_count, raw)
         except BaseException:
-            with self._cond:
-                self._outstanding.pop(key, None)
+            self._ledger.release(key)
             raise
-        with self._cond:
-            self._outstanding.pop(key, None)
-            self._items.append((key, span_count))
-            # Keep file order: a later key written faster must not overtake an earlier one.
-            if len(self._items) > 1 and self._items[-2][0] > key:
-                self._items = deque(sorted(self._items))
-            self._cond.notify()
+        self._ledger.publish(key)
 
     def _write(self, key: int, span_count: int, raw: bytes) -> None:
         tmp = self._dir / f".tmp-{key}"
@@ -108,46 +83,34 @@ class DiskQueue:
     def get(self, timeout: float) -> QueuedBatch | None:
         """Read the oldest batch, or None on timeout or when closed and empty."""
         while True:
-            with self._cond:
-                if not self._items and not self._closed:
-                    self._cond.wait(timeout)
-                if not self._items:
-                    return None
-                key, span_count = self._items.popleft()
-                self._outstanding[key] = span_count
+            taken = self._ledger.take(timeout)
+            if taken is None:
+                return None
+            key, span_count = taken
             try:
                 raw = self._path(key, span_count).read_bytes()
             except OSError as exc:
                 logger.error("queue %s: batch %d unreadable, skipped: %s", self._dir, key, exc)
-                with self._cond:
-                    self._outstanding.pop(key, None)
+                self._ledger.release(key)
                 continue
             return QueuedBatch(raw, span_count, key)
 
     def ack(self, batch: QueuedBatch) -> None:
         """Delete the batch's file."""
-        with self._cond:
-            self._outstanding.pop(batch.key, None)
+        self._ledger.release(batch.key)
         self._path(batch.key, batch.span_count).unlink(missing_ok=True)
 
     def requeue(self, batch: QueuedBatch) -> None:
         """Give a handed-out batch back at the front (its file was never deleted)."""
-        with self._cond:
-            if self._outstanding.pop(batch.key, None) is not None:
-                self._items.appendleft((batch.key, batch.span_count))
-                self._cond.notify()
+        self._ledger.give_back(batch.key)
 
     def close(self) -> None:
         """Refuse new batches and wake waiters; files stay for the next run."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+        self._ledger.close()
 
     def __len__(self) -> int:
-        with self._cond:
-            return len(self._items) + len(self._outstanding)
+        return len(self._ledger)
 
     def pending_spans(self) -> int:
         """Spans held, queued or handed out."""
-        with self._cond:
-            return sum(n for _, n in self._items) + sum(self._outstanding.values())
+        return self._ledger.pending_spans()
