@@ -37,6 +37,7 @@ from mlspan.instrumentation.digest import ALGORITHM, digest_file
 from mlspan.instrumentation.features import shape_of
 from mlspan.instrumentation.package import _instruments_pandas
 from mlspan.instrumentation.patching import ImportHooks, Patcher
+from mlspan.instrumentation.provenance import Provenance, finalize_sources
 from mlspan.instrumentation.version import __version__
 from mlspan.semconv import (
     DATASET_COLUMNS,
@@ -84,8 +85,23 @@ def _local_file(source: object) -> str | None:
 class _Recorder:
     """Records the read and write calls of pandas on one tracer."""
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, provenance: Provenance) -> None:
         self._tracer = tracer
+        self._provenance = provenance
+
+    def finalizer(self) -> Any:
+        """Wrapper of ``NDFrame.__finalize__``: results inherit their sources' ancestors."""
+
+        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            result = wrapped(*args, **kwargs)
+            try:
+                other = args[0] if args else kwargs.get("other")
+                self._provenance.derive(instance, finalize_sources(other))
+            except Exception:
+                _logger.debug("provenance of a pandas result not recorded", exc_info=True)
+            return result
+
+        return wrapper
 
     def reader(self, name: str) -> Any:
         def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -160,13 +176,20 @@ class _Recorder:
                 path = _local_file(source)
                 span.set_attribute(IO_INPUTS, [digest_file(path)] if path else [])
             else:
-                self._describe_frame(span, frame, IO_INPUTS, state)
+                digest = self._describe_frame(span, frame, IO_INPUTS, state)
+                upstream = sorted(self._provenance.ancestors(frame) - {digest})
+                outputs = self._provenance.matching_outputs(frame)
+                if upstream or outputs:
+                    inputs = [digest] if digest else []
+                    span.set_attribute(IO_INPUTS, [*inputs, *upstream, *outputs])
             return span
         except Exception:
             _logger.warning("mlspan could not start %s", name, exc_info=True)
             return None
 
-    def _describe_frame(self, span: trace.Span, frame: Any, key: str, state: CallState) -> None:
+    def _describe_frame(
+        self, span: trace.Span, frame: Any, key: str, state: CallState
+    ) -> str | None:
         digest = state.digest(frame)
         span.set_attribute(key, [digest] if digest else [])
         if digest:
@@ -175,6 +198,7 @@ class _Recorder:
         if shape is not None:
             span.set_attribute(DATASET_ROWS, shape[0])
             span.set_attribute(DATASET_COLUMNS, shape[1])
+        return digest
 
     def _finish(
         self,
@@ -187,7 +211,9 @@ class _Recorder:
     ) -> None:
         try:
             if operation is OperationName.READ:
-                self._describe_frame(span, result, IO_OUTPUTS, state)
+                digest = self._describe_frame(span, result, IO_OUTPUTS, state)
+                if digest:
+                    self._provenance.mark(result, [digest])
             else:
                 path = _local_file(_source(args, kwargs))
                 span.set_attribute(IO_OUTPUTS, [digest_file(path)] if path else [])
@@ -203,6 +229,12 @@ class PandasInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _hooks: ImportHooks | None = None
     _patcher: Patcher | None = None
     _recorder: _Recorder | None = None
+    _provenance: Provenance | None = None
+
+    @property
+    def provenance(self) -> Provenance | None:
+        """What live frames derive from, while instrumented (used by the sklearn spans)."""
+        return self._provenance
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """pandas >= 2.0."""
@@ -212,7 +244,8 @@ class PandasInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = trace.get_tracer(
             __name__, __version__, tracer_provider=kwargs.get("tracer_provider")
         )
-        self._recorder = _Recorder(tracer)
+        self._provenance = Provenance()
+        self._recorder = _Recorder(tracer, self._provenance)
         self._patcher = Patcher()
         if self._hooks is None:
             self._hooks = ImportHooks(("pandas",), self._patch_module)
@@ -223,7 +256,7 @@ class PandasInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._hooks.deactivate()
         if self._patcher is not None:
             self._patcher.restore_all()
-        self._patcher = self._recorder = None
+        self._patcher = self._recorder = self._provenance = None
 
     def _patch_module(self, module: ModuleType) -> None:
         patcher, recorder = self._patcher, self._recorder
@@ -233,3 +266,4 @@ class PandasInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             patcher.wrap_attribute(module, name, recorder.reader(name))
         for name in WRITERS:
             patcher.wrap_method(module.DataFrame, name, recorder.writer(name))
+        patcher.wrap_method(module.DataFrame, "__finalize__", recorder.finalizer())

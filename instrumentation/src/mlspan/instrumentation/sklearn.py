@@ -123,6 +123,8 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._patcher is not None:
             self._patcher.restore_all()
         atexit.unregister(self.flush)
+        if self._recorder is not None:
+            self._recorder.close()
         if self._accumulator is not None:
             self._accumulator.close()
         self._accumulator = self._recorder = self._patcher = self._wrappers = None

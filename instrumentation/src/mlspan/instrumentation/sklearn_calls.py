@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from mlspan.instrumentation.background import BackgroundSummaries, Pending
 from mlspan.instrumentation.call_state import CURRENT_CALL, CallState
 from mlspan.instrumentation.digest import ALGORITHM
 from mlspan.instrumentation.emit import add_summaries
@@ -33,7 +34,8 @@ from mlspan.instrumentation.model_version import (
 )
 from mlspan.instrumentation.online import ModelKey, OnlineAccumulator
 from mlspan.instrumentation.options import InstrumentationOptions
-from mlspan.instrumentation.summarize import Summarizer
+from mlspan.instrumentation.provenance import Provenance
+from mlspan.instrumentation.summarize import Summarizer, SummaryCache
 from mlspan.semconv import (
     DATASET_COLUMNS,
     DATASET_DIGEST,
@@ -54,7 +56,6 @@ from mlspan.semconv import (
     DatasetRole,
     FeatureOrigin,
 )
-from mlspan.summaries import FeatureSummary
 
 _logger = logging.getLogger(__name__)
 
@@ -92,8 +93,17 @@ class _Call:
     y_digest: str | None = None
     rows: int | None = None
     light: bool = False
-    summaries: list[FeatureSummary] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
+
+
+def _provenance() -> Provenance | None:
+    """The pandas instrumentor's provenance map, when it is active (never imports it)."""
+    module = sys.modules.get(f"{__package__}.pandas")
+    if module is None:
+        return None
+    provenance = module.PandasInstrumentor().provenance
+    return provenance if isinstance(provenance, Provenance) else None
 
 
 def _arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[object, object]:
@@ -113,7 +123,8 @@ class SklearnRecorder:
     ) -> None:
         self._tracer = tracer
         self._options = options
-        self._summarizer = Summarizer.from_options(options)
+        self._summaries = SummaryCache(Summarizer.from_options(options))
+        self._background = BackgroundSummaries(self._summaries)
         self._accumulator = accumulator
         self._framework_version = ""
         self.exported: set[type] = set()
@@ -127,6 +138,10 @@ class SklearnRecorder:
         details: only exported classes and classes outside scikit-learn are recorded.
         """
         return cls in self.exported or not cls.__module__.startswith("sklearn.")
+
+    def close(self) -> None:
+        """Finish background work (at uninstrument)."""
+        self._background.close()
 
     def wrapper(self, method: str) -> Any:
         """The wrapt wrapper for ``method``."""
@@ -224,6 +239,10 @@ class SklearnRecorder:
         record.x_digest = state.digest(x)
         record.y_digest = state.digest(y)
         inputs = [d for d in (record.x_digest, record.y_digest, version) if d]
+        provenance = _provenance()
+        if provenance is not None:
+            upstream = provenance.ancestors(x) | provenance.ancestors(y)
+            inputs += sorted(upstream - set(inputs))
         span.set_attributes(
             {
                 DIGEST_ALGORITHM: ALGORITHM,
@@ -237,9 +256,13 @@ class SklearnRecorder:
             attributes[DATASET_DIGEST] = record.x_digest
         if self._options.summaries and (self._options.nested_summaries or len(state.active) == 1):
             kinds = None if method in FIT_METHODS else feature_kinds_of(instance)
-            record.summaries = self._summarizer.summarize(x, FeatureOrigin.INPUT, "x", kinds)
+            record.pending.append(
+                self._background.submit(x, record.x_digest, FeatureOrigin.INPUT, "x", kinds)
+            )
             if y is not None and method in FIT_METHODS | {"score"}:
-                record.summaries += self._summarizer.summarize(y, FeatureOrigin.TARGET, "y")
+                record.pending.append(
+                    self._background.submit(y, record.y_digest, FeatureOrigin.TARGET, "y")
+                )
         return record
 
     def _version_for_predict(self, instance: Any) -> str | None:
@@ -290,6 +313,7 @@ class SklearnRecorder:
         span, method = record.span, record.method
         state = CURRENT_CALL.get() or CallState()
         outputs: list[str] = []
+        summaries = [summary for pending in record.pending for summary in pending()]
         if method in FIT_METHODS:
             x_part = record.x_digest
             previous = model_version_of(instance) if method == "partial_fit" else None
@@ -299,7 +323,7 @@ class SklearnRecorder:
             store_model_version(instance, version)
             store_feature_kinds(
                 instance,
-                {s.name: s.kind for s in record.summaries if s.origin is FeatureOrigin.INPUT},
+                {s.name: s.kind for s in summaries if s.origin is FeatureOrigin.INPUT},
             )
             span.set_attribute(MODEL_VERSION, version)
             record.attributes[MODEL_VERSION] = version
@@ -310,9 +334,12 @@ class SklearnRecorder:
                 outputs.append(output_digest)
                 if method in PREDICTION_METHODS:
                     span.set_attribute(PREDICTION_DIGEST, output_digest)
+                    provenance = _provenance()
+                    if provenance is not None:
+                        provenance.note_output(output_digest)
             if method in PREDICTION_METHODS and self._options.summaries:
-                record.summaries += self._summarizer.summarize(
-                    result, FeatureOrigin.PREDICTION, "prediction"
+                summaries += self._summaries.summarize(
+                    result, output_digest, FeatureOrigin.PREDICTION, "prediction"
                 )
         span.set_attribute(IO_OUTPUTS, outputs)
         context = {
@@ -323,7 +350,7 @@ class SklearnRecorder:
         add_summaries(
             self._tracer,
             span,
-            record.summaries,
+            summaries,
             context,
             self._options.summary_events_per_span,
             f"summary {type(instance).__name__}",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections import Counter
-from collections.abc import Mapping
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,10 @@ class Summarizer:
     def _summary(self, column: Column, kind: FeatureKind, origin: FeatureOrigin) -> FeatureSummary:
         if kind is FeatureKind.NUMERICAL:
             values, nulls = numeric_values(column.values)
-            if not values.flags.writeable:  # the sketch's binding rejects read-only buffers
-                values = values.copy()
+            # Sorted input halves the KLL sketch's work (its compactors sort their
+            # buffers) without changing its error bound, which holds for any order; the
+            # sorted copy is also writable, as the sketch's binding requires.
+            values = np.sort(values)
             stats: NumericalSummary | CategoricalSummary = NumericalSummary.from_values(
                 values, nulls=nulls, k=self.kll_k
             )
@@ -135,3 +138,44 @@ def category_counts(values: Any) -> tuple[dict[str, int], int]:
 
 def _is_null(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+class SummaryCache:
+    """Summaries of recently seen data, keyed by the data's content digest.
+
+    ``predict``, ``predict_proba`` and ``score`` on the same evaluation set, or a fit
+    followed by a predict on the training data, see the same content: equal digests mean
+    equal data, so its summaries are built once. Holds at most ``capacity`` entries
+    (summaries are a few KB per feature).
+    """
+
+    def __init__(self, summarizer: Summarizer, capacity: int = 8) -> None:
+        self._summarizer = summarizer
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[FeatureSummary, ...]] = OrderedDict()
+
+    def summarize(
+        self,
+        data: object,
+        digest: str | None,
+        origin: FeatureOrigin,
+        prefix: str,
+        kinds: Mapping[str, FeatureKind] | None = None,
+    ) -> list[FeatureSummary]:
+        """``Summarizer.summarize``, reusing the result for data with the same digest."""
+        if digest is None:
+            return self._summarizer.summarize(data, origin, prefix, kinds)
+        pinned = tuple(sorted((name, kind.value) for name, kind in kinds.items())) if kinds else ()
+        key = (digest, origin, prefix, pinned)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
+                return list(cached)
+        summaries = self._summarizer.summarize(data, origin, prefix, kinds)
+        with self._lock:
+            self._entries[key] = tuple(summaries)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return summaries
