@@ -283,3 +283,21 @@ def test_windows_without_a_baseline_say_so_and_fail_no_schema_check() -> None:
     assert result.features == () and not result.drifted
     assert result.insight == "churn v9: no baseline to compare with yet"
     assert all(v.passed for v in engine.latest_validation())
+
+
+def test_summary_child_spans_of_a_wide_fit_join_the_baseline() -> None:
+    rng = np.random.default_rng(12)
+    engine = rows_engine(rows=2_000)
+    first, rest = training(rng)[:2], training(rng)[2:]
+    engine.process(
+        batch(
+            [
+                summary_span("fit", first, role="train", digest="d"),
+                summary_span("summary", rest, role="train", digest="d"),
+            ]
+        )
+    )
+    engine.process(batch([summary_span("predict", inference(rng, 2_000))]))
+    [result] = engine.latest_drift()
+    assert {f.feature for f in result.features} == {"age", "income", "tenure", "plan"}
+    assert drifted(result) == set()

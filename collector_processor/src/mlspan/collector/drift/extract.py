@@ -66,8 +66,13 @@ def side_of(operation: str, role: str, digest: str, time: float, config: Baselin
     if config.mode == "digest":
         if digest and digest == config.digest:
             return BASELINE
-    elif config.mode == "train" and operation in FIT_OPERATIONS:
-        return BASELINE if role in ("", DatasetRole.TRAIN.value) else ""
+    elif config.mode == "train":
+        if operation in FIT_OPERATIONS:
+            return BASELINE if role in ("", DatasetRole.TRAIN.value) else ""
+        # Summaries of a wide training frame continue on child spans of operation
+        # ``summary`` that carry the fit's dataset role.
+        if operation == OperationName.SUMMARY.value and role == DatasetRole.TRAIN.value:
+            return BASELINE
     inference = operation in INFERENCE_OPERATIONS and role in ("", DatasetRole.INFERENCE.value)
     if not inference:
         return ""
