@@ -104,7 +104,8 @@ def run_pipeline(settings: DemoSettings, work: Path) -> tuple[Path, float]:
     _run_pipeline([*train, "--endpoint", settings.otlp_grpc], env)
     step("scoring new batches with the saved model, one scoring job per batch")
     step("  mode: zero code, opentelemetry-instrument python examples/infer.py --batch N")
-    instrument = str(Path(python).with_name("opentelemetry-instrument"))
+    beside = Path(python).with_name("opentelemetry-instrument")
+    instrument = str(beside) if beside.exists() else "opentelemetry-instrument"
     infer = [instrument, python, str(EXAMPLES / "infer.py"), "--data-dir", str(work)]
     last_started = time.time()
     for batch in range(len(BATCHES)):
