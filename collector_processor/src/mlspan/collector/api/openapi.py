@@ -1,0 +1,109 @@
+"""The OpenAPI 3.0 document describing a router's routes.
+
+Path parameters come from the ``{name}`` segments of each template, query parameters
+from the declared ``Parameter``s; every operation documents 400 and the error statuses it
+declares with the shared ``Error`` schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from mlspan.collector.api.messages import JSON_TYPE, PATH_PARAMETER
+
+if TYPE_CHECKING:
+    from mlspan.collector.api.router import Route
+
+
+def describe(routes: Sequence[Route], title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.0 document for ``routes``."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+    }
+
+
+ERROR_SCHEMA: Final = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["status", "message"],
+            "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = []
+    documented = {p.name: p for p in route.parameters if p.location == "path"}
+    for segment in route.segments:
+        name = PATH_PARAMETER.match(segment)
+        if name:
+            declared = documented.get(name.group(1))
+            parameters.append(
+                {
+                    "name": name.group(1),
+                    "in": "path",
+                    "required": True,
+                    "description": declared.description if declared else "",
+                    "schema": {"type": "string"},
+                }
+            )
+    for parameter in route.parameters:
+        if parameter.location == "query":
+            parameters.append(
+                {
+                    "name": parameter.name,
+                    "in": "query",
+                    "required": parameter.required,
+                    "description": parameter.description,
+                    "schema": parameter.schema(),
+                }
+            )
+    schema = dict(route.response_schema) if route.response_schema else {}
+    if not schema and route.response_content_type != JSON_TYPE:
+        schema = {"type": "string"}
+    error = {JSON_TYPE: {"schema": {"$ref": "#/components/schemas/Error"}}}
+    responses: dict[str, Any] = {
+        "200": {
+            "description": route.response_description,
+            "content": {route.response_content_type.split(";")[0]: {"schema": schema}},
+        },
+        "400": {"description": "A parameter or the body is malformed", "content": error},
+    }
+    for status in route.errors:
+        responses[str(status)] = {"description": _REASONS.get(status, "Error"), "content": error}
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "responses": responses,
+    }
+    if route.description:
+        operation["description"] = route.description
+    if route.tags:
+        operation["tags"] = list(route.tags)
+    if parameters:
+        operation["parameters"] = parameters
+    if route.request_schema is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {JSON_TYPE: {"schema": dict(route.request_schema)}},
+        }
+    return operation
+
+
+_REASONS: Final = {
+    404: "Unknown id or path",
+    409: "Conflict",
+    413: "Body too large",
+    503: "Temporarily unavailable",
+}
