@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import socket
+import time
 import zlib
 
 import pytest
@@ -287,3 +288,20 @@ def test_connections_over_the_cap_get_503(receiver: OtlpReceiver) -> None:
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_client_leaving_mid_body_is_counted_and_the_receiver_keeps_serving(
+    receiver: OtlpReceiver, consumer: RecordingConsumer, stats: IngestStats
+) -> None:
+    host, _, port = _address(receiver).rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b"\x0a" * 10
+        )
+    deadline = time.monotonic() + 5
+    while not stats.snapshot().requests_rejected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stats.snapshot().requests_rejected == {("otlp", "malformed"): 1}
+    assert http_post(_address(receiver), ml_request(2).SerializeToString()).status == 200
+    assert consumer.span_count == 2

@@ -106,7 +106,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._drain_or_close()
             self._send_status(404, code_pb2.NOT_FOUND, "unknown path", json_body)
             return
-        result = self._read_and_ingest(receiver, json_body)
+        try:
+            result = self._read_and_ingest(receiver, json_body)
+        except OSError:  # the client went away or timed out mid-body
+            self.close_connection = True
+            receiver.ingest.reject(Status.MALFORMED, "connection failed while reading the body")
+            return
+        except Exception:  # never let a bug take the connection thread down silently
+            logger.exception("receiver %s: unexpected error", receiver.ingest.name)
+            self.close_connection = True
+            self._send_status(500, code_pb2.INTERNAL, "internal error", json_body)
+            return
         if result.status is Status.OK:
             body = result.response_bytes()
             if json_body:
