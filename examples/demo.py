@@ -28,10 +28,10 @@ from typing import Any
 
 import demo_collector
 from churn_pipeline import INFERENCE_BATCHES as BATCHES
+from churn_pipeline import SERVICE_NAME
 from demo_collector import DemoSettings
 
 EXAMPLES = Path(__file__).resolve().parent
-SERVICE_NAME = "churn-pipeline"
 RESULTS_TIMEOUT_S = 60.0
 WIDTH = 88
 
@@ -85,7 +85,6 @@ def _pipeline_env(settings: DemoSettings) -> dict[str, str]:
             "OTEL_LOGS_EXPORTER": "none",
             # Drift on the model as a whole; nested Pipeline steps keep their spans.
             "OTEL_INSTRUMENTATION_MLSPAN_NESTED_SUMMARIES": "false",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLES), env.get("PYTHONPATH")])),
         }
     )
     return env
