@@ -31,6 +31,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+import mlspan.instrumentation
 from mlspan.instrumentation.digest import digest_data
 from mlspan.instrumentation.options import InstrumentationOptions
 from mlspan.instrumentation.sklearn import SklearnInstrumentor
@@ -51,16 +52,16 @@ def alternate(
     """Per-round figures of ``run`` plain and instrumented, in ABBA order."""
     plain: list[float] = []
     instrumented: list[float] = []
-    instrumentor = SklearnInstrumentor()
     for index in range(rounds):
         order = (False, True) if index % 2 == 0 else (True, False)
         for on in order:
             if on:
-                instrumentor.instrument(tracer_provider=tracer_provider)
+                # Both instrumentors, as mlspan.instrumentation.instrument() sets them up.
+                mlspan.instrumentation.instrument(tracer_provider=tracer_provider)
                 try:
                     instrumented.append(run())
                 finally:
-                    instrumentor.uninstrument()
+                    mlspan.instrumentation.uninstrument()
             else:
                 plain.append(run())
     return plain, instrumented

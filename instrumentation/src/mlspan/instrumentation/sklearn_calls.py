@@ -127,6 +127,7 @@ class SklearnRecorder:
         self._background = BackgroundSummaries(self._summaries)
         self._accumulator = accumulator
         self._framework_version = ""
+        self._class_paths: dict[type, str] = {}
         self.exported: set[type] = set()
         """Classes scikit-learn's public modules export; other sklearn classes are internal."""
 
@@ -187,15 +188,22 @@ class SklearnRecorder:
         self._finish(record, instance, result)
         return result
 
-    def _model_attributes(self, instance: Any) -> dict[str, AttributeValue]:
-        if not self._framework_version:
-            self._framework_version = str(getattr(sys.modules.get("sklearn"), "__version__", ""))
-        return {
-            MODEL_CLASS: class_path(instance),
+    def _model_attributes(self, instance: Any, light: bool) -> dict[str, AttributeValue]:
+        cls = type(instance)
+        path = self._class_paths.get(cls)
+        if path is None:
+            path = self._class_paths[cls] = class_path(cls)
+        attributes: dict[str, AttributeValue] = {
+            MODEL_CLASS: path,
             MODEL_NAME: type(instance).__name__,
             MODEL_FRAMEWORK: FRAMEWORK,
-            MODEL_FRAMEWORK_VERSION: self._framework_version,
         }
+        if not light:
+            if not self._framework_version:
+                sklearn = sys.modules.get("sklearn")
+                self._framework_version = str(getattr(sklearn, "__version__", ""))
+            attributes[MODEL_FRAMEWORK_VERSION] = self._framework_version
+        return attributes
 
     def _start(
         self, method: str, instance: Any, args: Any, kwargs: Any, state: CallState
@@ -218,21 +226,27 @@ class SklearnRecorder:
             and rows < self._options.online_max_rows
             and not state.active - {id(instance)}
         )
-        attributes = self._model_attributes(instance)
+        attributes = self._model_attributes(instance, light)
         attributes[OPERATION_NAME] = method
         attributes[DATASET_ROLE] = _role(method).value
+        stored = None if method in FIT_METHODS else model_version_of(instance)
+        if stored is not None:
+            attributes[MODEL_VERSION] = stored
         if rows is not None and shape is not None:
             attributes[DATASET_ROWS] = rows
-            attributes[DATASET_COLUMNS] = shape[1]
+            if not light:
+                attributes[DATASET_COLUMNS] = shape[1]
         span = self._tracer.start_span(f"{method} {type(instance).__name__}", attributes=attributes)
         if not span.is_recording():
             span.end()
             return None
         record = _Call(span, method, x, rows=rows, light=light, attributes=attributes)
-        version = None if method in FIT_METHODS else self._version_for_predict(instance)
-        if version is not None:
-            span.set_attribute(MODEL_VERSION, version)
-            attributes[MODEL_VERSION] = version
+        version = stored
+        if version is None and method not in FIT_METHODS:
+            version = self._version_for_predict(instance)
+            if version is not None:
+                span.set_attribute(MODEL_VERSION, version)
+                attributes[MODEL_VERSION] = version
         if light:
             state.light = True
             return record
