@@ -99,7 +99,8 @@ class _Servicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[mi
         failure = self._sink._take_failure()
         if failure is not None:
             context.abort(failure.grpc_code, "sink told to fail")
-        self._sink._add(request, "grpc")
+        metadata = {key: str(value) for key, value in context.invocation_metadata()}
+        self._sink._add(request, "grpc", metadata)
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
@@ -132,7 +133,7 @@ def _handler_class(sink: OtlpSink) -> type[BaseHTTPRequestHandler]:
             except (ValueError, OSError, EOFError, zlib.error, json_format.ParseError) as exc:
                 self._reply(400, str(exc).encode(), "text/plain")
                 return
-            sink._add(request, "http")
+            sink._add(request, "http", {k.lower(): v for k, v in self.headers.items()})
             response = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
             self._reply(200, response, "application/x-protobuf")
 
@@ -156,6 +157,7 @@ class OtlpSink:
         self.http_port = http_port or free_port()
         self._lock = threading.Condition()
         self._requests: list[tuple[str, trace_service_pb2.ExportTraceServiceRequest]] = []
+        self._headers: list[dict[str, str]] = []
         self._failures = _Failures()
         self._grpc: grpc.Server | None = None
         self._http: ThreadingHTTPServer | None = None
@@ -251,9 +253,15 @@ class OtlpSink:
             self._failures.remaining -= 1
             return self._failures
 
-    def _add(self, request: trace_service_pb2.ExportTraceServiceRequest, protocol: str) -> None:
+    def _add(
+        self,
+        request: trace_service_pb2.ExportTraceServiceRequest,
+        protocol: str,
+        headers: dict[str, str],
+    ) -> None:
         with self._lock:
             self._requests.append((protocol, request))
+            self._headers.append(headers)
             self._lock.notify_all()
 
     # -- what was received -----------------------------------------------------------
@@ -262,6 +270,13 @@ class OtlpSink:
         """Every accepted request, in arrival order."""
         with self._lock:
             return [request for _, request in self._requests]
+
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        """Request headers (HTTP) or metadata (gRPC) of each accepted request, keys
+        lowercased."""
+        with self._lock:
+            return list(self._headers)
 
     @property
     def protocols(self) -> list[str]:
@@ -308,6 +323,7 @@ class OtlpSink:
         """Forget every recorded request."""
         with self._lock:
             self._requests.clear()
+            self._headers.clear()
 
 
 def _count(request: trace_service_pb2.ExportTraceServiceRequest) -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from mlspan import semconv
 from mlspan.collector.exporters.otlp import OtlpExporterConfig, Protocol
+from mlspan.collector.exporters.otlp.config import Compression
 from mlspan.collector.exporters.otlp.factory import create_otlp_exporter
 from mlspan.collector.exporters.queued import QueueConfig, QueuedExporter
 from mlspan.collector.exporters.retry import RetryConfig
@@ -43,6 +44,7 @@ def _exporter(
     queue: QueueConfig | None = None,
     retry: RetryConfig = FAST_RETRY,
     shutdown_timeout: float = 5.0,
+    compression: Compression = Compression.NONE,
 ) -> QueuedExporter:
     endpoint = sink.grpc_endpoint if protocol is Protocol.GRPC else sink.http_endpoint
     config = OtlpExporterConfig(
@@ -53,6 +55,7 @@ def _exporter(
         retry_on_failure=retry,
         timeout=2.0,
         shutdown_timeout=shutdown_timeout,
+        compression=compression,
     )
     config.validate()
     exporter = create_otlp_exporter(config, host.for_component("otlp/sink"), None)
@@ -71,11 +74,12 @@ def _span_ids(batches: list[TraceBatch]) -> set[str]:
     return {ref.span_id for batch in batches for ref in batch.spans()}
 
 
+@pytest.mark.parametrize("compression", [Compression.NONE, Compression.GZIP])
 @pytest.mark.parametrize("protocol", [Protocol.GRPC, Protocol.HTTP])
 def test_every_span_arrives_with_attributes_intact(
-    sink: OtlpSink, tmp_path: Path, protocol: Protocol
+    sink: OtlpSink, tmp_path: Path, protocol: Protocol, compression: Compression
 ) -> None:
-    exporter = _exporter(sink, protocol, Host(data_dir=tmp_path))
+    exporter = _exporter(sink, protocol, Host(data_dir=tmp_path), compression=compression)
     batches = _batches(5)
     try:
         for batch in batches:
@@ -84,6 +88,10 @@ def test_every_span_arrives_with_attributes_intact(
     finally:
         exporter.shutdown()
     assert sink.protocols == [protocol.value] * 5
+    assert all(headers["x-team"] == "ml" for headers in sink.headers)
+    if protocol is Protocol.HTTP:
+        expected = "gzip" if compression is Compression.GZIP else None
+        assert {h.get("content-encoding") for h in sink.headers} == {expected}
     sent = [ml_request(10, seed=i) for i in range(5)]
     assert sorted(r.SerializeToString() for r in sink.requests) == sorted(
         r.SerializeToString() for r in sent
