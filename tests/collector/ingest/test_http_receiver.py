@@ -305,3 +305,25 @@ def test_client_leaving_mid_body_is_counted_and_the_receiver_keeps_serving(
     assert stats.snapshot().requests_rejected == {("otlp", "malformed"): 1}
     assert http_post(_address(receiver), ml_request(2).SerializeToString()).status == 200
     assert consumer.span_count == 2
+
+
+def test_oversized_body_announced_with_expect_100_is_refused_before_sending(
+    receiver: OtlpReceiver, stats: IngestStats
+) -> None:
+    host, _, port = _address(receiver).rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            + f"Content-Length: {LIMIT * 8}\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 413")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        body = ml_request(1).SerializeToString()
+        sock.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            + f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 100")
+        sock.sendall(body)
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+    assert stats.snapshot().requests_rejected == {("otlp", "too_large"): 1}

@@ -98,6 +98,24 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized body before the client sends it (``Expect: 100-continue``,
+        which curl uses for large bodies)."""
+        receiver = self.server.receiver
+        limit = receiver.config.max_request_body_size
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            receiver.ingest.reject(Status.TOO_LARGE, f"body of {length} bytes over {limit}")
+            self.close_connection = True
+            json_body = media_type(self.headers.get("Content-Type", "")) == JSON
+            message = f"body of {length} bytes over {limit}"
+            self._send_status(413, code_pb2.RESOURCE_EXHAUSTED, message, json_body)
+            return False
+        return super().handle_expect_100()
+
     def do_POST(self) -> None:
         receiver = self.server.receiver
         config = receiver.config
