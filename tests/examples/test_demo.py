@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.examples.example_modules import EXAMPLES, load_example
 from tests.support.otlp_sink import free_port
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-import demo_collector  # noqa: E402
+demo_collector = load_example("demo_collector")
 
 DEMO_TIMEOUT_S = 240
 

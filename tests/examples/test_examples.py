@@ -24,11 +24,10 @@ from mlspan.semconv import (
     MODEL_VERSION,
     OPERATION_NAME,
 )
+from tests.examples.example_modules import EXAMPLES, load_example
 from tests.support.otlp_sink import OtlpSink, ReceivedSpan
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-import churn_pipeline  # noqa: E402
+churn_pipeline = load_example("churn_pipeline")
 
 FEATURES = set(churn_pipeline.NUMERICAL + churn_pipeline.CATEGORICAL)
 BATCHES = len(churn_pipeline.INFERENCE_BATCHES)
