@@ -58,7 +58,7 @@ class _CountingServicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: i
         self.spans = 0
         self._lock = threading.Lock()
 
-    def Export(  # noqa: N802 - name fixed by the OTLP service definition
+    def Export(
         self, request: trace_service_pb2.ExportTraceServiceRequest, context: object
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         count = sum(len(s.spans) for rs in request.resource_spans for s in rs.scope_spans)
@@ -187,6 +187,12 @@ def main() -> None:
     parser.add_argument("--spans-per-request", type=int, default=512)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
+        "--ml-share",
+        type=float,
+        default=1.0,
+        help="share of ML spans; the rest are ordinary HTTP server spans (default 1.0)",
+    )
+    parser.add_argument(
         "--components",
         default="lineage,drift",
         help="pipeline components of the mlspan server ('none' for the receiver alone)",
@@ -199,16 +205,19 @@ def main() -> None:
         serve_mlspan(args.data_dir, [c for c in args.components.split(",") if c != "none"])
         return
     spans = args.requests * args.spans_per_request
-    sample = ml_request(args.spans_per_request).SerializeToString()
+    sample = ml_request(args.spans_per_request, ml_share=args.ml_share).SerializeToString()
     print(
         f"{args.rounds} rounds x {args.requests} requests x {args.spans_per_request} spans "
-        f"({spans:,} spans, {len(sample) / args.spans_per_request:.0f} B/span), "
+        f"({spans:,} spans, {args.ml_share:.0%} ML, "
+        f"{len(sample) / args.spans_per_request:.0f} B/span), "
         f"{args.clients} client threads, gRPC, {SERVER_THREADS} server threads"
     )
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     for round_index in range(args.rounds):
         bodies = [
-            ml_request(args.spans_per_request, seed=round_index * 100_000 + i).SerializeToString()
+            ml_request(
+                args.spans_per_request, seed=round_index * 100_000 + i, ml_share=args.ml_share
+            ).SerializeToString()
             for i in range(args.requests)
         ]
         order = MODES if round_index % 2 == 0 else tuple(reversed(MODES))

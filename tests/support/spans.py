@@ -76,6 +76,27 @@ def ml_attributes(rng: random.Random, operation: str) -> dict[str, AttributeValu
     return attributes
 
 
+def web_attributes(rng: random.Random) -> dict[str, AttributeValue]:
+    """About 15 attributes of an ordinary HTTP server span (no ML facts)."""
+    return {
+        "http.request.method": rng.choice(("GET", "POST")),
+        "url.path": f"/api/v1/items/{rng.randint(1, 10_000)}",
+        "url.scheme": "https",
+        "http.route": "/api/v1/items/{id}",
+        "http.response.status_code": rng.choice((200, 200, 200, 201, 404)),
+        "server.address": "api.internal",
+        "server.port": 8080,
+        "client.address": f"10.0.{rng.randint(0, 255)}.{rng.randint(0, 255)}",
+        "network.protocol.version": "1.1",
+        "user_agent.original": "python-requests/2.32.3",
+        "http.request.body.size": rng.randint(100, 10_000),
+        "http.response.body.size": rng.randint(100, 100_000),
+        "code.function.name": "handle",
+        "thread.id": rng.randint(1, 64),
+        "process.pid": rng.randint(1000, 60000),
+    }
+
+
 def summary_event(rng: random.Random, feature: str, time_ns: int) -> trace_pb2.Span.Event:
     """A ``mlspan.feature.summary`` event with moments (no sketch)."""
     attributes: dict[str, AttributeValue] = {
@@ -95,10 +116,15 @@ def summary_event(rng: random.Random, feature: str, time_ns: int) -> trace_pb2.S
 
 
 def ml_spans(
-    count: int, seed: int = 0, events_every: int = 5, trace_spans: int = 8
+    count: int,
+    seed: int = 0,
+    events_every: int = 5,
+    trace_spans: int = 8,
+    ml_share: float = 1.0,
 ) -> list[trace_pb2.Span]:
-    """``count`` spans in traces of ``trace_spans`` spans; every ``events_every``-th span
-    carries three feature summaries (0: none)."""
+    """``count`` spans in traces of ``trace_spans`` spans; every ``events_every``-th ML
+    span carries three feature summaries (0: none). A share ``1 - ml_share`` of the spans
+    are ordinary HTTP server spans without ML attributes."""
     rng = random.Random(seed)
     spans: list[trace_pb2.Span] = []
     start = 1_700_000_000_000_000_000
@@ -111,17 +137,18 @@ def ml_spans(
         span_id = rng.getrandbits(64).to_bytes(8, "big") or b"\x01" * 8
         operation = rng.choice(_OPERATIONS)
         begin = start + index * 1_000_000
+        ml = ml_share >= 1.0 or rng.random() < ml_share
         span = trace_pb2.Span(
             trace_id=trace_id,
             span_id=span_id,
             parent_span_id=root,
-            name=f"{operation} {rng.choice(_MODELS)}",
-            kind=trace_pb2.Span.SPAN_KIND_INTERNAL,
+            name=f"{operation} {rng.choice(_MODELS)}" if ml else "GET /api/v1/items/{id}",
+            kind=trace_pb2.Span.SPAN_KIND_INTERNAL if ml else trace_pb2.Span.SPAN_KIND_SERVER,
             start_time_unix_nano=begin,
             end_time_unix_nano=begin + rng.randint(1_000, 50_000_000),
-            attributes=key_values(ml_attributes(rng, operation)),
+            attributes=key_values(ml_attributes(rng, operation) if ml else web_attributes(rng)),
         )
-        if events_every and index % events_every == 0:
+        if ml and events_every and index % events_every == 0:
             span.events.extend(summary_event(rng, f"f{i}", begin) for i in range(3))
         span.status.code = trace_pb2.Status.STATUS_CODE_OK
         spans.append(span)
@@ -130,9 +157,14 @@ def ml_spans(
 
 
 def ml_request(
-    count: int, seed: int = 0, service: str = "churn-train", events_every: int = 5
+    count: int,
+    seed: int = 0,
+    service: str = "churn-train",
+    events_every: int = 5,
+    ml_share: float = 1.0,
 ) -> trace_service_pb2.ExportTraceServiceRequest:
-    """One export request with ``count`` ML spans from ``service``."""
+    """One export request with ``count`` spans from ``service`` (ML spans, or a mix with
+    ``ml_share`` < 1)."""
     request = trace_service_pb2.ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
@@ -140,7 +172,7 @@ def ml_request(
     )
     scope = resource_spans.scope_spans.add()
     scope.scope.name = "ml-span-fixture"
-    scope.spans.extend(ml_spans(count, seed, events_every))
+    scope.spans.extend(ml_spans(count, seed, events_every, ml_share=ml_share))
     return request
 
 
