@@ -22,7 +22,8 @@ import numpy.typing as npt
 from mlspan.instrumentation.features import Column, FeatureClassifier, columns_of
 from mlspan.instrumentation.options import InstrumentationOptions
 from mlspan.semconv import FeatureKind, FeatureOrigin
-from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
+from mlspan.summaries import CategoricalSummary, FeatureSummary, Moments, NumericalSummary
+from mlspan.summaries.numerical import empty_sketch
 
 _logger = logging.getLogger(__name__)
 _EPOCH = np.datetime64(0, "s")
@@ -76,17 +77,53 @@ class Summarizer:
     def _summary(self, column: Column, kind: FeatureKind, origin: FeatureOrigin) -> FeatureSummary:
         if kind is FeatureKind.NUMERICAL:
             values, nulls = numeric_values(column.values)
-            # Sorted input halves the KLL sketch's work (its compactors sort their
-            # buffers) without changing its error bound, which holds for any order; the
-            # sorted copy is also writable, as the sketch's binding requires.
-            values = np.sort(values)
-            stats: NumericalSummary | CategoricalSummary = NumericalSummary.from_values(
-                values, nulls=nulls, k=self.kll_k
-            )
+            stats: NumericalSummary | CategoricalSummary = sorted_summary(values, nulls, self.kll_k)
         else:
             counts, nulls = category_counts(column.values)
             stats = CategoricalSummary.from_counts(counts, nulls=nulls, cap=self.categorical_cap)
         return FeatureSummary(column.name, kind, origin, column.dtype, stats)
+
+
+def sorted_summary(values: npt.NDArray[np.float64], nulls: int, k: int) -> NumericalSummary:
+    """``NumericalSummary.from_values`` computed from a sorted copy, in about half the time.
+
+    Sorted input halves the KLL sketch's work (its compactors sort their buffers) and
+    its error bound holds for any input order. Sorting also puts -inf first and NaN
+    and +inf last, so the finite values are one contiguous slice whose ends are the
+    minimum and maximum, and the moments need no masks.
+    """
+    ordered = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    size = int(ordered.size)
+    first_nan = int(np.searchsorted(ordered, np.nan, side="left"))
+    low = int(np.searchsorted(ordered[:first_nan], -np.inf, side="right"))
+    high = int(np.searchsorted(ordered[:first_nan], np.inf, side="left"))
+    finite = ordered[low:high]
+    nan = size - first_nan
+    sketch = empty_sketch(k)
+    moments = Moments()
+    if finite.size:
+        sketch.update(finite)
+        mean = float(finite.mean())
+        deviation = finite - mean
+        squared = deviation * deviation
+        moments = Moments(
+            count=int(finite.size),
+            mean=mean,
+            m2=float(squared.sum()),
+            m3=float(np.dot(squared, deviation)),
+            m4=float(np.dot(squared, squared)),
+            min=float(finite[0]),
+            max=float(finite[-1]),
+        )
+    return NumericalSummary(
+        count=size + nulls,
+        nulls=nulls + nan,
+        nan=nan,
+        inf=size - nan - int(finite.size),
+        moments=moments,
+        sketch_bytes=bytes(sketch.serialize()),
+        k=k,
+    )
 
 
 def numeric_values(values: Any) -> tuple[npt.NDArray[np.float64], int]:
