@@ -138,7 +138,8 @@ class SklearnRecorder:
         HistGradientBoosting) inherit wrapped mixin methods but are implementation
         details: only exported classes and classes outside scikit-learn are recorded.
         """
-        return cls in self.exported or not cls.__module__.startswith("sklearn.")
+        module = getattr(cls, "__module__", None)
+        return cls in self.exported or not str(module).startswith("sklearn.")
 
     def close(self) -> None:
         """Finish background work (at uninstrument)."""

@@ -110,8 +110,9 @@ def sorted_summary(values: npt.NDArray[np.float64], nulls: int, k: int) -> Numer
             count=int(finite.size),
             mean=mean,
             m2=float(squared.sum()),
-            m3=float(np.dot(squared, deviation)),
-            m4=float(np.dot(squared, squared)),
+            # Not np.dot: BLAS may start threads, which spin on a loaded machine.
+            m3=float((squared * deviation).sum()),
+            m4=float((squared * squared).sum()),
             min=float(finite[0]),
             max=float(finite[-1]),
         )
