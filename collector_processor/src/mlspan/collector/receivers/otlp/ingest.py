@@ -84,10 +84,10 @@ class TraceIngest:
         self._accepting.clear()
 
     def reject(self, status: Status, message: str) -> IngestResult:
-        """Count and log a request refused before parsing (size, media type, encoding)."""
+        """Count and log (rate-limited) a refused request."""
         self._stats.request_rejected(self.name, status.value)
         self._log.warning(
-            f"{status.value}",
+            status.value,
             "receiver %s: refused request (%s): %s",
             self.name,
             status.value,
