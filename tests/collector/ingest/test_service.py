@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import grpc
 import pytest
 import yaml
 
+from mlspan.collector.pdata import FastSchema, QueueFullError, TraceBatch
+from mlspan.collector.pipeline.factory import ConfigError, Factory, Host, Kind
 from mlspan.collector.service import Service, parse_config
 from mlspan.collector.service.factories import default_factories
 from tests.support.otlp_client import grpc_export, http_post
@@ -200,3 +203,30 @@ def test_collector_process_flushes_on_signal(
     assert process.returncode == 0, stderr
     assert sink.span_count == 20
     assert (tmp_path / "data" / "lineage.db").exists()
+
+
+@dataclass(frozen=True)
+class _RefusingConfig:
+    def validate(self) -> None:
+        """Valid: the failure comes when the component is built."""
+
+
+def _refuse(config: _RefusingConfig, host: Host, next_consumer: object) -> object:
+    raise ConfigError(f"processors.{host.component_id}: cannot be built here")
+
+
+def test_a_failing_factory_stops_start_and_shuts_down_what_was_built(
+    tmp_path: Path, sink: OtlpSink
+) -> None:
+    factories = [*default_factories(), Factory(Kind.PROCESSOR, "refuse", _RefusingConfig, _refuse)]
+    document = _document(tmp_path, sink)
+    document["processors"] = {"refuse": {}}
+    document["service"]["pipelines"]["traces"]["processors"] = ["refuse"]
+    service = Service(parse_config(document, factories), factories)
+    with pytest.raises(ConfigError, match=r"processors\.refuse: cannot be built here"):
+        service.start()
+    built = service.graph.of_kind(Kind.EXPORTER)
+    assert sorted(built) == ["debug", "otlp/sink"]
+    with pytest.raises(QueueFullError):  # shut down: refuses new batches
+        built["debug"].consume(TraceBatch.from_bytes(FastSchema.build(), b""))
+    assert service.graph.of_kind(Kind.RECEIVER) == {}

@@ -34,10 +34,10 @@ class Graph:
 
 
 class _Builder:
-    def __init__(self, config: CollectorConfig, host: Host) -> None:
+    def __init__(self, config: CollectorConfig, host: Host, graph: Graph) -> None:
         self.config = config
         self.host = host
-        self.graph = Graph()
+        self.graph = graph
         self._shared: dict[tuple[Kind, str], Any] = {}
         self._entries: dict[str, TracesConsumer] = {}
         self._building: list[str] = []
@@ -105,6 +105,10 @@ class _Builder:
         return component  # type: ignore[no-any-return]
 
 
-def build_graph(config: CollectorConfig, host: Host) -> Graph:
-    """Create every component the pipelines use, in start order (downstream first)."""
-    return _Builder(config, host).build()
+def build_graph(config: CollectorConfig, host: Host, graph: Graph | None = None) -> Graph:
+    """Create every component the pipelines use, in start order (downstream first).
+
+    Components are added to ``graph`` as they are built, so when a factory fails the
+    caller can still shut down the ones built before it.
+    """
+    return _Builder(config, host, graph if graph is not None else Graph()).build()

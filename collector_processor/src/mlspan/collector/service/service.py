@@ -104,7 +104,7 @@ class Service:
                 alerts=lambda: host.extras.get(ALERTS_KEY),
             )
         )
-        self.graph = build_graph(self.config, host)
+        build_graph(self.config, host, self.graph)
         for kind, component_id, component in self.graph.started_order:
             logger.debug("starting %s %s", kind.value, component_id)
             component.start()
