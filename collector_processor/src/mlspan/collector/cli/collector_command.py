@@ -22,7 +22,9 @@ from typing import Any
 from mlspan.collector.config import Overrides, load_config
 from mlspan.collector.config.loader import CONFIG_ENV, ENV_VARS
 from mlspan.collector.pipeline.factory import ConfigError
+from mlspan.collector.receivers.otlp.config import DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT
 from mlspan.collector.service import Service
+from mlspan.collector.service.config import DEFAULT_API_ENDPOINT, DEFAULT_DATA_DIR
 from mlspan.collector.service.factories import default_factories
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,12 @@ def register(subparsers: Any) -> None:
         "collector",
         help="run the OTLP collector (lineage, drift, forwarding)",
         description="Run the mlspan collector. Without --config it uses built-in defaults.",
+        epilog=(
+            f"Defaults: OTLP/gRPC {DEFAULT_GRPC_ENDPOINT}, OTLP/HTTP {DEFAULT_HTTP_ENDPOINT}, "
+            f"query API and /metrics {DEFAULT_API_ENDPOINT}, data folder {DEFAULT_DATA_DIR}. "
+            "Flags override MLSPAN_* environment variables, which override the file. "
+            "Reference: docs/collector.md."
+        ),
     )
     parser.add_argument("--config", type=Path, help=f"YAML configuration file (env {CONFIG_ENV})")
     parser.add_argument(
