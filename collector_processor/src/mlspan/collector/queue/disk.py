@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from mlspan.collector.queue.base import QueuedBatch
-from mlspan.collector.queue.ledger import Ledger
+from mlspan.collector.queue.ledger import Ledger, LedgerQueue
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ SUFFIX: Final = ".otlp"
 _NAME = re.compile(r"^(\d{20})-(\d+)\.otlp$")
 
 
-class DiskQueue:
+class DiskQueue(LedgerQueue):
     """Bounded FIFO of batches, one file each, in ``directory``."""
 
     def __init__(self, directory: Path, capacity: int, fsync: bool = True) -> None:
@@ -38,14 +38,9 @@ class DiskQueue:
             match = _NAME.match(path.name)
             if match:
                 found.append((int(match.group(1)), int(match.group(2))))
-        self._ledger = Ledger(capacity, found)
+        super().__init__(Ledger(capacity, found))
         if found:
             logger.info("queue %s: %d batches restored from disk", self._dir, len(found))
-
-    @property
-    def capacity(self) -> int:
-        """Most batches held at once (files restored from disk count too)."""
-        return self._ledger.capacity
 
     @property
     def directory(self) -> Path:
@@ -99,18 +94,3 @@ class DiskQueue:
         """Delete the batch's file."""
         self._ledger.release(batch.key)
         self._path(batch.key, batch.span_count).unlink(missing_ok=True)
-
-    def requeue(self, batch: QueuedBatch) -> None:
-        """Give a handed-out batch back at the front (its file was never deleted)."""
-        self._ledger.give_back(batch.key)
-
-    def close(self) -> None:
-        """Refuse new batches and wake waiters; files stay for the next run."""
-        self._ledger.close()
-
-    def __len__(self) -> int:
-        return len(self._ledger)
-
-    def pending_spans(self) -> int:
-        """Spans held, queued or handed out."""
-        return self._ledger.pending_spans()

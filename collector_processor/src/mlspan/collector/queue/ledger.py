@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from mlspan.collector.pdata import QueueFullError
-from mlspan.collector.queue.base import QueueClosedError
+from mlspan.collector.queue.base import QueueClosedError, QueuedBatch
 
 
 class Ledger:
@@ -91,3 +91,31 @@ class Ledger:
         """Spans of every queued, reserved or handed-out batch."""
         with self._cond:
             return sum(n for _, n in self._queued) + sum(self._held.values())
+
+
+class LedgerQueue:
+    """The part of a batch queue that only keeps books; subclasses store payloads and
+    implement ``put``, ``get`` and ``ack``."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    @property
+    def capacity(self) -> int:
+        """Most batches held at once (queued plus handed out)."""
+        return self._ledger.capacity
+
+    def requeue(self, batch: QueuedBatch) -> None:
+        """Give a handed-out batch back at the front (its payload was kept)."""
+        self._ledger.give_back(batch.key)
+
+    def close(self) -> None:
+        """Refuse new batches and wake waiters."""
+        self._ledger.close()
+
+    def __len__(self) -> int:
+        return len(self._ledger)
+
+    def pending_spans(self) -> int:
+        """Spans held, queued or handed out."""
+        return self._ledger.pending_spans()

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from mlspan.collector.queue.base import QueuedBatch
-from mlspan.collector.queue.ledger import Ledger
+from mlspan.collector.queue.ledger import Ledger, LedgerQueue
 
 
-class MemoryQueue:
+class MemoryQueue(LedgerQueue):
     """Bounded FIFO of batches in memory; lost on restart (see ``DiskQueue``)."""
 
     def __init__(self, capacity: int) -> None:
-        self._ledger = Ledger(capacity)
+        super().__init__(Ledger(capacity))
         self._payloads: dict[int, bytes] = {}
-
-    @property
-    def capacity(self) -> int:
-        """Most batches held at once."""
-        return self._ledger.capacity
 
     def put(self, raw: bytes, span_count: int) -> None:
         """Enqueue or raise ``QueueFullError``."""
@@ -36,18 +31,3 @@ class MemoryQueue:
         """Forget a handed-out batch."""
         self._ledger.release(batch.key)
         self._payloads.pop(batch.key, None)
-
-    def requeue(self, batch: QueuedBatch) -> None:
-        """Give a handed-out batch back at the front."""
-        self._ledger.give_back(batch.key)
-
-    def close(self) -> None:
-        """Refuse new batches and wake waiters."""
-        self._ledger.close()
-
-    def __len__(self) -> int:
-        return len(self._ledger)
-
-    def pending_spans(self) -> int:
-        """Spans held, queued or handed out."""
-        return self._ledger.pending_spans()
