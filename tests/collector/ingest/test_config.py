@@ -16,6 +16,7 @@ from mlspan.collector.exporters.otlp import OtlpExporterConfig
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Host, Kind
 from mlspan.collector.receivers.otlp import OtlpReceiverConfig
+from mlspan.collector.receivers.otlp.config import is_loopback, split_endpoint
 from mlspan.collector.service.config import parse_config
 from mlspan.collector.service.factories import default_factories
 from mlspan.collector.service.graph import build_graph
@@ -281,3 +282,24 @@ ROOT = Path(__file__).resolve().parents[3]
 )
 def test_shipped_configuration_files_are_valid(shipped: str) -> None:
     assert main(["collector", "--check-config", str(ROOT / shipped)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host", "port", "loopback"),
+    [
+        ("127.0.0.1:4317", "127.0.0.1", 4317, True),
+        ("localhost:0", "localhost", 0, True),
+        ("[::1]:4318", "::1", 4318, True),
+        ("0.0.0.0:4317", "0.0.0.0", 4317, False),
+        ("10.1.2.3:80", "10.1.2.3", 80, False),
+    ],
+)
+def test_endpoints_and_loopback(endpoint: str, host: str, port: int, loopback: bool) -> None:
+    assert split_endpoint(endpoint) == (host, port)
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("endpoint", ["4317", "host:", ":4317", "host:99999", "host:http"])
+def test_bad_endpoints(endpoint: str) -> None:
+    with pytest.raises(ConfigError, match="is not host:port"):
+        split_endpoint(endpoint)
