@@ -104,6 +104,19 @@ def test_numerical_decisions_match_exact_statistics(case: str, n: int) -> None:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", ["mean+0.2sigma", "variance x2.25", "skew, same mean+median", "bimodal, same mean+var"]
+)
+def test_numerical_decisions_match_exact_statistics_at_1e6_rows(case: str) -> None:
+    shape, expected = CASES[case]
+    rng = np.random.default_rng(zlib.crc32(case.encode()))
+    a, b = rng.normal(size=1_000_000), shape(rng, 1_000_000)
+    comparison = compare(a, b)
+    assert decide(comparison) == exact_decision(a, b) == expected
+    assert stats.ks_2samp(a, b).pvalue < 1e-3
+
+
 @pytest.mark.parametrize("case", ["identical", "mean+0.5sigma", "mean+1sigma", "variance x2.25"])
 def test_small_samples_are_decided_by_the_sketch_aware_ks_test(case: str) -> None:
     shape, expected = CASES[case]
@@ -218,6 +231,23 @@ def test_categorical_decisions_match_exact_tests(
     assert comparison.values["js"] == pytest.approx(exact_js(a, b), abs=1e-9)
     exact = exact_p < 0.05 if n <= 1000 else exact_js(a, b) >= 0.1
     assert decide(comparison) == exact == expected
+
+
+@pytest.mark.parametrize(("exponent", "expected"), [(1.1, False), (1.6, True)])
+def test_high_cardinality_categories_compared_through_the_frequent_items_sketch(
+    exponent: float, expected: bool
+) -> None:
+    rng = np.random.default_rng(17)
+    labels = np.array([f"id{i:05d}" for i in range(5_000)])
+
+    def draw(power: float) -> npt.NDArray[np.str_]:
+        p = 1.0 / np.arange(1, labels.size + 1) ** power
+        return rng.choice(labels, 200_000, p=p / p.sum())
+
+    reference, current = categorical_summary(draw(1.1)), categorical_summary(draw(exponent))
+    assert not reference.exact and not current.exact
+    comparison = compare_categorical(reference, current)
+    assert decide(comparison) == expected
 
 
 def test_rare_categories_are_pooled_for_the_contingency_test() -> None:
