@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from mlspan.collector.drift.config import DriftConfig
-from mlspan.collector.drift.engine import DriftEngine
+from mlspan.collector.drift.engine import DriftEngine, ValidationConfigs
 from mlspan.collector.drift.store import ResultStore
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
 from mlspan.collector.pipeline.factory import Factory, Host, Kind
@@ -49,8 +49,9 @@ def create_drift_connector(
     config: DriftConfig, host: Host, next_consumer: TracesConsumer | None
 ) -> DriftConnector:
     """Build the engine with its store, publish it on the host and register routes."""
+    validation = ValidationConfigs(config)  # a bad file stops startup, naming the key
     store = ResultStore(host.data_dir / STORE_FILE, config.history) if config.persist else None
-    engine = DriftEngine(config, host.stats, store)
+    engine = DriftEngine(config, host.stats, store, validation=validation)
     host.extras[ENGINE_KEY] = engine
     if host.router is not None:
         from mlspan.collector.drift.routes import register_drift_routes

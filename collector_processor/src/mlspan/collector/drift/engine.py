@@ -67,12 +67,13 @@ class DriftEngine:
         stats: IngestStats,
         store: ResultStore | None = None,
         clock: Callable[[], float] = time.time,
+        validation: ValidationConfigs | None = None,
     ) -> None:
         self._config = config
         self._stats = stats
         self._store = store
         self._clock = clock
-        self._validation = ValidationConfigs(config)
+        self._validation = validation if validation is not None else ValidationConfigs(config)
         self._queue: queue.Queue[TraceBatch | None] = queue.Queue(config.queue_size)
         self._lock = threading.RLock()
         self._states: dict[ModelKey, ModelState] = {}
