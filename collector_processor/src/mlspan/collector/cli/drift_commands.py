@@ -88,9 +88,12 @@ def fetch(args: argparse.Namespace, path: str, extra: Mapping[str, str] | None =
     return None
 
 
-def run_drift(args: argparse.Namespace) -> int:
-    """Print ``/api/v1/drift`` as one table per model window."""
-    body = fetch(args, "/api/v1/drift")
+def results_or_exit(
+    args: argparse.Namespace, path: str, empty: str, extra: Mapping[str, str] | None = None
+) -> list[Mapping[str, Any]] | int:
+    """The API's results to render, or the exit code when there is nothing to render
+    (unreachable API, ``--json`` printed, or no results)."""
+    body = fetch(args, path, extra)
     if body is None:
         return 1
     if args.json:
@@ -98,8 +101,16 @@ def run_drift(args: argparse.Namespace) -> int:
         return 0
     results: list[Mapping[str, Any]] = body.get("results", [])
     if not results:
-        print("no drift results yet")
+        print(empty)
         return 0
+    return results
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    """Print ``/api/v1/drift`` as one table per model window."""
+    results = results_or_exit(args, "/api/v1/drift", "no drift results yet")
+    if isinstance(results, int):
+        return results
     print("\n\n".join(render_drift(result) for result in results))
     return 0
 
@@ -134,16 +145,11 @@ def render_drift(result: Mapping[str, Any]) -> str:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Print ``/api/v1/validation`` as a table; exit code 2 when a check failed."""
-    body = fetch(args, "/api/v1/validation", {"failed_only": str(args.failed).lower()})
-    if body is None:
-        return 1
-    if args.json:
-        print(json.dumps(body, indent=2, ensure_ascii=False))
-        return 0
-    results: list[Mapping[str, Any]] = body.get("results", [])
-    if not results:
-        print("no validation results" if not args.failed else "no failed checks")
-        return 0
+    empty = "no failed checks" if args.failed else "no validation results"
+    failed_only = {"failed_only": str(args.failed).lower()}
+    results = results_or_exit(args, "/api/v1/validation", empty, failed_only)
+    if isinstance(results, int):
+        return results
     rows: list[tuple[str, ...]] = [("MODEL", "FEATURE", "CHECK", "RESULT")]
     insights = ["INSIGHT"]
     for check in results:
