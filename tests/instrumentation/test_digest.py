@@ -117,9 +117,14 @@ def test_column_rename_dtype_change_and_index_change_change_the_digest() -> None
 
 
 def test_multi_block_and_single_block_frames_hash_the_same_bytes() -> None:
-    frame = pd.DataFrame(np.arange(30.0).reshape(10, 3), columns=["a", "b", "c"])
-    split = pd.concat([frame[["a"]], frame[["b", "c"]]], axis=1)
+    columns = [f"c{i}" for i in range(100)]
+    frame = pd.DataFrame(np.arange(1000.0).reshape(10, 100), columns=columns)
+    split = pd.concat([frame[columns[:1]], frame[columns[1:]]], axis=1)
     assert digest_data(split) == digest_data(frame)
+    narrow = frame[columns[:3]].copy()
+    assert digest_data(narrow) == digest_data(
+        pd.concat([narrow[["c0"]], narrow[["c1", "c2"]]], axis=1)
+    )
 
 
 def test_sparse_digest_ignores_storage_format_and_does_not_mutate_input() -> None:
