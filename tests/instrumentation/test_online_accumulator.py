@@ -24,9 +24,13 @@ class Clock:
 def accumulator(
     flush_rows: int, flush_seconds: float, clock: Clock
 ) -> tuple[OnlineAccumulator, list[OnlineBatch]]:
+    """An accumulator that emits inline (no thread), for deterministic assertions."""
     batches: list[OnlineBatch] = []
     summarizer = Summarizer.from_options(InstrumentationOptions())
-    return OnlineAccumulator(summarizer, batches.append, flush_rows, flush_seconds, clock), batches
+    online = OnlineAccumulator(
+        summarizer, batches.append, flush_rows, flush_seconds, clock, background=False
+    )
+    return online, batches
 
 
 def test_flushes_when_the_oldest_call_is_old_enough() -> None:
@@ -76,3 +80,25 @@ def test_numeric_frames_are_snapshotted_as_plain_rows() -> None:
     frame.iloc[0, 0] = 5.0
     assert rows.to_frame().iloc[0, 0] == 1.0
     assert FrameRows.of(pd.DataFrame({"s": ["x"]})) is None
+
+
+def test_the_background_thread_emits_due_buffers_off_the_calling_thread() -> None:
+    import threading
+    import time
+
+    emitted_by: list[str] = []
+    summarizer = Summarizer.from_options(InstrumentationOptions())
+
+    def emit(batch: OnlineBatch) -> None:
+        emitted_by.append(threading.current_thread().name)
+
+    online = OnlineAccumulator(summarizer, emit, flush_rows=4, flush_seconds=60.0)
+    try:
+        for _ in range(4):
+            online.add(KEY, np.ones((1, 2)), np.zeros(1), 1)
+        deadline = time.monotonic() + 10
+        while not emitted_by and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emitted_by == ["mlspan-online-summaries"]
+    finally:
+        online.close()

@@ -3,8 +3,8 @@
 Summarising a one-row call costs more than the call itself, and a summary per call
 would flood the backend. Small calls therefore only snapshot their input and output
 (a cheap copy) into a buffer per model; once the buffer holds ``flush_rows`` rows, or
-its first call is ``flush_seconds`` old, the buffer is summarised in one go and handed
-to the emitter, which records it as one span of operation ``summary`` carrying
+its first call is ``flush_seconds`` old, the buffer is summarised in one go on a
+background thread and handed to the emitter, which records it as one span of operation ``summary`` carrying
 ``mlspan.summary.calls``. ``flush()`` empties every buffer (at uninstrument and at
 interpreter exit); a background thread flushes buffers that grow old while no call
 arrives.
@@ -69,15 +69,19 @@ class OnlineAccumulator:
         flush_rows: int,
         flush_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
     ) -> None:
         self._summarizer = summarizer
+        self._background = background
         self._emit = emit
         self._flush_rows = flush_rows
         self._flush_seconds = flush_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._buffers: dict[ModelKey, _Buffer] = {}
+        self._ready: list[tuple[ModelKey, _Buffer]] = []
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def add(
@@ -88,9 +92,14 @@ class OnlineAccumulator:
         rows: int,
         kinds: Mapping[str, FeatureKind] | None = None,
     ) -> None:
-        """Buffer a snapshot of one call's input and output; flush when due."""
+        """Buffer a snapshot of one call's input and output.
+
+        A buffer that became due is handed to the background thread, so the call that
+        crosses the threshold does not pay for summarising thousands of rows.
+        """
         now = self._clock()
         snapshot_in, snapshot_out = snapshot(inputs), snapshot(outputs)
+        inline = False
         with self._lock:
             buffer = self._buffers.get(key)
             if buffer is None:
@@ -103,11 +112,17 @@ class OnlineAccumulator:
             due = buffer.rows >= self._flush_rows or now - buffer.started >= self._flush_seconds
             if due:
                 del self._buffers[key]
+                self._ready.append((key, buffer))
+                inline = self._thread is None or self._stop.is_set()
         if due:
-            self._emit_buffer(key, buffer)
+            if inline:
+                self._emit_ready()
+            else:
+                self._wake.set()
 
     def flush(self, only_due: bool = False) -> None:
-        """Emit every buffer (or only those old enough)."""
+        """Emit the buffers handed over and every buffer (or only those old enough)."""
+        self._emit_ready()
         now = self._clock()
         with self._lock:
             keys = [
@@ -122,13 +137,14 @@ class OnlineAccumulator:
     def close(self) -> None:
         """Flush everything and stop the background thread."""
         self._stop.set()
+        self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
         self.flush()
 
     def _ensure_thread(self) -> None:
-        if self._thread is None and not self._stop.is_set():
+        if self._background and self._thread is None and not self._stop.is_set():
             self._thread = threading.Thread(
                 target=self._run, name="mlspan-online-summaries", daemon=True
             )
@@ -136,11 +152,21 @@ class OnlineAccumulator:
 
     def _run(self) -> None:
         interval = max(0.05, self._flush_seconds / 4)
-        while not self._stop.wait(interval):
+        while not self._stop.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.flush(only_due=True)
             except Exception:
                 _logger.warning("online summary flush failed", exc_info=True)
+
+    def _emit_ready(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for key, buffer in ready:
+            self._emit_buffer(key, buffer)
 
     def _emit_buffer(self, key: ModelKey, buffer: _Buffer) -> None:
         try:
