@@ -3,11 +3,10 @@
 Summarising a one-row call costs more than the call itself, and a summary per call
 would flood the backend. Small calls therefore only snapshot their input and output
 (a cheap copy) into a buffer per model; once the buffer holds ``flush_rows`` rows, or
-its first call is ``flush_seconds`` old, the buffer is summarised in one go on a
-background thread and handed to the emitter, which records it as one span of operation ``summary`` carrying
-``mlspan.summary.calls``. ``flush()`` empties every buffer (at uninstrument and at
-interpreter exit); a background thread flushes buffers that grow old while no call
-arrives.
+its first call is ``flush_seconds`` old, a background thread summarises it in one go and
+hands it to the emitter, which records it as one span of operation ``summary`` carrying
+``mlspan.summary.calls``. The same thread flushes buffers that grow old while no call
+arrives; ``flush()`` empties every buffer (at uninstrument and at interpreter exit).
 """
 
 from __future__ import annotations
