@@ -268,3 +268,24 @@ def test_user_subclasses_are_recorded_and_internal_helpers_are_not() -> None:
     names = [span.name for span in exporter.get_finished_spans()]
     assert "fit Doubler" in names and "fit HistGradientBoostingClassifier" in names
     assert not [name for name in names if "BinMapper" in name]
+
+
+def test_a_failure_inside_mlspan_never_reaches_the_caller(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mlspan.instrumentation.summarize import Summarizer
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("mlspan is broken")
+
+    x, y = frame()
+    expected = LogisticRegression().fit(x, y).predict(x)
+    monkeypatch.setattr(call_state, "digest_data", broken)
+    monkeypatch.setattr(Summarizer, "summarize", broken)
+    with instrumented() as exporter:
+        model = LogisticRegression().fit(x, y)
+        np.testing.assert_array_equal(model.predict(x), expected)
+        big = np.tile(x.to_numpy(), (600, 1))  # summarised on the worker thread
+        assert LogisticRegression().fit(big, np.tile(y.to_numpy(), 600)) is not None
+    assert "mlspan could not" in caplog.text
+    assert all(span.end_time is not None for span in exporter.get_finished_spans())

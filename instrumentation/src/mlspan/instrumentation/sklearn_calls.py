@@ -242,15 +242,27 @@ class SklearnRecorder:
             span.end()
             return None
         record = _Call(span, method, x, rows=rows, light=light, attributes=attributes)
+        try:
+            self._describe(record, instance, y, stored, state)
+        except Exception:
+            span.end()
+            raise
+        return record
+
+    def _describe(
+        self, record: _Call, instance: Any, y: object, stored: str | None, state: CallState
+    ) -> None:
+        """The attributes known before the call runs, and the input summaries started."""
+        span, method, x, attributes = record.span, record.method, record.x, record.attributes
         version = stored
         if version is None and method not in FIT_METHODS:
             version = self._version_for_predict(instance)
             if version is not None:
                 span.set_attribute(MODEL_VERSION, version)
                 attributes[MODEL_VERSION] = version
-        if light:
+        if record.light:
             state.light = True
-            return record
+            return
         record.x_digest = state.digest(x)
         record.y_digest = state.digest(y)
         inputs = [d for d in (record.x_digest, record.y_digest, version) if d]
@@ -278,7 +290,6 @@ class SklearnRecorder:
                 record.pending.append(
                     self._background.submit(y, record.y_digest, FeatureOrigin.TARGET, "y")
                 )
-        return record
 
     def _version_for_predict(self, instance: Any) -> str | None:
         version = model_version_of(instance)
