@@ -103,19 +103,17 @@ def sorted_summary(values: npt.NDArray[np.float64], nulls: int, k: int) -> Numer
     moments = Moments()
     if finite.size:
         sketch.update(finite)
-        mean = float(finite.mean())
-        deviation = finite - mean
-        squared = deviation * deviation
-        moments = Moments(
-            count=int(finite.size),
-            mean=mean,
-            m2=float(squared.sum()),
-            # Not np.dot: BLAS may start threads, which spin on a loaded machine.
-            m3=float((squared * deviation).sum()),
-            m4=float((squared * squared).sum()),
-            min=float(finite[0]),
-            max=float(finite[-1]),
-        )
+        lowest, highest, mean = float(finite[0]), float(finite[-1]), float(finite.mean())
+        # ``finite`` is a view of the private sorted copy, free to overwrite once the
+        # sketch has it: the powers are computed in place with one temporary (fresh
+        # allocations of this size cost page faults). Not np.dot: BLAS may start
+        # threads, which spin on a loaded machine.
+        deviation = np.subtract(finite, mean, out=finite)
+        squared = np.multiply(deviation, deviation)
+        m2 = float(squared.sum())
+        m3 = float(np.multiply(squared, deviation, out=deviation).sum())
+        m4 = float(np.multiply(squared, squared, out=squared).sum())
+        moments = Moments(int(finite.size), mean, m2, m3, m4, lowest, highest)
     return NumericalSummary(
         count=size + nulls,
         nulls=nulls + nan,
