@@ -20,6 +20,7 @@ from mlspan.collector.pdata import QueueFullError
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import ConfigError, Host
 from mlspan.collector.store import SqliteStore, StoreVersionError, open_store
+from mlspan.collector.store.sqlite import PAGE_SIZE
 from mlspan.semconv import (
     DATASET_DIGEST,
     DATASET_SOURCE,
@@ -210,6 +211,29 @@ def test_schema_is_versioned_and_newer_stores_are_refused(tmp_path: Path) -> Non
         open_store(tmp_path)
     with pytest.raises(ValueError, match="unsupported store URL scheme 'postgres'"):
         open_store("postgres://db/lineage")
+
+
+def test_new_stores_use_large_pages_and_older_page_sizes_still_open(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "new")
+    assert isinstance(store, SqliteStore)
+    store.close()
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    db.close()
+    old_path = tmp_path / "old" / "lineage.db"
+    old_path.parent.mkdir()
+    with sqlite3.connect(old_path) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("CREATE TABLE placeholder (x INTEGER)")
+    db.close()
+    old = open_store(old_path)
+    p = Pipeline()
+    old.write(extract(batch("svc", [p.span("a", ["data:x:1"], ["data:x:2"])])))
+    assert set(old.artifacts(["data:x:1", "data:x:2"])) == {"data:x:1", "data:x:2"}
+    old.close()
+    with sqlite3.connect(old_path) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    db.close()
 
 
 def test_concurrent_writer_and_readers(store: SqliteStore) -> None:

@@ -43,6 +43,14 @@ CHUNK: Final = 500
 """Ids per ``IN (...)`` query."""
 POOL_SIZE: Final = 8
 """Idle read connections kept open."""
+PAGE_SIZE: Final = 16384
+"""Page size of new stores (existing ones keep theirs). Span ids and content digests are
+random keys, so nearly every edge insert lands on a different leaf page and each commit
+writes those pages to the WAL; 16 KiB pages hold four times the keys of SQLite's default
+4 KiB and cut the write cost per ML span by about a quarter here."""
+WAL_CHECKPOINT_PAGES: Final = 4000
+"""WAL pages before an automatic checkpoint (about 64 MB at ``PAGE_SIZE``): leaves pages
+rewritten by consecutive batches to be copied back once."""
 
 
 class StoreVersionError(RuntimeError):
@@ -57,7 +65,9 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
         self._writer = self._connect()
+        self._writer.execute(f"PRAGMA page_size={PAGE_SIZE}")  # no-op once the file has pages
         self._writer.execute("PRAGMA journal_mode=WAL")
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self._migrate()
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._closed = False
