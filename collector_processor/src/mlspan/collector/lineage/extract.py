@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from mlspan.collector.pdata import TraceBatch
+from mlspan.collector.pdata import TraceBatch, string_attribute
+from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.collector.store import (
     INPUT,
     OUTPUT,
@@ -59,12 +60,21 @@ _FILE_PREFIX: Final = "file:"
 
 
 def _texts(value: Any) -> list[str]:
-    """A string-array attribute value; a single string counts as one element."""
+    """A string-array attribute value; a single string counts as one element.
+
+    Reads ``string_value`` first instead of asking which field is set: an array's
+    ``string_value`` is empty and any other type's ``array_value`` has no values.
+    """
     if value is None:
         return []
-    if value.HasField("array_value"):
-        return [v.string_value for v in value.array_value.values if v.string_value]
-    return [value.string_value] if value.string_value else []
+    text: str = value.string_value
+    if text:
+        return [text]
+    return [v.string_value for v in value.array_value.values if v.string_value]
+
+
+def _string(value: Any) -> str:
+    return "" if value is None else str(value.string_value)
 
 
 def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) -> LineageBatch:
@@ -72,91 +82,102 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
 
     Spans whose operation is in ``skip_operations`` are not runs. Keys are read only
     where the span kind can carry them (code and owner on components, parameters on
-    fits): each lookup of an absent key still costs a fraction of a microsecond.
+    fits): each lookup of an absent key still costs a fraction of a microsecond. Records
+    are built with ``tuple.__new__`` (no Python-level constructor call per record), and
+    a component is one record per batch (its latest span's start, owner and tags).
     """
     out = LineageBatch()
-    runs = out.runs
-    edges = out.io
-    components: dict[str, ComponentRecord] = {}
-    for ref in batch.spans():
-        span = ref.span
-        get = span.attributes.get
-        value = get(OPERATION_NAME)
-        operation = "" if value is None else value.string_value
-        value = get(COMPONENT_NAME)
-        component = "" if value is None else value.string_value
-        if (not operation and not component) or operation in skip_operations:
-            continue
-        run_id = span.span_id.hex()
-        start = span.start_time_unix_nano
-        name = span.name
-        fit = operation in _FIT_OPERATIONS
-        commit = digest = params = model_class = model_name = model_version = ""
-        if component:
-            value = get(CODE_COMMIT)
-            commit = "" if value is None else value.string_value
-            value = get(CODE_DIGEST)
-            digest = "" if value is None else value.string_value
-        value = get(MODEL_VERSION)
-        if value is not None:
-            model_version = value.string_value
-            value = get(MODEL_CLASS)
-            model_class = "" if value is None else value.string_value
-            value = get(MODEL_NAME)
-            model_name = "" if value is None else value.string_value
-            if fit:
-                value = get(MODEL_PARAMS)
-                params = "" if value is None else value.string_value
-        status = span.status
-        code = status.code
-        runs.append(
-            RunRecord(
-                run_id,
-                span.trace_id.hex(),
-                span.parent_span_id.hex(),
-                ref.service,
-                name,
-                operation,
-                component or name,
-                start,
-                span.end_time_unix_nano,
-                _STATUS[code] if 0 <= code < 3 else "unset",
-                status.message,
-                commit,
-                digest,
-                params,
-                model_class,
-                model_name,
-                model_version,
-            )
-        )
-        inputs = _texts(get(IO_INPUTS))
-        outputs = _texts(get(IO_OUTPUTS))
-        value = get(DATASET_DIGEST)
-        dataset = "" if value is None else value.string_value
-        if dataset and dataset not in outputs:
-            # A read's dataset is what it produced: it is an output, not an input.
-            inputs.append(dataset)
-        value = get(PREDICTION_DIGEST)
-        if value is not None and value.string_value:
-            outputs.append(value.string_value)
-        if model_version:
-            (outputs if fit else inputs).append(model_version)
-        for artifact in dict.fromkeys(inputs):
-            edges.append(IoRecord(run_id, INPUT, artifact, start))
-        for artifact in dict.fromkeys(outputs):
-            edges.append(IoRecord(run_id, OUTPUT, artifact, start))
-        value = get(DATASET_SOURCE)
-        if value is not None and value.string_value:
-            files = [a for a in (*inputs, *outputs) if a.startswith(_FILE_PREFIX)]
-            for artifact in dict.fromkeys(files or ([dataset] if dataset else [])):
-                out.names.append(NameRecord(artifact, value.string_value, start))
-        if component:
-            value = get(COMPONENT_OWNER)
-            owner = "" if value is None else value.string_value
-            tags = tuple(_texts(get(COMPONENT_TAGS)))
-            components[component] = ComponentRecord(component, owner, tags, start)
-        elif name not in components:
-            components[name] = ComponentRecord(name, "", (), start)
-    out.components.extend(components.values())
+    add_run = out.runs.append
+    add_edge = out.io.append
+    add_name = out.names.append
+    new = tuple.__new__
+    fit_operations = _FIT_OPERATIONS
+    components: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    for resource in batch.view.resource_spans:
+        service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
+        for scope in resource.scope_spans:
+            for span in scope.spans:
+                get = span.attributes.get
+                value = get(OPERATION_NAME)
+                operation: str = "" if value is None else value.string_value
+                value = get(COMPONENT_NAME)
+                component: str = "" if value is None else value.string_value
+                if (not operation and not component) or operation in skip_operations:
+                    continue
+                run_id: str = span.span_id.hex()
+                start: int = span.start_time_unix_nano
+                name: str = span.name
+                fit = operation in fit_operations
+                commit = digest = params = model_class = model_name = model_version = ""
+                if component:
+                    commit = _string(get(CODE_COMMIT))
+                    digest = _string(get(CODE_DIGEST))
+                value = get(MODEL_VERSION)
+                if value is not None:
+                    model_version = value.string_value
+                    model_class = _string(get(MODEL_CLASS))
+                    model_name = _string(get(MODEL_NAME))
+                    if fit:
+                        params = _string(get(MODEL_PARAMS))
+                status = span.status
+                code = status.code
+                add_run(
+                    new(
+                        RunRecord,
+                        (
+                            run_id,
+                            span.trace_id.hex(),
+                            span.parent_span_id.hex(),
+                            service,
+                            name,
+                            operation,
+                            component or name,
+                            start,
+                            span.end_time_unix_nano,
+                            _STATUS[code] if 0 <= code < 3 else "unset",
+                            status.message,
+                            commit,
+                            digest,
+                            params,
+                            model_class,
+                            model_name,
+                            model_version,
+                        ),
+                    )
+                )
+                inputs = _texts(get(IO_INPUTS))
+                outputs = _texts(get(IO_OUTPUTS))
+                dataset = _string(get(DATASET_DIGEST))
+                if dataset and dataset not in outputs:
+                    # A read's dataset is what it produced: it is an output, not an input.
+                    inputs.append(dataset)
+                value = get(PREDICTION_DIGEST)
+                if value is not None and value.string_value:
+                    outputs.append(value.string_value)
+                if model_version:
+                    (outputs if fit else inputs).append(model_version)
+                for artifact in dict.fromkeys(inputs) if len(inputs) > 1 else inputs:
+                    add_edge(new(IoRecord, (run_id, INPUT, artifact, start)))
+                for artifact in dict.fromkeys(outputs) if len(outputs) > 1 else outputs:
+                    add_edge(new(IoRecord, (run_id, OUTPUT, artifact, start)))
+                value = get(DATASET_SOURCE)
+                if value is not None and value.string_value:
+                    source: str = value.string_value
+                    files = [a for a in (*inputs, *outputs) if a.startswith(_FILE_PREFIX)]
+                    for artifact in dict.fromkeys(files or ([dataset] if dataset else [])):
+                        add_name(new(NameRecord, (artifact, source, start)))
+                if component:
+                    key = (
+                        component,
+                        _string(get(COMPONENT_OWNER)),
+                        tuple(_texts(get(COMPONENT_TAGS))),
+                    )
+                else:
+                    key = (name, "", ())
+                if components.get(key, -1) < start:
+                    components[key] = start
+    out.components.extend(
+        ComponentRecord(name, owner, tags, seen)
+        for (name, owner, tags), seen in sorted(components.items(), key=lambda item: item[1])
+    )
     return out
