@@ -63,8 +63,8 @@ def build(store: SqliteStore, chains: int, seed: int) -> tuple[list[str], list[s
     for _ in range(REFERENCES):
         run = _run(next(run_ids), "reference", start)
         reference = _digest(rng, "data")
-        io += [IoRecord(run.run_id, "in", _digest(rng, "file"), start)]
-        io += [IoRecord(run.run_id, "out", reference, start)]
+        io += [IoRecord(run.run_id, "in", (_digest(rng, "file"),), start)]
+        io += [IoRecord(run.run_id, "out", (reference,), start)]
         runs.append(run)
         references.append(reference)
     store.write_bulk(runs, io)
@@ -81,8 +81,8 @@ def build(store: SqliteStore, chains: int, seed: int) -> tuple[list[str], list[s
                 runs.append(run)
                 inputs = [*previous, rng.choice(references)]
                 previous = [_digest(rng, "data") for _ in range(OUTPUTS_PER_STEP)]
-                io += [IoRecord(run.run_id, "in", a, run.start_ns) for a in inputs]
-                io += [IoRecord(run.run_id, "out", a, run.start_ns) for a in previous]
+                io += [IoRecord(run.run_id, "in", tuple(inputs), run.start_ns)]
+                io += [IoRecord(run.run_id, "out", tuple(previous), run.start_ns)]
             finals.append(previous[0])
         store.write_bulk(runs, io)
     return finals, sources
@@ -148,7 +148,7 @@ def write_cost(folder: Path, batches: int = 40) -> str:
     written = time.process_time() - began
     store.close()
     spans = 512 * batches
-    edges = sum(len(r.io) for r in records) / spans
+    edges = sum(len(e.artifact_ids) for r in records for e in r.io) / spans
     return (
         f"ingest side, per ML span ({edges:.1f} edges each): extract "
         f"{extracted / spans * 1e6:.1f} us CPU, store write {written / spans * 1e6:.1f} us CPU"
@@ -168,7 +168,8 @@ def main() -> None:
         finals, sources = build(store, args.chains, args.seed)
         built = time.perf_counter() - began
         sizes = dict(counts(store))
-        mb = store.path.stat().st_size / 1e6
+        files = (store.path, store.path.with_name(store.path.name + "-wal"))
+        mb = sum(f.stat().st_size for f in files if f.exists()) / 1e6  # WAL not yet merged
         print(
             f"store: {sizes['artifacts']:,} artifacts, {sizes['runs']:,} runs, "
             f"{sizes['edges']:,} edges, {mb:.0f} MB; built in {built:.1f} s"

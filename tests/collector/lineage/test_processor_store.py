@@ -90,7 +90,7 @@ def test_operation_spans_link_data_models_predictions_and_paths() -> None:
     ]
     records = extract(batch("svc", spans))
     assert [r.name for r in records.runs] == [s.name for s in spans[:4]]
-    edges = {(e.run_id[-1], e.direction, e.artifact_id) for e in records.io}
+    edges = {(e.run_id[-1], e.direction, a) for e in records.io for a in e.artifact_ids}
     assert edges == {
         ("1", "in", "file:x:f"),
         ("1", "out", "data:x:train"),
@@ -279,7 +279,7 @@ def test_wrongly_typed_attributes_do_not_break_extraction() -> None:
     ]  # fmt: skip
     records = extract(batch("svc", spans))
     assert [r.name for r in records.runs] == ["odd", "fine"]
-    assert [(e.run_id[-1], e.artifact_id) for e in records.io] == [("2", "data:x:ok")]
+    assert [(e.run_id[-1], e.artifact_ids) for e in records.io] == [("2", ("data:x:ok",))]
     assert records.names == []
 
 

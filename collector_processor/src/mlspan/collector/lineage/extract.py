@@ -88,7 +88,7 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
     """
     out = LineageBatch()
     add_run = out.runs.append
-    add_edge = out.io.append
+    add_io = out.io.append
     add_name = out.names.append
     new = tuple.__new__
     fit_operations = _FIT_OPERATIONS
@@ -156,10 +156,12 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
                     outputs.append(value.string_value)
                 if model_version:
                     (outputs if fit else inputs).append(model_version)
-                for artifact in dict.fromkeys(inputs) if len(inputs) > 1 else inputs:
-                    add_edge(new(IoRecord, (run_id, INPUT, artifact, start)))
-                for artifact in dict.fromkeys(outputs) if len(outputs) > 1 else outputs:
-                    add_edge(new(IoRecord, (run_id, OUTPUT, artifact, start)))
+                if inputs:
+                    ids = tuple(dict.fromkeys(inputs)) if len(inputs) > 1 else (inputs[0],)
+                    add_io(new(IoRecord, (run_id, INPUT, ids, start)))
+                if outputs:
+                    ids = tuple(dict.fromkeys(outputs)) if len(outputs) > 1 else (outputs[0],)
+                    add_io(new(IoRecord, (run_id, OUTPUT, ids, start)))
                 value = get(DATASET_SOURCE)
                 if value is not None and value.string_value:
                     source: str = value.string_value

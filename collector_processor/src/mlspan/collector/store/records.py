@@ -48,11 +48,17 @@ class RunRecord(NamedTuple):
 
 
 class IoRecord(NamedTuple):
-    """An edge between a run and an artifact: ``direction`` is ``in`` or ``out``."""
+    """A run's edges in one direction: the artifacts it consumed (``direction`` ``in``)
+    or produced (``out``), in order, without repeats.
+
+    One record per run and direction rather than per edge: the store keeps a run's
+    artifacts with the run and one reverse entry per artifact, so grouping them here
+    saves regrouping edges on every write.
+    """
 
     run_id: str
     direction: str
-    artifact_id: str
+    artifact_ids: tuple[str, ...]
     seen_ns: int
 
 

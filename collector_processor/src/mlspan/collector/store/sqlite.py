@@ -171,24 +171,28 @@ class SqliteStore:
         db: sqlite3.Connection, runs: Sequence[RunRecord], io: Sequence[IoRecord]
     ) -> None:
         """Runs with their inputs/outputs inline, and one reverse edge per artifact."""
-        linked: dict[tuple[str, str], list[str]] = {}
-        for edge in io:
-            linked.setdefault((edge.run_id, edge.direction), []).append(edge.artifact_id)
+        linked: dict[tuple[str, str], tuple[str, ...]] = {}
+        for run_id, direction, artifact_ids, _ in io:
+            key = (run_id, direction)
+            known = linked.get(key)
+            linked[key] = (
+                artifact_ids if known is None else tuple(dict.fromkeys(known + artifact_ids))
+            )
         if runs:
             join = ID_SEPARATOR.join
+            get = linked.get
             db.executemany(
                 UPSERT_RUN,
                 [
-                    (
-                        *run,
-                        join(linked.get((run.run_id, INPUT), ())),
-                        join(linked.get((run.run_id, OUTPUT), ())),
-                    )
+                    (*run, join(get((run[0], INPUT), ())), join(get((run[0], OUTPUT), ())))
                     for run in runs
                 ],
             )
         if io:
-            db.executemany(INSERT_EDGE, [(e.artifact_id, e.direction, e.run_id) for e in io])
+            db.executemany(
+                INSERT_EDGE,
+                [(a, direction, run_id) for run_id, direction, ids, _ in io for a in ids],
+            )
 
     def write_bulk(self, runs: Sequence[RunRecord], io: Sequence[IoRecord]) -> None:
         """Bulk load runs and edges (benchmarks, imports) in one transaction."""
