@@ -51,6 +51,11 @@ writes those pages to the WAL; 16 KiB pages hold four times the keys of SQLite's
 WAL_CHECKPOINT_PAGES: Final = 4000
 """WAL pages before an automatic checkpoint (about 64 MB at ``PAGE_SIZE``): leaves pages
 rewritten by consecutive batches to be copied back once."""
+WRITER_CACHE_KIB: Final = 262144
+"""Page cache of the writing connection (a ceiling, filled as pages are touched; readers
+keep 16 MiB). Edge keys are random, so once the edge index outgrows the cache nearly
+every insert reads a page back: on a store with 2M edges a 256 MiB cache halves the CPU
+per edge insert (~13 -> ~6.7 us) against 16 MiB."""
 
 
 class StoreVersionError(RuntimeError):
@@ -68,6 +73,7 @@ class SqliteStore:
         self._writer.execute(f"PRAGMA page_size={PAGE_SIZE}")  # no-op once the file has pages
         self._writer.execute("PRAGMA journal_mode=WAL")
         self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+        self._writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
         self._migrate()
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._closed = False
