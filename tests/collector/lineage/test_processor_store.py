@@ -22,6 +22,9 @@ from mlspan.collector.pipeline.factory import ConfigError, Host
 from mlspan.collector.store import SqliteStore, StoreVersionError, open_store
 from mlspan.collector.store.sqlite import PAGE_SIZE
 from mlspan.semconv import (
+    COMPONENT_NAME,
+    COMPONENT_OWNER,
+    COMPONENT_TAGS,
     DATASET_DIGEST,
     DATASET_SOURCE,
     IO_INPUTS,
@@ -234,6 +237,29 @@ def test_new_stores_use_large_pages_and_older_page_sizes_still_open(tmp_path: Pa
     with sqlite3.connect(old_path) as db:
         assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
     db.close()
+
+
+def test_components_keep_owner_tags_and_first_and_last_seen(store: SqliteStore) -> None:
+    spans = [
+        op_span(10, "clean", {COMPONENT_NAME: "clean", COMPONENT_OWNER: "ana",
+                              COMPONENT_TAGS: ["etl", "daily"]}),
+        op_span(20, "clean", {COMPONENT_NAME: "clean"}),
+        op_span(30, "fit LogisticRegression", {OPERATION_NAME: "fit"}),
+        op_span(40, "fit LogisticRegression", {OPERATION_NAME: "fit"}),
+    ]  # fmt: skip
+    store.write(extract(batch("svc", spans[:2])))
+    store.write(extract(batch("svc", spans[2:])))
+    store.write(extract(batch("svc", [op_span(5, "clean", {COMPONENT_NAME: "clean"})])))
+    clean = store.component("clean")
+    assert clean is not None
+    assert (clean.owner, clean.first_seen_ns, clean.last_seen_ns) == (
+        "ana",
+        BASE_NS + 5,
+        BASE_NS + 20,
+    )
+    assert store.tags("component", ["clean"]) == {"clean": ["daily", "etl"]}
+    fit = store.component("fit LogisticRegression")
+    assert fit is not None and fit.last_seen_ns == BASE_NS + 40
 
 
 def test_concurrent_writer_and_readers(store: SqliteStore) -> None:

@@ -70,7 +70,17 @@ def _texts(value: Any) -> list[str]:
     text: str = value.string_value
     if text:
         return [text]
-    return [v.string_value for v in value.array_value.values if v.string_value]
+    texts = [v.string_value for v in value.array_value.values]
+    return texts if all(texts) else [t for t in texts if t]
+
+
+def _unique(items: list[str]) -> tuple[str, ...]:
+    """``items`` without repeats, in order (short lists: no dict unless needed)."""
+    if len(items) == 1:
+        return (items[0],)
+    if len(items) == 2 and items[0] != items[1]:
+        return (items[0], items[1])
+    return tuple(dict.fromkeys(items))
 
 
 def _string(value: Any) -> str:
@@ -92,7 +102,9 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
     add_name = out.names.append
     new = tuple.__new__
     fit_operations = _FIT_OPERATIONS
-    components: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    plain: dict[str, int] = {}
+    """Latest start per component that declared no owner or tags (no key tuple to build)."""
+    declared: dict[tuple[str, str, tuple[str, ...]], int] = {}
     for resource in batch.view.resource_spans:
         service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
         for scope in resource.scope_spans:
@@ -157,29 +169,33 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
                 if model_version:
                     (outputs if fit else inputs).append(model_version)
                 if inputs:
-                    ids = tuple(dict.fromkeys(inputs)) if len(inputs) > 1 else (inputs[0],)
-                    add_io(new(IoRecord, (run_id, INPUT, ids, start)))
+                    add_io(new(IoRecord, (run_id, INPUT, _unique(inputs), start)))
                 if outputs:
-                    ids = tuple(dict.fromkeys(outputs)) if len(outputs) > 1 else (outputs[0],)
-                    add_io(new(IoRecord, (run_id, OUTPUT, ids, start)))
+                    add_io(new(IoRecord, (run_id, OUTPUT, _unique(outputs), start)))
                 value = get(DATASET_SOURCE)
                 if value is not None and value.string_value:
                     source: str = value.string_value
-                    files = [a for a in (*inputs, *outputs) if a.startswith(_FILE_PREFIX)]
-                    for artifact in dict.fromkeys(files or ([dataset] if dataset else [])):
+                    files = [a for a in inputs if a.startswith(_FILE_PREFIX)]
+                    files += [a for a in outputs if a.startswith(_FILE_PREFIX)]
+                    for artifact in _unique(files) if files else (dataset,) if dataset else ():
                         add_name(new(NameRecord, (artifact, source, start)))
-                if component:
-                    key = (
-                        component,
-                        _string(get(COMPONENT_OWNER)),
-                        tuple(_texts(get(COMPONENT_TAGS))),
-                    )
-                else:
-                    key = (name, "", ())
-                if components.get(key, -1) < start:
-                    components[key] = start
-    out.components.extend(
-        ComponentRecord(name, owner, tags, seen)
-        for (name, owner, tags), seen in sorted(components.items(), key=lambda item: item[1])
-    )
+                if not component:
+                    if plain.get(name, -1) < start:
+                        plain[name] = start
+                    continue
+                value = get(COMPONENT_OWNER)
+                owner = "" if value is None else value.string_value
+                value = get(COMPONENT_TAGS)
+                if not owner and value is None:
+                    if plain.get(component, -1) < start:
+                        plain[component] = start
+                    continue
+                key = (component, owner, tuple(_texts(value)))
+                if declared.get(key, -1) < start:
+                    declared[key] = start
+    no_tags: tuple[str, ...] = ()
+    seen = [(at, name, "", no_tags) for name, at in plain.items()]
+    seen += [(at, *key) for key, at in declared.items()]
+    seen.sort(key=lambda item: item[0])
+    out.components.extend(ComponentRecord(name, owner, tags, at) for at, name, owner, tags in seen)
     return out

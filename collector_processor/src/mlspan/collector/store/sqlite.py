@@ -18,7 +18,6 @@ from typing import Any, Final
 
 from mlspan.collector.store.records import (
     INPUT,
-    OUTPUT,
     Artifact,
     Component,
     Flag,
@@ -166,7 +165,7 @@ class SqliteStore:
             if batch.components:
                 db.executemany(
                     UPSERT_COMPONENT,
-                    [(c.name, c.owner, c.seen_ns, c.seen_ns) for c in batch.components],
+                    ((c.name, c.owner, c.seen_ns, c.seen_ns) for c in batch.components),
                 )
                 tags = [("component", c.name, t) for c in batch.components for t in c.tags]
                 if tags:
@@ -176,28 +175,31 @@ class SqliteStore:
     def _write_runs(
         db: sqlite3.Connection, runs: Sequence[RunRecord], io: Sequence[IoRecord]
     ) -> None:
-        """Runs with their inputs/outputs inline, and one reverse edge per artifact."""
-        linked: dict[tuple[str, str], tuple[str, ...]] = {}
+        """Runs with their inputs/outputs inline, and one reverse edge per artifact.
+
+        Rows go to ``executemany`` as generators: each row tuple is freed once bound, so
+        a write of thousands of spans does not pile up objects for the garbage collector.
+        """
+        consumed: dict[str, tuple[str, ...]] = {}
+        produced: dict[str, tuple[str, ...]] = {}
         for run_id, direction, artifact_ids, _ in io:
-            key = (run_id, direction)
-            known = linked.get(key)
-            linked[key] = (
+            linked = consumed if direction == INPUT else produced
+            known = linked.get(run_id)
+            linked[run_id] = (
                 artifact_ids if known is None else tuple(dict.fromkeys(known + artifact_ids))
             )
         if runs:
             join = ID_SEPARATOR.join
-            get = linked.get
+            inputs = consumed.get
+            outputs = produced.get
             db.executemany(
                 UPSERT_RUN,
-                [
-                    (*run, join(get((run[0], INPUT), ())), join(get((run[0], OUTPUT), ())))
-                    for run in runs
-                ],
+                ((*run, join(inputs(run[0], ())), join(outputs(run[0], ()))) for run in runs),
             )
         if io:
             db.executemany(
                 INSERT_EDGE,
-                [(a, direction, run_id) for run_id, direction, ids, _ in io for a in ids],
+                ((a, direction, run_id) for run_id, direction, ids, _ in io for a in ids),
             )
 
     def write_bulk(self, runs: Sequence[RunRecord], io: Sequence[IoRecord]) -> None:
