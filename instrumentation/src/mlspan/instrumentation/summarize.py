@@ -22,8 +22,7 @@ import numpy.typing as npt
 from mlspan.instrumentation.features import Column, FeatureClassifier, columns_of
 from mlspan.instrumentation.options import InstrumentationOptions
 from mlspan.semconv import FeatureKind, FeatureOrigin
-from mlspan.summaries import CategoricalSummary, FeatureSummary, Moments, NumericalSummary
-from mlspan.summaries.numerical import empty_sketch
+from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
 
 _logger = logging.getLogger(__name__)
 _EPOCH = np.datetime64(0, "s")
@@ -77,52 +76,13 @@ class Summarizer:
     def _summary(self, column: Column, kind: FeatureKind, origin: FeatureOrigin) -> FeatureSummary:
         if kind is FeatureKind.NUMERICAL:
             values, nulls = numeric_values(column.values)
-            stats: NumericalSummary | CategoricalSummary = sorted_summary(values, nulls, self.kll_k)
+            stats: NumericalSummary | CategoricalSummary = NumericalSummary.from_values(
+                values, nulls, self.kll_k
+            )
         else:
             counts, nulls = category_counts(column.values)
             stats = CategoricalSummary.from_counts(counts, nulls=nulls, cap=self.categorical_cap)
         return FeatureSummary(column.name, kind, origin, column.dtype, stats)
-
-
-def sorted_summary(values: npt.NDArray[np.float64], nulls: int, k: int) -> NumericalSummary:
-    """``NumericalSummary.from_values`` computed from a sorted copy, in about half the time.
-
-    Sorted input halves the KLL sketch's work (its compactors sort their buffers) and
-    its error bound holds for any input order. Sorting also puts -inf first and NaN
-    and +inf last, so the finite values are one contiguous slice whose ends are the
-    minimum and maximum, and the moments need no masks.
-    """
-    ordered = np.sort(np.asarray(values, dtype=np.float64).ravel())
-    size = int(ordered.size)
-    first_nan = int(np.searchsorted(ordered, np.nan, side="left"))
-    low = int(np.searchsorted(ordered[:first_nan], -np.inf, side="right"))
-    high = int(np.searchsorted(ordered[:first_nan], np.inf, side="left"))
-    finite = ordered[low:high]
-    nan = size - first_nan
-    sketch = empty_sketch(k)
-    moments = Moments()
-    if finite.size:
-        sketch.update(finite)
-        lowest, highest, mean = float(finite[0]), float(finite[-1]), float(finite.mean())
-        # ``finite`` is a view of the private sorted copy, free to overwrite once the
-        # sketch has it: the powers are computed in place with one temporary (fresh
-        # allocations of this size cost page faults). Not np.dot: BLAS may start
-        # threads, which spin on a loaded machine.
-        deviation = np.subtract(finite, mean, out=finite)
-        squared = np.multiply(deviation, deviation)
-        m2 = float(squared.sum())
-        m3 = float(np.multiply(squared, deviation, out=deviation).sum())
-        m4 = float(np.multiply(squared, squared, out=squared).sum())
-        moments = Moments(int(finite.size), mean, m2, m3, m4, lowest, highest)
-    return NumericalSummary(
-        count=size + nulls,
-        nulls=nulls + nan,
-        nan=nan,
-        inf=size - nan - int(finite.size),
-        moments=moments,
-        sketch_bytes=bytes(sketch.serialize()),
-        k=k,
-    )
 
 
 def numeric_values(values: Any) -> tuple[npt.NDArray[np.float64], int]:

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from datasketches import kll_doubles_sketch
 
+from mlspan.summaries.kll_build import kll_from_sorted
 from mlspan.summaries.moments import Moments
 
 DEFAULT_KLL_K = 200
@@ -50,23 +51,38 @@ class NumericalSummary:
     ) -> NumericalSummary:
         """Summarise an array of numbers; NaN counts as a null, +-inf as infinite.
 
-        ``nulls`` adds missing values the caller already removed (e.g. pandas NA).
+        ``nulls`` adds missing values the caller already removed (e.g. pandas NA). The
+        values are sorted once (a private copy): sorting puts -inf first and NaN and +inf
+        last, so the finite values are one contiguous slice whose ends are the minimum
+        and maximum, the moments need no masks, and the KLL sketch is built from the
+        sorted slice in one pass (``kll_from_sorted``) instead of value by value.
         """
-        array = np.asarray(values, dtype=np.float64).ravel()
-        finite_mask = np.isfinite(array)
-        finite = array if bool(finite_mask.all()) else array[finite_mask]
-        nan = int(np.isnan(array).sum()) if finite.size != array.size else 0
-        inf = int(array.size - finite.size - nan)
-        sketch = empty_sketch(k)
+        ordered = np.sort(np.asarray(values, dtype=np.float64).ravel())
+        size = int(ordered.size)
+        first_nan = int(np.searchsorted(ordered, np.nan, side="left"))
+        low = int(np.searchsorted(ordered[:first_nan], -np.inf, side="right"))
+        high = int(np.searchsorted(ordered[:first_nan], np.inf, side="left"))
+        finite = ordered[low:high]
+        nan = size - first_nan
+        sketch_bytes = kll_from_sorted(finite, k)
+        moments = Moments()
         if finite.size:
-            sketch.update(finite)
+            lowest, highest, mean = float(finite[0]), float(finite[-1]), float(finite.mean())
+            # ``finite`` views the private sorted copy, free to overwrite now that the
+            # sketch is built: the powers are computed in place with one temporary.
+            deviation = np.subtract(finite, mean, out=finite)
+            squared = np.multiply(deviation, deviation)
+            m2 = float(squared.sum())
+            m3 = float(np.multiply(squared, deviation, out=deviation).sum())
+            m4 = float(np.multiply(squared, squared, out=squared).sum())
+            moments = Moments(int(finite.size), mean, m2, m3, m4, lowest, highest)
         return cls(
-            count=int(array.size) + nulls,
+            count=size + nulls,
             nulls=nulls + nan,
             nan=nan,
-            inf=inf,
-            moments=Moments.from_array(finite),
-            sketch_bytes=bytes(sketch.serialize()),
+            inf=size - nan - int(finite.size),
+            moments=moments,
+            sketch_bytes=sketch_bytes,
             k=k,
         )
 
