@@ -166,11 +166,12 @@ def main() -> None:
         finals, sources = build(store, args.chains, args.seed)
         built = time.perf_counter() - began
         sizes = dict(counts(store))
-        files = (store.path, store.path.with_name(store.path.name + "-wal"))
-        mb = sum(f.stat().st_size for f in files if f.exists()) / 1e6  # WAL not yet merged
+        wal = store.path.with_name(store.path.name + "-wal")
+        wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+        mb = store.path.stat().st_size / 1e6
         print(
             f"store: {sizes['artifacts']:,} artifacts, {sizes['runs']:,} runs, "
-            f"{sizes['edges']:,} edges, {mb:.0f} MB; built in {built:.1f} s"
+            f"{sizes['edges']:,} edges, {mb:.0f} MB + {wal_mb:.0f} MB WAL; built in {built:.1f} s"
         )
         rng = random.Random(args.seed + 1)
         queries = LineageQueries(store)

@@ -72,6 +72,8 @@ class SqliteStore:
         self._writer.execute(f"PRAGMA page_size={PAGE_SIZE}")  # no-op once the file has pages
         self._writer.execute("PRAGMA journal_mode=WAL")
         self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+        # A large transaction grows the WAL past the checkpoint size; shrink it afterwards.
+        self._writer.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * PAGE_SIZE}")
         self._writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
         self._migrate()
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
