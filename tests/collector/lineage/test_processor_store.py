@@ -20,7 +20,7 @@ from mlspan.collector.pdata import QueueFullError
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import ConfigError, Host
 from mlspan.collector.store import SqliteStore, StoreVersionError, open_store
-from mlspan.collector.store.sqlite import PAGE_SIZE
+from mlspan.collector.store.sqlite_connection import PAGE_SIZE
 from mlspan.semconv import (
     COMPONENT_NAME,
     COMPONENT_OWNER,

@@ -27,6 +27,7 @@ from mlspan.collector.store.records import (
     RunRecord,
     artifact_kind,
 )
+from mlspan.collector.store.sqlite_connection import connect, connect_writer
 from mlspan.collector.store.sqlite_schema import (
     ID_SEPARATOR,
     INSERT_EDGE,
@@ -42,19 +43,6 @@ CHUNK: Final = 500
 """Ids per ``IN (...)`` query."""
 POOL_SIZE: Final = 8
 """Idle read connections kept open."""
-PAGE_SIZE: Final = 16384
-"""Page size of new stores (existing ones keep theirs). Span ids and content digests are
-random keys, so nearly every edge insert lands on a different leaf page and each commit
-writes those pages to the WAL; 16 KiB pages hold four times the keys of SQLite's default
-4 KiB and cut the write cost per ML span by about a quarter here."""
-WAL_CHECKPOINT_PAGES: Final = 4000
-"""WAL pages before an automatic checkpoint (about 64 MB at ``PAGE_SIZE``): leaves pages
-rewritten by consecutive batches to be copied back once."""
-WRITER_CACHE_KIB: Final = 262144
-"""Page cache of the writing connection (a ceiling, filled as pages are touched; readers
-keep 16 MiB). Edge keys are random, so once the edge index outgrows the cache nearly
-every insert reads a page back: on a store with 2M edges a 256 MiB cache halves the CPU
-per edge insert (~13 -> ~6.7 us) against 16 MiB."""
 
 
 class StoreVersionError(RuntimeError):
@@ -68,13 +56,7 @@ class SqliteStore:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
-        self._writer = self._connect()
-        self._writer.execute(f"PRAGMA page_size={PAGE_SIZE}")  # no-op once the file has pages
-        self._writer.execute("PRAGMA journal_mode=WAL")
-        self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        # A large transaction grows the WAL past the checkpoint size; shrink it afterwards.
-        self._writer.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * PAGE_SIZE}")
-        self._writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+        self._writer = connect_writer(path)
         self._migrate()
         self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._closed = False
@@ -83,15 +65,6 @@ class SqliteStore:
     def path(self) -> Path:
         """The database file."""
         return self._path
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=30000")
-        connection.execute("PRAGMA cache_size=-16384")
-        return connection
 
     def _migrate(self) -> None:
         with self._transaction() as db:
@@ -133,7 +106,7 @@ class SqliteStore:
         try:
             connection = self._readers.get_nowait()
         except queue.Empty:
-            connection = self._connect()
+            connection = connect(self._path)
         try:
             yield connection
         finally:

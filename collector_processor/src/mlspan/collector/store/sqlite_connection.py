@@ -1,0 +1,50 @@
+"""How the SQLite store opens and tunes its connections.
+
+Readers get WAL-friendly defaults; the single writing connection also fixes the page size
+of a new file, switches it to WAL and gets a large page cache, because lineage ingest is
+dominated by inserts on random keys (span ids, content digests).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final
+
+PAGE_SIZE: Final = 16384
+"""Page size of new stores (existing ones keep theirs). Span ids and content digests are
+random keys, so nearly every edge insert lands on a different leaf page and each commit
+writes those pages to the WAL; 16 KiB pages hold four times the keys of SQLite's default
+4 KiB and cut the write cost per ML span by about a quarter here."""
+WAL_CHECKPOINT_PAGES: Final = 4000
+"""WAL pages before an automatic checkpoint (about 64 MB at ``PAGE_SIZE``): leaves pages
+rewritten by consecutive batches to be copied back once."""
+WRITER_CACHE_KIB: Final = 262144
+"""Page cache of the writing connection (a ceiling, filled as pages are touched; readers
+keep ``READER_CACHE_KIB``). Edge keys are random, so once the edge index outgrows the
+cache nearly every insert reads a page back: on a store with 2M edges a 256 MiB cache
+halves the CPU per edge insert (~13 -> ~6.7 us) against 16 MiB."""
+READER_CACHE_KIB: Final = 16384
+"""Page cache of each pooled read connection."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable from any
+    thread, waiting up to 30 s for a lock."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA busy_timeout=30000")
+    connection.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+    return connection
+
+
+def connect_writer(path: Path) -> sqlite3.Connection:
+    """The writing connection: page size (new files only), WAL, checkpoints, cache."""
+    connection = connect(path)
+    connection.execute(f"PRAGMA page_size={PAGE_SIZE}")  # no-op once the file has pages
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    # A large transaction grows the WAL past the checkpoint size; shrink it afterwards.
+    connection.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * PAGE_SIZE}")
+    connection.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+    return connection
