@@ -59,6 +59,7 @@ def test_operation_spans_link_data_models_predictions_and_paths() -> None:
             {
                 OPERATION_NAME: "read",
                 DATASET_SOURCE: "data/train.csv",
+                DATASET_DIGEST: "data:x:train",  # what it read: an output, not an input
                 IO_INPUTS: ["file:x:f"],
                 IO_OUTPUTS: ["data:x:train"],
             },
