@@ -13,23 +13,20 @@ against a receiver that fails once and one that always fails. Everything listens
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pytest
 import yaml
 
 from mlspan.collector.alerts import AlertingComponent
-from mlspan.collector.drift.connector import drift_factory
 from mlspan.collector.service.config import parse_config
 from mlspan.collector.service.factories import default_factories
 from mlspan.collector.service.service import Service
@@ -38,13 +35,13 @@ from tests.collector.alerts.webhook_server import Received, webhook_receiver
 from tests.collector.drift.batches import batch, numerical, summary_span
 from tests.deploy.binaries import require_binary
 from tests.support.otlp_sink import free_port
+from tests.support.processes import background_process, poll
 
 pytestmark = pytest.mark.slow
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SERVICE = "churn-service"
 WAIT_S = 90.0
-T = TypeVar("T")
 
 
 @dataclass
@@ -60,45 +57,6 @@ class Stack:
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
-
-
-def _poll(what: str, probe: Callable[[], T | None], timeout: float = WAIT_S) -> T:
-    """Call ``probe`` until it returns a value (not None); fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except (urllib.error.URLError, ConnectionError, KeyError) as exc:
-            last_error, value = exc, None
-        if value is not None:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
-
-
-@contextmanager
-def _process(name: str, args: list[str], folder: Path, ready_url: str) -> Iterator[None]:
-    log_path = folder / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    try:
-
-        def ready() -> bool | None:
-            if process.poll() is not None:
-                pytest.fail(f"{name} exited: {log_path.read_text()[-2000:]}")
-            with urllib.request.urlopen(ready_url, timeout=2) as response:
-                return True if response.status == 200 else None
-
-        _poll(f"{name} to be ready", ready)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
 
 
 def _alertmanager_config(folder: Path, hook_url: str) -> Path:
@@ -194,8 +152,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         dead_url, dead = stack.enter_context(webhook_receiver(default_status=503))
 
         factories = default_factories()
-        if not any(f.type_name == "drift" for f in factories):
-            factories.append(drift_factory())
         raw = _collector_config(folder, flaky_url, dead_url)
         service = Service(parse_config(raw, factories), factories)
         service.start()
@@ -207,7 +163,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
         am_port, prom_port = free_port(), free_port()
         stack.enter_context(
-            _process(
+            background_process(
                 "alertmanager",
                 [
                     alertmanager_bin,
@@ -221,7 +177,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
         )
         stack.enter_context(
-            _process(
+            background_process(
                 "prometheus",
                 [
                     prometheus_bin,
@@ -252,7 +208,7 @@ def test_drift_gauges_in_prometheus_name_exactly_the_shifted_features(stack: Sta
         result = _query(stack, f'mlspan_feature_drifted{{service="{SERVICE}"}} == 1')
         return {r["metric"]["feature"] for r in result} or None
 
-    assert _poll("drifted features in Prometheus", drifted) == {"age", "income"}
+    assert poll("drifted features in Prometheus", drifted) == {"age", "income"}
     above = _query(
         stack, f'mlspan_feature_drift{{service="{SERVICE}",metric="wasserstein_sigma"}} >= 0.1'
     )
@@ -275,7 +231,7 @@ def test_the_dataset_drift_rule_fires_and_reaches_the_webhook_through_alertmanag
             None,
         )
 
-    alert = _poll("MlspanDatasetDrift firing in Prometheus", firing_in_prometheus)
+    alert = poll("MlspanDatasetDrift firing in Prometheus", firing_in_prometheus)
     assert alert["labels"]["model"] == "churn"
     assert alert["labels"]["service"] == SERVICE
 
@@ -286,7 +242,7 @@ def test_the_dataset_drift_rule_fires_and_reaches_the_webhook_through_alertmanag
                     return dict(item)
         return None
 
-    item = _poll("the Alertmanager webhook", delivered)
+    item = poll("the Alertmanager webhook", delivered)
     assert item["status"] == "firing"
     assert item["labels"]["severity"] == "warning"
     assert item["labels"]["version"] == "v1"
@@ -314,7 +270,7 @@ def test_mlspan_notifies_its_own_webhooks_with_retries_and_counts_failures(
         result = _query(stack, 'mlspan_alert_notifications_failed_total{receiver="dead"} == 1')
         return float(result[0]["value"][1]) if result else None
 
-    assert _poll("the failure count in Prometheus", counted) == 1
+    assert poll("the failure count in Prometheus", counted) == 1
     assert stack.alerting.notification_failures() == {"flaky": 0, "dead": 1}
     firing = _query(stack, 'mlspan_alerts_firing{alert="FeatureDrift"}')
     assert float(firing[0]["value"][1]) == 2
