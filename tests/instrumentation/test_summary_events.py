@@ -149,3 +149,21 @@ def test_small_transform_calls_accumulate_inputs_only() -> None:
         scaler.transform(x[:2])
     (summary,) = [s for s in exporter.get_finished_spans() if operation(s) == "summary"]
     assert [e[FEATURE_NAME] for e in summary_events(summary)] == ["x0", "x1"]
+
+
+def test_without_nested_summaries_only_the_outermost_call_is_summarised() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 3)), rng.integers(0, 2, 300)
+    with instrumented(nested_summaries=False) as exporter:
+        model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
+        model.predict_proba(x)
+    summarised = {span.name for span in exporter.get_finished_spans() if summary_events(span)}
+    assert summarised == {"fit Pipeline", "predict_proba Pipeline"}
+    with instrumented() as exporter:
+        make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y).predict_proba(x)
+    summarised = {span.name for span in exporter.get_finished_spans() if summary_events(span)}
+    assert "predict_proba LogisticRegression" in summarised

@@ -281,7 +281,7 @@ class SklearnRecorder:
         )
         if record.x_digest:
             attributes[DATASET_DIGEST] = record.x_digest
-        if self._options.summaries and (self._options.nested_summaries or len(state.active) == 1):
+        if self._summarises(state):
             kinds = None if method in FIT_METHODS else feature_kinds_of(instance)
             record.pending.append(
                 self._background.submit(x, record.x_digest, FeatureOrigin.INPUT, "x", kinds)
@@ -290,6 +290,13 @@ class SklearnRecorder:
                 record.pending.append(
                     self._background.submit(y, record.y_digest, FeatureOrigin.TARGET, "y")
                 )
+
+    def _summarises(self, state: CallState) -> bool:
+        """Whether this call gets feature summaries: only the outermost one, unless the
+        ``nested_summaries`` option asks for every nested step's as well."""
+        return self._options.summaries and (
+            self._options.nested_summaries or len(state.active) == 1
+        )
 
     def _version_for_predict(self, instance: Any) -> str | None:
         version = model_version_of(instance)
@@ -363,7 +370,7 @@ class SklearnRecorder:
                     provenance = _provenance()
                     if provenance is not None:
                         provenance.note_output(output_digest)
-            if method in PREDICTION_METHODS and self._options.summaries:
+            if method in PREDICTION_METHODS and self._summarises(state):
                 summaries += self._summaries.summarize(
                     result, output_digest, FeatureOrigin.PREDICTION, "prediction"
                 )
