@@ -43,7 +43,9 @@ def test_built_sketch_is_accurate_and_valid(n: int, k: int) -> None:
     doubled.merge(kll_doubles_sketch.deserialize(kll_from_sorted(ordered, k, rng)))
     assert doubled.n == 2 * n
     if n > 1:
-        assert rank_error(doubled, ordered) < doubled.normalized_rank_error(False)
+        # The merge compacts with the library's own randomness; its stated bound holds
+        # with 99 % confidence per query, so allow twice it over 1999 queries.
+        assert rank_error(doubled, ordered) < 2 * doubled.normalized_rank_error(False)
 
 
 def test_empty_and_small_inputs_are_exact() -> None:
