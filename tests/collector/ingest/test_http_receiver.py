@@ -254,7 +254,9 @@ def test_full_queue_gets_429_with_retry_after(
     answer = http_post(_address(receiver), ml_request(2).SerializeToString())
     assert answer.status == 429
     assert answer.headers["retry-after"] == "2"
-    assert stats.snapshot().spans_dropped == {"queue_full": 2}
+    # Refused, not lost: the sender retries, so no span counts as dropped.
+    assert stats.snapshot().spans_dropped == {}
+    assert stats.snapshot().requests_rejected == {("otlp", "queue_full"): 1}
 
 
 def test_shutting_down_gets_503_with_retry_after(receiver: OtlpReceiver) -> None:

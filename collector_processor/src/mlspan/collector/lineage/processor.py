@@ -4,8 +4,9 @@
 SQLite. A writer thread drains the queue, turns every waiting batch into records (see
 ``extract``) and writes them in one transaction. When the queue is full the batch is
 refused with ``QueueFullError`` (the receiver answers with OTLP's retryable status and
-the sender retries; writes are idempotent, so re-delivery is harmless) and the spans are
-counted as dropped for reason ``lineage_queue_full``. ``shutdown`` stops accepting,
+the sender retries; writes are idempotent, so re-delivery is harmless). A refusal is not
+a loss, so it is not counted as dropped spans: the receiver counts the refused request.
+``shutdown`` stops accepting,
 drains what was accepted, and closes a store it opened itself.
 """
 
@@ -26,9 +27,7 @@ from mlspan.semconv import OperationName
 
 logger = logging.getLogger(__name__)
 
-DROP_QUEUE_FULL: Final = "lineage_queue_full"
 DROP_STORE_ERROR: Final = "lineage_store_error"
-DROP_SHUTDOWN: Final = "lineage_shutdown"
 MAX_BATCHES_PER_WRITE: Final = 16
 """Waiting batches merged into one transaction: enough to amortise the commit, few
 enough that an annotation from the API (flag, tag) waits well under a second."""
@@ -116,12 +115,10 @@ class LineageProcessor:
     def consume(self, batch: TraceBatch) -> None:
         """Queue ``batch`` for writing, then hand it on; ``QueueFullError`` when full."""
         if self._stopped:
-            self._stats.spans_dropped(DROP_SHUTDOWN, batch.span_count)
             raise QueueFullError("lineage processor is shut down")
         try:
             self._queue.put_nowait(batch)
         except queue.Full:
-            self._stats.spans_dropped(DROP_QUEUE_FULL, batch.span_count)
             raise QueueFullError("lineage queue is full") from None
         if self._next is not None:
             self._next.consume(batch)

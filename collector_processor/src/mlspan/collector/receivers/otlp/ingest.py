@@ -121,7 +121,6 @@ class TraceIngest:
                 self._consumer.consume(batch)
             except QueueFullError as exc:
                 self._stats.request_rejected(self.name, Status.QUEUE_FULL.value)
-                self._stats.spans_dropped("queue_full", batch.span_count)
                 self._log.warning("queue_full", "receiver %s: %s", self.name, exc)
                 return IngestResult(Status.QUEUE_FULL, str(exc) or "queue full")
             self._stats.spans_received(self.name, batch.span_count)
