@@ -23,11 +23,6 @@ DEFAULT_KLL_K = 200
 SKETCH_PREFIX = "kll_doubles"
 
 
-def empty_sketch(k: int = DEFAULT_KLL_K) -> kll_doubles_sketch:
-    """A new KLL sketch with accuracy parameter ``k``."""
-    return kll_doubles_sketch(k)
-
-
 @dataclass(frozen=True)
 class NumericalSummary:
     """Summary of one numerical feature.
