@@ -8,6 +8,7 @@ under SQLite's bound-parameter limit.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import sqlite3
 import threading
@@ -16,8 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from mlspan.collector.store import sqlite_io_index
 from mlspan.collector.store.records import (
     INPUT,
+    OUTPUT,
     Artifact,
     Component,
     Flag,
@@ -30,9 +33,10 @@ from mlspan.collector.store.records import (
 from mlspan.collector.store.sqlite_connection import connect, connect_writer
 from mlspan.collector.store.sqlite_schema import (
     ID_SEPARATOR,
-    INSERT_EDGE,
+    INDEX_NEW_RUNS,
     INSERT_TAG,
     MIGRATIONS,
+    NEXT_SEQ,
     RUN_COLUMNS,
     UPSERT_COMPONENT,
     UPSERT_NAME,
@@ -150,7 +154,8 @@ class SqliteStore:
     def _write_runs(
         db: sqlite3.Connection, runs: Sequence[RunRecord], io: Sequence[IoRecord]
     ) -> None:
-        """Runs with their inputs/outputs inline, and one reverse edge per artifact.
+        """Runs with their inputs/outputs inline, then the artifact-id indexes for the
+        reverse direction from the rows just written (see ``sqlite_schema``).
 
         Rows go to ``executemany`` as generators: each row tuple is freed once bound, so
         a write of thousands of spans does not pile up objects for the garbage collector.
@@ -167,18 +172,20 @@ class SqliteStore:
             join = ID_SEPARATOR.join
             inputs = consumed.get
             outputs = produced.get
+            first = int(db.execute(NEXT_SEQ).fetchone()[0])
             db.executemany(
                 UPSERT_RUN,
-                ((*run, join(inputs(run[0], ())), join(outputs(run[0], ()))) for run in runs),
+                (
+                    (seq, *run, join(inputs(run[0], ())), join(outputs(run[0], ())))
+                    for seq, run in zip(itertools.count(first), runs)
+                ),
             )
-        if io:
-            db.executemany(
-                INSERT_EDGE,
-                ((a, direction, run_id) for run_id, direction, ids, _ in io for a in ids),
-            )
+            for statement in INDEX_NEW_RUNS:
+                db.execute(statement, (first,))
 
     def write_bulk(self, runs: Sequence[RunRecord], io: Sequence[IoRecord]) -> None:
-        """Bulk load runs and edges (benchmarks, imports) in one transaction."""
+        """Bulk load runs and their inputs/outputs (benchmarks, imports) in one
+        transaction."""
         with self._transaction() as db:
             self._write_runs(db, runs, io)
 
@@ -202,14 +209,14 @@ class SqliteStore:
         return {row[0]: RunRecord(*row) for row in rows}
 
     def artifacts(self, artifact_ids: Collection[str]) -> dict[str, Artifact]:
-        """Artifacts by id (any id an edge names) with names and flag state."""
-        found = [
-            row[0]
-            for row in self._select_in(
-                "SELECT DISTINCT artifact_id FROM edges WHERE artifact_id IN ({ids})",
-                artifact_ids,
-            )
-        ]
+        """Artifacts by id (any id a run names) with names and flag state."""
+        unique = list(dict.fromkeys(artifact_ids))
+        present: set[str] = set()
+        with self._read() as db:
+            for start in range(0, len(unique), CHUNK):
+                chunk = unique[start : start + CHUNK]
+                present |= sqlite_io_index.existing(db, chunk, (OUTPUT, INPUT))
+        found = [aid for aid in unique if aid in present]
         names: dict[str, list[str]] = {}
         for artifact_id, name in self._select_in(
             "SELECT artifact_id, name FROM artifact_names WHERE artifact_id IN ({ids}) "
@@ -243,19 +250,16 @@ class SqliteStore:
         return [found[i] for i in ids if i in found]
 
     def ids_with_prefix(self, prefix: str, limit: int) -> tuple[list[str], list[str]]:
-        """Run and artifact ids starting with ``prefix`` (range scans on the keys)."""
+        """Run and artifact ids starting with ``prefix`` (a range scan on run ids, a
+        prefix query on the artifact-id indexes)."""
         upper = prefix + "\U0010ffff"
         with self._read() as db:
             runs = db.execute(
                 "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT ?",
                 (prefix, upper, limit),
             ).fetchall()
-            artifacts = db.execute(
-                "SELECT DISTINCT artifact_id FROM edges WHERE artifact_id >= ? "
-                "AND artifact_id < ? ORDER BY artifact_id LIMIT ?",
-                (prefix, upper, limit),
-            ).fetchall()
-        return [r[0] for r in runs], [a[0] for a in artifacts]
+            artifacts = sqlite_io_index.with_prefix(db, prefix, limit, (OUTPUT, INPUT))
+        return [r[0] for r in runs], artifacts
 
     # -- graph -----------------------------------------------------------------------
     def run_io(self, run_ids: Collection[str], direction: str) -> dict[str, list[str]]:
@@ -271,14 +275,13 @@ class SqliteStore:
 
     def artifact_runs(self, artifact_ids: Collection[str], direction: str) -> dict[str, list[str]]:
         """Runs that consumed or produced each artifact."""
+        unique = list(dict.fromkeys(artifact_ids))
         found: dict[str, list[str]] = {}
-        for artifact_id, run_id in self._select_in(
-            "SELECT artifact_id, run_id FROM edges WHERE direction = ? "
-            "AND artifact_id IN ({ids}) ORDER BY artifact_id, run_id",
-            artifact_ids,
-            (direction,),
-        ):
-            found.setdefault(artifact_id, []).append(run_id)
+        with self._read() as db:
+            for start in range(0, len(unique), CHUNK):
+                found.update(
+                    sqlite_io_index.linked_runs(db, unique[start : start + CHUNK], direction)
+                )
         return found
 
     def child_runs(self, trace_id: str, span_id: str) -> list[RunRecord]:
