@@ -182,11 +182,11 @@ class DriftEngine:
                 state.add(record, now)
                 if record.side == BASELINE:
                     changed.add((record.key, record.summary.name, record.summary.origin.value))
-            if self._store is not None:
-                for key, name, origin in changed:
-                    state = self._states[key]
-                    summary = state.baseline[(name, origin)]
-                    self._store.save_baseline(key, summary, state.baseline_digests)
+            if self._store is not None and changed:
+                self._store.save_baselines(
+                    [(key, self._states[key].baseline[(n, o)]) for key, n, o in changed],
+                    {key: self._states[key].baseline_digests for key, _, _ in changed},
+                )
         self.close_windows()
 
     def close_windows(self, force: bool = False) -> list[Result]:

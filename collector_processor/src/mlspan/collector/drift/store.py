@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -49,26 +49,38 @@ class ResultStore:
         self._history = history
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False)
+        # WAL with NORMAL sync: a commit no longer waits for the disk, and a crash can lose
+        # only the last commits, never corrupt the file (baselines are rebuilt from spans).
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock, self._db:
             self._db.executescript(SCHEMA)
 
-    def save_baseline(
-        self, key: ModelKey, summary: FeatureSummary, seen: Collection[str] = ()
+    def save_baselines(
+        self,
+        summaries: Collection[tuple[ModelKey, FeatureSummary]],
+        seen: Mapping[ModelKey, Collection[str]],
     ) -> None:
-        """Replace the stored baseline of one feature; ``seen`` are its dataset tokens."""
-        row = (
-            key.service,
-            key.model_name,
-            key.model_version,
-            summary.name,
-            summary.origin.value,
-            json.dumps(summary.to_attributes()),
-        )
+        """Replace the stored baselines of some features and record each model's dataset
+        tokens, in one transaction (the engine calls this once per batch)."""
+        rows = [
+            (
+                key.service,
+                key.model_name,
+                key.model_version,
+                summary.name,
+                summary.origin.value,
+                json.dumps(summary.to_attributes()),
+            )
+            for key, summary in summaries
+        ]
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO drift_baseline VALUES (?, ?, ?, ?, ?, ?)", row)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO drift_baseline VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
             self._db.executemany(
                 "INSERT OR IGNORE INTO drift_baseline_seen VALUES (?, ?, ?, ?)",
-                [(*_key_row(key), token) for token in seen],
+                [(*_key_row(key), token) for key, tokens in seen.items() for token in tokens],
             )
 
     def baseline_tokens(self) -> dict[ModelKey, set[str]]:
