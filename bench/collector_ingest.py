@@ -20,6 +20,7 @@ bare.
 
     .venv/bin/python bench/collector_ingest.py                  # 3 rounds x 61,440 spans
     .venv/bin/python bench/collector_ingest.py --rounds 1 --requests 40
+    .venv/bin/python bench/collector_ingest.py --spans instrumented  # recorded real spans
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from opentelemetry.proto.collector.trace.v1 import (  # noqa: E402
     trace_service_pb2_grpc,
 )
 
+from tests.support.instrumented_spans import record_pipeline, replay  # noqa: E402
 from tests.support.otlp_client import grpc_export  # noqa: E402
 from tests.support.spans import ml_request  # noqa: E402
 
@@ -184,13 +186,27 @@ def main() -> None:
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=120)
-    parser.add_argument("--spans-per-request", type=int, default=512)
+    parser.add_argument(
+        "--spans-per-request",
+        type=int,
+        default=0,
+        help="default 512 synthetic spans, 128 instrumented ones (~2 MB, under gRPC's 4 MiB "
+        "default limit)",
+    )
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
         "--ml-share",
         type=float,
         default=1.0,
         help="share of ML spans; the rest are ordinary HTTP server spans (default 1.0)",
+    )
+    parser.add_argument(
+        "--spans",
+        choices=("synthetic", "instrumented"),
+        default="synthetic",
+        help="synthetic: tests/support/spans.py (~1.3 KB each, --ml-share applies); "
+        "instrumented: spans recorded from mlspan's instrumentation running the example "
+        "churn pipeline, replayed with fresh ids (~17 KB each, with feature summaries)",
     )
     parser.add_argument(
         "--components",
@@ -204,22 +220,29 @@ def main() -> None:
     if args.serve == "mlspan":
         serve_mlspan(args.data_dir, [c for c in args.components.split(",") if c != "none"])
         return
+    if not args.spans_per_request:
+        args.spans_per_request = 128 if args.spans == "instrumented" else 512
     spans = args.requests * args.spans_per_request
-    sample = ml_request(args.spans_per_request, ml_share=args.ml_share).SerializeToString()
+    recorded = record_pipeline() if args.spans == "instrumented" else None
+
+    def body(seed: int) -> bytes:
+        if recorded is not None:
+            return replay(recorded, args.spans_per_request, seed).SerializeToString()
+        return ml_request(
+            args.spans_per_request, seed=seed, ml_share=args.ml_share
+        ).SerializeToString()
+
+    sample = body(0)
+    share = "instrumented" if recorded is not None else f"{args.ml_share:.0%} ML"
     print(
         f"{args.rounds} rounds x {args.requests} requests x {args.spans_per_request} spans "
-        f"({spans:,} spans, {args.ml_share:.0%} ML, "
+        f"({spans:,} {args.spans} spans, {share}, "
         f"{len(sample) / args.spans_per_request:.0f} B/span), "
         f"{args.clients} client threads, gRPC, {SERVER_THREADS} server threads"
     )
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     for round_index in range(args.rounds):
-        bodies = [
-            ml_request(
-                args.spans_per_request, seed=round_index * 100_000 + i, ml_share=args.ml_share
-            ).SerializeToString()
-            for i in range(args.requests)
-        ]
+        bodies = [body(round_index * 100_000 + i) for i in range(args.requests)]
         order = MODES if round_index % 2 == 0 else tuple(reversed(MODES))
         for mode in order:
             result = run_mode(mode, bodies, spans, args.clients, args.components)
