@@ -12,6 +12,7 @@ exporters:  {otlp/jaeger: {endpoint: 127.0.0.1:14317}, debug: {}}
 service:
   pipelines:
     traces: {receivers: [otlp], processors: [lineage], exporters: [drift, otlp/jaeger]}
+  runtime: {gc_gen0_threshold: 50000, gc_freeze: true, malloc_trim_threshold_mib: 32}
 ```
 
 Component ids are ``type`` or ``type/name``; the type picks the ``Factory``. Every
@@ -30,6 +31,7 @@ from mlspan.collector.api.server import DEFAULT_HOST, DEFAULT_PORT
 from mlspan.collector.metrics.config import MetricsConfig
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Kind, parse_dataclass
 from mlspan.collector.receivers.otlp.config import split_endpoint
+from mlspan.collector.service.runtime import RuntimeConfig
 
 DEFAULT_DATA_DIR: Final = "./.mlspan"
 DEFAULT_API_ENDPOINT: Final = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
@@ -93,9 +95,10 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    """``service``: which pipelines run."""
+    """``service``: which pipelines run, and how the process is tuned."""
 
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def validate(self) -> None:
         """At least one pipeline, each of a supported signal."""

@@ -27,6 +27,7 @@ from mlspan.collector.receivers.otlp import OtlpReceiver
 from mlspan.collector.receivers.otlp.config import is_loopback, split_endpoint
 from mlspan.collector.service.config import CollectorConfig
 from mlspan.collector.service.graph import Graph, build_graph
+from mlspan.collector.service.runtime import tune_process
 from mlspan.collector.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ class Service:
                 logger.warning("query API listens on %s: reachable from other hosts", host_name)
             self.api = ApiServer(host_name, port, self.router)
             self.api.start()
+        for change in tune_process(self.config.service.runtime):
+            logger.debug("process tuning: %s", change)
         logger.info("collector started (data folder %s)", self.data_dir)
 
     def shutdown(self) -> None:
