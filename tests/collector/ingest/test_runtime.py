@@ -12,7 +12,7 @@ import pytest
 from mlspan.collector.pipeline.factory import ConfigError
 from mlspan.collector.service.config import parse_config
 from mlspan.collector.service.factories import default_factories
-from mlspan.collector.service.runtime import RuntimeConfig, tune_process
+from mlspan.collector.service.runtime import RuntimeConfig, tune_process, untune_process
 
 FACTORIES = default_factories()
 
@@ -64,6 +64,8 @@ def test_tune_process_sets_threshold_freezes_and_tunes_malloc(restore_gc: None) 
     assert any(change.startswith("gc froze") for change in applied)
     on_glibc = platform.libc_ver()[0] == "glibc"
     assert any(change.startswith("malloc") for change in applied) == on_glibc
+    untune_process(RuntimeConfig())
+    assert gc.get_freeze_count() == 0
 
 
 def test_zero_values_leave_the_process_alone(restore_gc: None) -> None:

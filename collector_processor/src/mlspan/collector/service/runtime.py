@@ -11,7 +11,8 @@ a user's application must leave alone.
   of the process's CPU in ``bench/collector_ingest.py``. A gen-0 threshold of 50,000
   makes collections rare (cyclic garbage waits for at most that many allocations), and
   ``gc.freeze()`` after start-up takes the start-up objects out of every later
-  collection.
+  collection (``untune_process`` at shutdown gives them back, so that they are freed at
+  exit).
 - glibc malloc: each 0.5-1 MB request (its bytes, its parse) is freed when answered;
   with glibc's default trim threshold the free top of each thread's heap goes back to
   the kernel at once and the next request faults the same pages in again (about a third
@@ -78,6 +79,13 @@ def tune_process(config: RuntimeConfig) -> list[str]:
         gc.freeze()
         applied.append(f"gc froze {gc.get_freeze_count()} start-up objects")
     return applied
+
+
+def untune_process(config: RuntimeConfig) -> None:
+    """Undo what must not outlive the service: frozen objects go back to the collector,
+    so that interpreter shutdown (and a later service in the same process) frees them."""
+    if config.gc_freeze:
+        gc.unfreeze()
 
 
 def _max_mmap_threshold() -> int:

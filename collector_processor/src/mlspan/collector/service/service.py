@@ -27,7 +27,7 @@ from mlspan.collector.receivers.otlp import OtlpReceiver
 from mlspan.collector.receivers.otlp.config import is_loopback, split_endpoint
 from mlspan.collector.service.config import CollectorConfig
 from mlspan.collector.service.graph import Graph, build_graph
-from mlspan.collector.service.runtime import tune_process
+from mlspan.collector.service.runtime import tune_process, untune_process
 from mlspan.collector.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -138,4 +138,5 @@ class Service:
                 self.store.close()
             except Exception:
                 logger.exception("closing the store failed")
+        untune_process(self.config.service.runtime)
         logger.info("collector stopped")
