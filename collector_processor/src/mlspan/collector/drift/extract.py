@@ -1,7 +1,8 @@
 """Finds feature-summary events in trace batches and says which side each belongs to.
 
-Most spans carry no events, so that is checked first; only events named
-``mlspan.feature.summary`` are decoded. Undecodable summaries are counted, never raised.
+Most spans carry no events, so that is checked first, then that one of them is a
+feature summary (named ``mlspan.feature.summary``), before any span attribute is read;
+only those events are decoded. Undecodable summaries are counted, never raised.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from mlspan.collector.drift.config import BaselineConfig
 from mlspan.collector.drift.results import ModelKey
 from mlspan.collector.pdata import TraceBatch, plain_attributes, string_attribute
+from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.semconv import attributes as attr
 from mlspan.semconv.events import FEATURE_SUMMARY
 from mlspan.semconv.values import DatasetRole, OperationName
@@ -84,33 +86,49 @@ def side_of(operation: str, role: str, digest: str, time: float, config: Baselin
 def extract(
     batch: TraceBatch, config: BaselineConfig, counts: ExtractCounts
 ) -> Iterator[SummaryRecord]:
-    """Every feature summary in ``batch`` that belongs to a baseline or a current window."""
-    for ref in batch.spans():
-        span = ref.span
-        if not span.events:
+    """Every feature summary in ``batch`` that belongs to a baseline or a current window.
+
+    Walks the parsed view directly: a span without events costs one field read (no
+    per-span wrapper object), and span attributes are read only when one of its events
+    is a feature summary.
+    """
+    for resource in batch.view.resource_spans:
+        service: str | None = None
+        for scope in resource.scope_spans:
+            for span in scope.spans:
+                events = span.events
+                if not events or not any(e.name == FEATURE_SUMMARY for e in events):
+                    continue
+                if service is None:
+                    service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
+                yield from _span_summaries(batch, service, span, config, counts)
+
+
+def _span_summaries(
+    batch: TraceBatch, service: str, span: Any, config: BaselineConfig, counts: ExtractCounts
+) -> Iterator[SummaryRecord]:
+    attributes = span.attributes
+    operation = string_attribute(attributes, attr.OPERATION_NAME) or ""
+    role = string_attribute(attributes, attr.DATASET_ROLE) or ""
+    digest = string_attribute(attributes, attr.DATASET_DIGEST) or ""
+    time = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else batch.received_at
+    side = side_of(operation, role, digest, time, config)
+    if not side:
+        return
+    name = (
+        string_attribute(attributes, attr.MODEL_NAME)
+        or string_attribute(attributes, attr.MODEL_CLASS)
+        or ""
+    )
+    key = ModelKey(service, name, string_attribute(attributes, attr.MODEL_VERSION) or "")
+    for event in span.events:
+        if event.name != FEATURE_SUMMARY:
             continue
-        attributes = span.attributes
-        operation = string_attribute(attributes, attr.OPERATION_NAME) or ""
-        role = string_attribute(attributes, attr.DATASET_ROLE) or ""
-        digest = string_attribute(attributes, attr.DATASET_DIGEST) or ""
-        time = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else batch.received_at
-        side = side_of(operation, role, digest, time, config)
-        if not side:
+        try:
+            summary = FeatureSummary.from_attributes(plain_attributes(event.attributes))
+        except SummaryDecodeError as exc:
+            counts.bad += 1
+            logger.debug("bad feature summary in span %s: %s", bytes(span.span_id).hex(), exc)
             continue
-        name = (
-            string_attribute(attributes, attr.MODEL_NAME)
-            or string_attribute(attributes, attr.MODEL_CLASS)
-            or ""
-        )
-        key = ModelKey(ref.service, name, string_attribute(attributes, attr.MODEL_VERSION) or "")
-        for event in span.events:
-            if event.name != FEATURE_SUMMARY:
-                continue
-            try:
-                summary = FeatureSummary.from_attributes(plain_attributes(event.attributes))
-            except SummaryDecodeError as exc:
-                counts.bad += 1
-                logger.debug("bad feature summary in span %s: %s", ref.span_id, exc)
-                continue
-            counts.decoded += 1
-            yield SummaryRecord(key, side, summary, digest, operation, time)
+        counts.decoded += 1
+        yield SummaryRecord(key, side, summary, digest, operation, time)
