@@ -1,13 +1,16 @@
 """The ``lineage`` processor: writes runs, artifacts and edges to the store.
 
-``consume`` only enqueues (bounded) and hands the batch on, so receivers never wait for
-SQLite. A writer thread drains the queue, turns every waiting batch into records (see
-``extract``) and writes them in one transaction. When the queue is full the batch is
-refused with ``QueueFullError`` (the receiver answers with OTLP's retryable status and
-the sender retries; writes are idempotent, so re-delivery is harmless). A refusal is not
-a loss, so it is not counted as dropped spans: the receiver counts the refused request.
-``shutdown`` stops accepting,
-drains what was accepted, and closes a store it opened itself.
+``consume`` turns the batch into records (see ``extract``) in the caller's thread, right
+after the receiver parsed it, while the parse is still in the CPU caches (about 2 us per
+ML span cheaper than reading it back later in the writer thread), queues the records
+(bounded) and hands the batch on, so receivers never wait for SQLite. A writer thread
+drains the queue and writes every waiting batch's records in one transaction. When the
+queue is full the batch is refused with ``QueueFullError`` (the receiver answers with
+OTLP's retryable status and the sender retries; writes are idempotent, so re-delivery is
+harmless). A refusal is not a loss, so it is not counted as dropped spans: the receiver
+counts the refused request. A batch that cannot be read is logged and counted as
+dropped. ``shutdown`` stops accepting, drains what was accepted, and closes a store it
+opened itself.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ class LineageConfig:
     """``processors.lineage``."""
 
     queue_size: int = 200
-    """Batches waiting to be written (each holds its request bytes and parse, about
-    0.5 MB for 512 spans); beyond it batches are refused with a retryable error."""
+    """Batches waiting to be written (each holds its lineage records, about 1 MB for
+    512 ML spans); beyond it batches are refused with a retryable error."""
     shutdown_timeout: float = 30.0
     """Seconds ``shutdown`` waits for the queue to drain."""
     stale_after_days: float = 30.0
@@ -63,6 +66,16 @@ class LineageConfig:
                     f"skip_operations: unknown operation '{operation}' "
                     f"(known: {', '.join(sorted(known))})"
                 )
+
+
+class _Records:
+    """A queued batch: its lineage records and how many spans it had."""
+
+    __slots__ = ("records", "span_count")
+
+    def __init__(self, records: LineageBatch, span_count: int) -> None:
+        self.records = records
+        self.span_count = span_count
 
 
 class _Flush:
@@ -113,13 +126,22 @@ class LineageProcessor:
                 self._thread.start()
 
     def consume(self, batch: TraceBatch) -> None:
-        """Queue ``batch`` for writing, then hand it on; ``QueueFullError`` when full."""
+        """Extract and queue ``batch``'s records, then hand it on; ``QueueFullError`` when
+        full."""
         if self._stopped:
             raise QueueFullError("lineage processor is shut down")
+        if self._queue.full():  # refuse before extracting; put_nowait below decides
+            raise QueueFullError("lineage queue is full")
         try:
-            self._queue.put_nowait(batch)
-        except queue.Full:
-            raise QueueFullError("lineage queue is full") from None
+            records = extract(batch, self._skip)
+        except Exception:
+            logger.exception("lineage could not read a batch of %d spans", batch.span_count)
+            self._stats.spans_dropped(DROP_STORE_ERROR, batch.span_count)
+        else:
+            try:
+                self._queue.put_nowait(_Records(records, batch.span_count))
+            except queue.Full:
+                raise QueueFullError("lineage queue is full") from None
         if self._next is not None:
             self._next.consume(batch)
 
@@ -157,7 +179,7 @@ class LineageProcessor:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            batches = [i for i in items if isinstance(i, TraceBatch)]
+            batches = [i for i in items if isinstance(i, _Records)]
             if batches:
                 self._write(batches)
             for marker in items:
@@ -166,15 +188,10 @@ class LineageProcessor:
             if any(i is _STOP for i in items):
                 return
 
-    def _write(self, batches: list[TraceBatch]) -> None:
+    def _write(self, batches: list[_Records]) -> None:
         merged = LineageBatch()
         for batch in batches:
-            try:
-                records = extract(batch, self._skip)
-            except Exception:
-                logger.exception("lineage could not read a batch of %d spans", batch.span_count)
-                self._stats.spans_dropped(DROP_STORE_ERROR, batch.span_count)
-                continue
+            records = batch.records
             merged.runs.extend(records.runs)
             merged.io.extend(records.io)
             merged.names.extend(records.names)
