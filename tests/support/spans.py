@@ -8,14 +8,19 @@ per-feature summary events.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
+import numpy as np
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from mlspan import semconv
+from mlspan.semconv.values import FeatureKind, FeatureOrigin
+from mlspan.summaries import FeatureSummary, NumericalSummary
+from mlspan.summaries.kll_build import kll_from_sorted
 
 AttributeValue = str | bool | int | float | list[str] | list[int] | list[float]
 _OPERATIONS = ("fit", "predict", "transform", "predict_proba", "component", "read", "write")
@@ -98,20 +103,24 @@ def web_attributes(rng: random.Random) -> dict[str, AttributeValue]:
 
 
 def summary_event(rng: random.Random, feature: str, time_ns: int) -> trace_pb2.Span.Event:
-    """A ``mlspan.feature.summary`` event with moments (no sketch)."""
-    attributes: dict[str, AttributeValue] = {
-        semconv.FEATURE_NAME: feature,
-        semconv.FEATURE_KIND: "numerical",
-        semconv.FEATURE_ORIGIN: "input",
-        semconv.FEATURE_DTYPE: "float64",
-        semconv.SUMMARY_COUNT: 1000,
-        semconv.SUMMARY_NULLS: 0,
-        semconv.SUMMARY_MEAN: rng.gauss(0, 1),
-        semconv.SUMMARY_MIN: -3.0,
-        semconv.SUMMARY_MAX: 3.0,
-    }
+    """A ``mlspan.feature.summary`` event as the instrumentation writes it: moments and a
+    KLL sketch of 1,000 values of a numerical input feature."""
+    generator = np.random.default_rng(rng.getrandbits(32))
+    values = generator.normal(rng.gauss(0, 1), 1.0, 1000)
+    stats = NumericalSummary.from_values(values)
+    # The sketch's compaction offset is random; draw it from the seed for repeatable bytes.
+    sketch = kll_from_sorted(np.sort(values), stats.k, rng=generator)
+    summary = FeatureSummary(
+        feature,
+        FeatureKind.NUMERICAL,
+        FeatureOrigin.INPUT,
+        "float64",
+        dataclasses.replace(stats, sketch_bytes=sketch),
+    )
     return trace_pb2.Span.Event(
-        time_unix_nano=time_ns, name=semconv.FEATURE_SUMMARY, attributes=key_values(attributes)
+        time_unix_nano=time_ns,
+        name=semconv.FEATURE_SUMMARY,
+        attributes=key_values(summary.to_attributes()),
     )
 
 
