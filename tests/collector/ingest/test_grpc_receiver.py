@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -13,9 +18,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from mlspan import semconv
-from mlspan.collector.pdata import string_attribute, strings_attribute
+from mlspan.collector.pdata import TraceBatch, string_attribute, strings_attribute
 from mlspan.collector.pdata.stats import IngestStats
+from mlspan.collector.pipeline.factory import Host
 from mlspan.collector.receivers.otlp import OtlpReceiver
+from mlspan.collector.receivers.otlp.config import GrpcConfig, OtlpReceiverConfig, ProtocolsConfig
 from tests.collector.ingest.conftest import LIMIT, RecordingConsumer
 from tests.support.otlp_client import grpc_export
 from tests.support.spans import ml_request
@@ -139,3 +146,44 @@ def test_shutting_down_answers_unavailable_with_retry_info(
 def test_empty_request_is_accepted(channel: grpc.Channel, consumer: RecordingConsumer) -> None:
     assert grpc_export(channel, b"") == b""
     assert consumer.batches == []
+
+
+class _GatedConsumer(RecordingConsumer):
+    """Holds every call until the gate opens, like a pipeline busy for a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def consume(self, batch: TraceBatch) -> None:
+        self.gate.wait(30)
+        super().consume(batch)
+
+
+def test_calls_beyond_the_server_threads_wait_on_one_connection(
+    tmp_path: Path, stats: IngestStats
+) -> None:
+    """An exporter sends over one connection: calls beyond what the server threads can
+    take wait in that connection (HTTP/2 stream limit) instead of being refused with a
+    RESOURCE_EXHAUSTED that carries no RetryInfo (which OTLP clients must not retry)."""
+    consumer = _GatedConsumer()
+    config = OtlpReceiverConfig(
+        protocols=ProtocolsConfig(
+            grpc=GrpcConfig(endpoint="127.0.0.1:0", max_concurrent_requests=1), http=None
+        )
+    )
+    receiver = OtlpReceiver("otlp", config, consumer, Host(data_dir=tmp_path, stats=stats))
+    receiver.start()
+    try:
+        assert receiver.grpc is not None
+        with grpc.insecure_channel(receiver.grpc.address) as channel:
+            body = ml_request(2).SerializeToString()
+            with futures.ThreadPoolExecutor(12) as pool:
+                calls = [pool.submit(grpc_export, channel, body, 30) for _ in range(12)]
+                time.sleep(1.0)  # every call has been sent; one is being served
+                consumer.gate.set()
+                errors = [call.exception() for call in calls]
+    finally:
+        receiver.shutdown()
+    assert errors == [None] * 12
+    assert consumer.span_count == 24

@@ -7,7 +7,9 @@ message-size limit (RESOURCE_EXHAUSTED) and decompresses gzip requests.
 
 Status codes follow the OTLP specification: INVALID_ARGUMENT for a malformed request
 (not retryable), RESOURCE_EXHAUSTED with ``RetryInfo`` when queues are full, UNAVAILABLE
-with ``RetryInfo`` while shutting down.
+with ``RetryInfo`` while shutting down. Each connection may have as many calls in flight
+as there are server threads; more wait in the client's connection rather than being
+refused.
 """
 
 from __future__ import annotations
@@ -77,7 +79,13 @@ class GrpcReceiver:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.so_reuseport", 0),
+                # Per connection, no more calls in flight than there are server threads:
+                # an exporter's further calls wait in its connection (HTTP/2 flow
+                # control) instead of reaching the limit below.
+                ("grpc.max_concurrent_streams", self.config.max_concurrent_requests),
             ],
+            # Across connections: past this, gRPC itself answers RESOURCE_EXHAUSTED, which
+            # carries no RetryInfo (a last resort against many simultaneous clients).
             maximum_concurrent_rpcs=self.config.max_concurrent_requests * 4,
         )
         handler = grpc.unary_unary_rpc_method_handler(
