@@ -273,10 +273,72 @@ def test_unknown_path_method_and_missing_length(receiver: OtlpReceiver) -> None:
     host, _, port = _address(receiver).rpartition(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(
-            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n\r\n"
         )
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def _chunked(body: bytes, size: int) -> bytes:
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    framed = b"".join(f"{len(c):x};ext=1\r\n".encode() + c + b"\r\n" for c in chunks)
+    return framed + b"0\r\nX-Trailer: yes\r\n\r\n"
+
+
+def _post_raw(receiver: OtlpReceiver, head: bytes, payloads: list[bytes]) -> list[bytes]:
+    """Send requests with ``head`` on one connection; the raw answers."""
+    host, _, port = _address(receiver).rpartition(":")
+    answers = []
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        for payload in payloads:
+            sock.sendall(head + payload)
+            status = reader.readline()
+            headers = {}
+            while (line := reader.readline().strip()) != b"":
+                key, _, value = line.partition(b":")
+                headers[key.strip().lower()] = value.strip()
+            answers.append(status + reader.read(int(headers.get(b"content-length", b"0"))))
+    return answers
+
+
+CHUNKED_HEAD = (
+    b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+    b"Transfer-Encoding: chunked\r\n"
+)
+
+
+def test_chunked_bodies_are_read_and_the_connection_reused(
+    receiver: OtlpReceiver, consumer: RecordingConsumer
+) -> None:
+    first = ml_request(3, seed=1).SerializeToString()
+    second = gzip.compress(ml_request(4, seed=2).SerializeToString())
+    answers = _post_raw(receiver, CHUNKED_HEAD + b"\r\n", [_chunked(first, 100)])
+    answers += _post_raw(
+        receiver, CHUNKED_HEAD + b"Content-Encoding: gzip\r\n\r\n", [_chunked(second, 7)] * 2
+    )
+    assert [a.split(b" ", 2)[1] for a in answers] == [b"200"] * 3
+    assert consumer.span_count == 3 + 4 + 4
+
+
+def test_bad_or_oversized_chunked_bodies_are_refused_and_counted(
+    receiver: OtlpReceiver, consumer: RecordingConsumer, stats: IngestStats
+) -> None:
+    head = CHUNKED_HEAD + b"\r\n"
+    big = _chunked(b"\x0a" * (LIMIT + 1), 1 << 14)
+    assert _post_raw(receiver, head, [big])[0].startswith(b"HTTP/1.1 413")
+    for broken in (b"zz\r\nabc\r\n0\r\n\r\n", b"3\r\nabcdef\r\n0\r\n\r\n", b"5\r\nab"):
+        host, _, port = _address(receiver).rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(head + broken)
+            if broken.endswith(b"ab"):
+                sock.shutdown(socket.SHUT_WR)  # the client gives up mid-chunk
+            assert sock.recv(100).startswith(b"HTTP/1.1 400")
+    gzip_head = CHUNKED_HEAD.replace(b"chunked", b"gzip, chunked") + b"\r\n"
+    assert _post_raw(receiver, gzip_head, [b"0\r\n\r\n"])[0].startswith(b"HTTP/1.1 400")
+    rejected = stats.snapshot().requests_rejected
+    assert rejected == {("otlp", "too_large"): 1, ("otlp", "malformed"): 4}
+    assert consumer.span_count == 0
+    assert http_post(_address(receiver), ml_request(2).SerializeToString()).status == 200
 
 
 def test_connections_over_the_cap_get_503(receiver: OtlpReceiver) -> None:

@@ -3,7 +3,8 @@
 Answers per the OTLP specification: 200 with an ``ExportTraceServiceResponse`` (a
 partial success when spans were refused) in the request's encoding; 400 for a body that
 cannot be decoded; 413 when Content-Length or the decompressed size is over the limit;
-415 for another content type or encoding; 411 without Content-Length; 429 (queues
+415 for another content type or encoding; 400 without Content-Length or a chunked body
+(``Transfer-Encoding: chunked`` is read up to the same limit); 429 (queues
 full) and 503 (shutting down, too many connections) with ``Retry-After``. Error bodies
 are ``google.rpc.Status`` messages in the request's encoding.
 
@@ -24,6 +25,11 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from mlspan.collector.receivers.otlp.chunked import (
+    ChunkedBodyError,
+    ChunkedTooLargeError,
+    read_chunked,
+)
 from mlspan.collector.receivers.otlp.config import HttpConfig, split_endpoint
 from mlspan.collector.receivers.otlp.decode import (
     JSON,
@@ -168,12 +174,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_and_ingest(self, receiver: HttpReceiver, json_body: bool) -> IngestResult:
         ingest = receiver.ingest
         limit = receiver.config.max_request_body_size
-        content_type = media_type(self.headers.get("Content-Type", ""))
-        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        transfer = self.headers.get("Transfer-Encoding", "").strip().lower()
         length_header = self.headers.get("Content-Length")
+        if transfer:
+            return self._ingest_chunked(receiver, transfer, length_header is not None, json_body)
         if length_header is None:
             self.close_connection = True
-            return ingest.reject(Status.MALFORMED, "Content-Length is required")
+            return ingest.reject(Status.MALFORMED, "Content-Length or chunked body required")
         try:
             length = int(length_header)
             if length < 0:
@@ -189,6 +196,40 @@ class _Handler(BaseHTTPRequestHandler):
         if len(body) < length:
             self.close_connection = True
             return ingest.reject(Status.MALFORMED, "body shorter than Content-Length")
+        return self._decode_and_ingest(receiver, body, json_body)
+
+    def _ingest_chunked(
+        self, receiver: HttpReceiver, transfer: str, has_length: bool, json_body: bool
+    ) -> IngestResult:
+        """A ``Transfer-Encoding: chunked`` body. With a Content-Length as well, the
+        transfer coding wins and the connection is closed afterwards (RFC 9112 §6.3)."""
+        ingest = receiver.ingest
+        if has_length:
+            self.close_connection = True
+        if transfer != "chunked":
+            self.close_connection = True
+            return ingest.reject(
+                Status.MALFORMED, f"Transfer-Encoding '{transfer}' is not supported"
+            )
+        limit = receiver.config.max_request_body_size
+        try:
+            body = read_chunked(self.rfile, limit)
+        except ChunkedTooLargeError as exc:
+            self.close_connection = True
+            return ingest.reject(Status.TOO_LARGE, str(exc))
+        except ChunkedBodyError as exc:
+            self.close_connection = True
+            return ingest.reject(Status.MALFORMED, str(exc))
+        return self._decode_and_ingest(receiver, body, json_body)
+
+    def _decode_and_ingest(
+        self, receiver: HttpReceiver, body: bytes, json_body: bool
+    ) -> IngestResult:
+        """Check the media type and encoding of a body read whole, decode it, ingest."""
+        ingest = receiver.ingest
+        limit = receiver.config.max_request_body_size
+        content_type = media_type(self.headers.get("Content-Type", ""))
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
         if content_type not in SUPPORTED_TYPES:
             return ingest.reject(
                 Status.UNSUPPORTED_MEDIA, f"Content-Type '{content_type}' is not supported"
@@ -208,6 +249,9 @@ class _Handler(BaseHTTPRequestHandler):
         return ingest.ingest(raw)
 
     def _drain_or_close(self) -> None:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # not worth reading a chunked body to refuse it
+            return
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
