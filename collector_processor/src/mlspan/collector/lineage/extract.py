@@ -65,6 +65,8 @@ def _texts(value: Any) -> list[str]:
     Reads ``string_value`` first instead of asking which field is set: an array's
     ``string_value`` is empty and any other type's ``array_value`` has no values.
     """
+    if value is None:
+        return []
     text: str = value.string_value
     if text:
         return [text]
@@ -79,6 +81,10 @@ def _unique(items: list[str]) -> tuple[str, ...]:
     if len(items) == 2 and items[0] != items[1]:
         return (items[0], items[1])
     return tuple(dict.fromkeys(items))
+
+
+def _string(value: Any) -> str:
+    return "" if value is None else str(value.string_value)
 
 
 def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) -> LineageBatch:
@@ -116,25 +122,15 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
                 fit = operation in fit_operations
                 commit = digest = params = model_class = model_name = model_version = ""
                 if component:
-                    value = get(CODE_COMMIT)
-                    if value is not None:
-                        commit = value.string_value
-                    value = get(CODE_DIGEST)
-                    if value is not None:
-                        digest = value.string_value
+                    commit = _string(get(CODE_COMMIT))
+                    digest = _string(get(CODE_DIGEST))
                 value = get(MODEL_VERSION)
                 if value is not None:
                     model_version = value.string_value
-                    value = get(MODEL_CLASS)
-                    if value is not None:
-                        model_class = value.string_value
-                    value = get(MODEL_NAME)
-                    if value is not None:
-                        model_name = value.string_value
+                    model_class = _string(get(MODEL_CLASS))
+                    model_name = _string(get(MODEL_NAME))
                     if fit:
-                        value = get(MODEL_PARAMS)
-                        if value is not None:
-                            params = value.string_value
+                        params = _string(get(MODEL_PARAMS))
                 status = span.status
                 code = status.code
                 add_run(
@@ -161,12 +157,9 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
                         ),
                     )
                 )
-                value = get(IO_INPUTS)
-                inputs = [] if value is None else _texts(value)
-                value = get(IO_OUTPUTS)
-                outputs = [] if value is None else _texts(value)
-                value = get(DATASET_DIGEST)
-                dataset: str = "" if value is None else value.string_value
+                inputs = _texts(get(IO_INPUTS))
+                outputs = _texts(get(IO_OUTPUTS))
+                dataset = _string(get(DATASET_DIGEST))
                 if dataset and dataset not in outputs:
                     # A read's dataset is what it produced: it is an output, not an input.
                     inputs.append(dataset)
@@ -197,7 +190,7 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
                     if plain.get(component, -1) < start:
                         plain[component] = start
                     continue
-                key = (component, owner, () if value is None else tuple(_texts(value)))
+                key = (component, owner, tuple(_texts(value)))
                 if declared.get(key, -1) < start:
                     declared[key] = start
     no_tags: tuple[str, ...] = ()
