@@ -15,7 +15,7 @@ from contextlib import closing
 from typing import Final
 
 from mlspan.collector.store.records import INPUT
-from mlspan.collector.store.sqlite_schema import ID_SEPARATOR, IO_TOKEN_CHARS
+from mlspan.collector.store.sqlite_schema import ID_SEPARATOR, IO_TOKEN_CHARS, io_index
 
 _TOKEN: Final = re.compile(f"[0-9A-Za-z{re.escape(IO_TOKEN_CHARS)}\\u0080-\\U0010ffff]+")
 PREFIX_SCAN_ROWS: Final = 2000
@@ -64,7 +64,7 @@ def _rows(
     if not query:
         return
     name = column(direction)
-    index = f"runs_{name}_index"
+    index = io_index(name)
     yield from db.execute(
         f"SELECT r.run_id, r.{name} FROM {index} JOIN runs r ON r.seq = {index}.rowid "
         f"WHERE {index} MATCH ?",

@@ -9,29 +9,19 @@ from __future__ import annotations
 
 from typing import Final
 
-_RUN_FIELDS: Final = """trace_id TEXT NOT NULL,
-            parent_id TEXT NOT NULL,
-            service TEXT NOT NULL,
-            name TEXT NOT NULL,
-            operation TEXT NOT NULL,
-            component TEXT NOT NULL,
-            start_ns INTEGER NOT NULL,
-            end_ns INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            status_message TEXT NOT NULL,
-            code_commit TEXT NOT NULL,
-            code_digest TEXT NOT NULL,
-            params TEXT NOT NULL,
-            model_class TEXT NOT NULL,
-            model_name TEXT NOT NULL,
-            model_version TEXT NOT NULL,
-            inputs TEXT NOT NULL,
-            outputs TEXT NOT NULL"""
-_COPY_COLUMNS: Final = (
+RUN_COLUMNS: Final = (
     "run_id, trace_id, parent_id, service, name, operation, component, start_ns, end_ns, "
     "status, status_message, code_commit, code_digest, params, model_class, model_name, "
-    "model_version, inputs, outputs"
+    "model_version"
 )
+_WRITE_COLUMNS: Final = f"{RUN_COLUMNS}, inputs, outputs"
+_INTEGER_COLUMNS: Final = frozenset(("start_ns", "end_ns"))
+_RUN_FIELDS: Final = ", ".join(
+    f"{c} {'INTEGER' if c in _INTEGER_COLUMNS else 'TEXT'} NOT NULL"
+    for c in _WRITE_COLUMNS.split(", ")
+    if c != "run_id"
+)
+"""Every run column but the key, as SQL column definitions (all ``NOT NULL``)."""
 IO_TOKEN_CHARS: Final = ":_"
 """ASCII punctuation that the artifact-id index keeps inside tokens (besides letters,
 digits and every non-ASCII character), so a content digest such as
@@ -50,8 +40,15 @@ def _io_index(column: str) -> tuple[str, ...]:
         f"CREATE VIRTUAL TABLE {table} USING fts5({column}, content='', "
         f"tokenize=\"ascii tokenchars '{IO_TOKEN_CHARS}'\", detail=none, columnsize=0)",
         f"INSERT INTO {table} ({table}, rank) VALUES ('automerge', {IO_AUTOMERGE})",
-        f"INSERT INTO {table} (rowid, {column}) "
-        f"SELECT seq, {column} FROM runs WHERE {column} <> ''",
+        _fill_io_index(column, "0"),
+    )
+
+
+def _fill_io_index(column: str, first_seq: str) -> str:
+    """Index the ids of every run from ``first_seq`` on (a literal or ``?``)."""
+    return (
+        f"INSERT INTO {io_index(column)} (rowid, {column}) "
+        f"SELECT seq, {column} FROM runs WHERE seq >= {first_seq} AND {column} <> ''"
     )
 
 
@@ -62,27 +59,7 @@ def io_index(column: str) -> str:
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (
-        """CREATE TABLE runs (
-            run_id TEXT PRIMARY KEY,
-            trace_id TEXT NOT NULL,
-            parent_id TEXT NOT NULL,
-            service TEXT NOT NULL,
-            name TEXT NOT NULL,
-            operation TEXT NOT NULL,
-            component TEXT NOT NULL,
-            start_ns INTEGER NOT NULL,
-            end_ns INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            status_message TEXT NOT NULL,
-            code_commit TEXT NOT NULL,
-            code_digest TEXT NOT NULL,
-            params TEXT NOT NULL,
-            model_class TEXT NOT NULL,
-            model_name TEXT NOT NULL,
-            model_version TEXT NOT NULL,
-            inputs TEXT NOT NULL,
-            outputs TEXT NOT NULL
-        )""",
+        f"CREATE TABLE runs (run_id TEXT PRIMARY KEY, {_RUN_FIELDS})",
         "CREATE INDEX runs_by_component ON runs (component, start_ns, run_id)",
         "CREATE INDEX runs_by_start ON runs (start_ns, run_id)",
         "CREATE INDEX runs_by_parent ON runs (trace_id, parent_id)",
@@ -128,12 +105,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (
         # Runs get a stable integer key for the full-text indexes to point at (VACUUM may
         # renumber an implicit rowid); run_id stays the unique lookup key.
-        f"""CREATE TABLE runs_v2 (
-            seq INTEGER PRIMARY KEY,
-            run_id TEXT NOT NULL UNIQUE,
-            {_RUN_FIELDS}
-        )""",
-        f"INSERT INTO runs_v2 ({_COPY_COLUMNS}) SELECT {_COPY_COLUMNS} FROM runs ORDER BY rowid",
+        f"CREATE TABLE runs_v2 (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, "
+        f"{_RUN_FIELDS})",
+        f"INSERT INTO runs_v2 ({_WRITE_COLUMNS}) SELECT {_WRITE_COLUMNS} FROM runs ORDER BY rowid",
         "DROP TABLE runs",
         "ALTER TABLE runs_v2 RENAME TO runs",
         "CREATE INDEX runs_by_component ON runs (component, start_ns, run_id)",
@@ -162,13 +136,6 @@ kind is its id prefix.
 ID_SEPARATOR: Final = "\x1f"
 """Joins artifact ids in ``runs.inputs``/``runs.outputs`` (ASCII unit separator)."""
 
-RUN_COLUMNS: Final = (
-    "run_id, trace_id, parent_id, service, name, operation, component, start_ns, end_ns, "
-    "status, status_message, code_commit, code_digest, params, model_class, model_name, "
-    "model_version"
-)
-_WRITE_COLUMNS: Final = f"{RUN_COLUMNS}, inputs, outputs"
-
 UPSERT_RUN: Final = (
     f"INSERT INTO runs (seq, {_WRITE_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
     "ON CONFLICT (run_id) DO UPDATE SET seq = excluded.seq, "
@@ -179,11 +146,7 @@ UPSERT_RUN: Final = (
 """Insert or replace a run; ``seq`` is new either way, so the postings written with it
 are the ones that count."""
 NEXT_SEQ: Final = "SELECT coalesce(max(seq), 0) + 1 FROM runs"
-INDEX_NEW_RUNS: Final = tuple(
-    f"INSERT INTO {io_index(column)} (rowid, {column}) "
-    f"SELECT seq, {column} FROM runs WHERE seq >= ? AND {column} <> ''"
-    for column in ("inputs", "outputs")
-)
+INDEX_NEW_RUNS: Final = tuple(_fill_io_index(c, "?") for c in ("inputs", "outputs"))
 """Index the ids of every run written since a ``seq`` (one statement per column, run
 inside SQLite: no per-row work in Python, and one FTS5 savepoint per statement)."""
 UPSERT_NAME: Final = (
