@@ -49,6 +49,13 @@ POOL_SIZE: Final = 8
 """Idle read connections kept open."""
 
 
+def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    """``ids`` without repeats, in order, in lists of at most ``CHUNK``."""
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), CHUNK):
+        yield unique[start : start + CHUNK]
+
+
 class StoreVersionError(RuntimeError):
     """The database was written by a newer mlspan (more migrations than this one knows)."""
 
@@ -123,11 +130,9 @@ class SqliteStore:
         self, sql: str, ids: Collection[str], extra: Sequence[Any] = ()
     ) -> list[tuple[Any, ...]]:
         """Run ``sql`` (with one ``{ids}`` placeholder) over ``ids`` in chunks."""
-        unique = list(dict.fromkeys(ids))
         rows: list[tuple[Any, ...]] = []
         with self._read() as db:
-            for start in range(0, len(unique), CHUNK):
-                chunk = unique[start : start + CHUNK]
+            for chunk in _chunks(ids):
                 marks = ", ".join("?" * len(chunk))
                 rows.extend(db.execute(sql.format(ids=marks), (*extra, *chunk)).fetchall())
         return rows
@@ -210,13 +215,11 @@ class SqliteStore:
 
     def artifacts(self, artifact_ids: Collection[str]) -> dict[str, Artifact]:
         """Artifacts by id (any id a run names) with names and flag state."""
-        unique = list(dict.fromkeys(artifact_ids))
         present: set[str] = set()
         with self._read() as db:
-            for start in range(0, len(unique), CHUNK):
-                chunk = unique[start : start + CHUNK]
+            for chunk in _chunks(artifact_ids):
                 present |= sqlite_io_index.existing(db, chunk, (OUTPUT, INPUT))
-        found = [aid for aid in unique if aid in present]
+        found = [aid for aid in dict.fromkeys(artifact_ids) if aid in present]
         names: dict[str, list[str]] = {}
         for artifact_id, name in self._select_in(
             "SELECT artifact_id, name FROM artifact_names WHERE artifact_id IN ({ids}) "
@@ -275,13 +278,10 @@ class SqliteStore:
 
     def artifact_runs(self, artifact_ids: Collection[str], direction: str) -> dict[str, list[str]]:
         """Runs that consumed or produced each artifact."""
-        unique = list(dict.fromkeys(artifact_ids))
         found: dict[str, list[str]] = {}
         with self._read() as db:
-            for start in range(0, len(unique), CHUNK):
-                found.update(
-                    sqlite_io_index.linked_runs(db, unique[start : start + CHUNK], direction)
-                )
+            for chunk in _chunks(artifact_ids):
+                found.update(sqlite_io_index.linked_runs(db, chunk, direction))
         return found
 
     def child_runs(self, trace_id: str, span_id: str) -> list[RunRecord]:
