@@ -10,6 +10,33 @@ from typing import Final
 OPERATION_NAME: Final = "mlspan.operation.name"
 """The ML operation the span records. Type: enum."""
 
+CALL_ROLE: Final = "mlspan.call.role"
+"""
+The role of the call. Calls an estimator makes on other estimators inside its own code
+(label encoding, calibration folds, a search's refit) get no span at all. Type: enum.
+"""
+
+SEARCH_CANDIDATES: Final = "mlspan.search.candidates"
+"""Number of candidate parameter settings the search evaluated. Type: int."""
+
+SEARCH_SPLITS: Final = "mlspan.search.splits"
+"""Number of cross-validation splits per candidate. Type: int."""
+
+SEARCH_BEST_INDEX: Final = "mlspan.search.best_index"
+"""Index of the best candidate in mlspan.search.results (absent for cross_validate). Type: int."""
+
+SEARCH_BEST_SCORE: Final = "mlspan.search.best_score"
+"""Mean cross-validated score of the best candidate (the refit metric). Type: double."""
+
+SEARCH_RESULTS: Final = "mlspan.search.results"
+"""
+JSON object of columns, one entry per candidate: "params" (each candidate's parameter
+setting), the mean_test_*, std_test_*, rank_test_* columns, mean_fit_time and
+mean_score_time; for cross_validate the per-fold test_* columns. When the table would pass
+the span's byte budget the best-ranked candidates are kept and "omitted" says how many were
+left out. Type: string.
+"""
+
 COMPONENT_NAME: Final = "mlspan.component.name"
 """Name of the user's pipeline step. Type: string."""
 

@@ -37,8 +37,21 @@ FIT_SPAN_REQUIRED: Final[tuple[str, ...]] = (
     "mlspan.digest.algorithm",
     "mlspan.io.inputs",
     "mlspan.io.outputs",
+    "mlspan.call.role",
 )
 """Attributes every ``span.mlspan.fit`` carries."""
+
+SEARCH_SPAN_REQUIRED: Final[tuple[str, ...]] = (
+    "mlspan.operation.name",
+    "mlspan.model.class",
+    "mlspan.model.params",
+    "mlspan.dataset.digest",
+    "mlspan.io.inputs",
+    "mlspan.call.role",
+    "mlspan.search.candidates",
+    "mlspan.search.results",
+)
+"""Attributes every ``span.mlspan.search`` carries."""
 
 PREDICT_SPAN_REQUIRED: Final[tuple[str, ...]] = (
     "mlspan.operation.name",
@@ -51,6 +64,7 @@ PREDICT_SPAN_REQUIRED: Final[tuple[str, ...]] = (
     "mlspan.dataset.role",
     "mlspan.digest.algorithm",
     "mlspan.io.inputs",
+    "mlspan.call.role",
 )
 """Attributes every ``span.mlspan.predict`` carries."""
 

@@ -56,6 +56,38 @@ class OperationName(str, Enum):
     SUMMARY = "summary"
     """Feature summaries accumulated over many small predict calls."""
 
+    CROSS_VALIDATE = "cross_validate"
+    """
+    Cross-validating an estimator (cross_validate, cross_val_score, cross_val_predict): one
+    run for all folds.
+    """
+
+
+class CallRole(str, Enum):
+    """
+    Values of ``mlspan.call.role``: The role of the call. Calls an estimator makes on other
+    estimators inside its own code (label encoding, calibration folds, a search's refit) get
+    no span at all.
+    """
+
+    USER = "user"
+    """
+    The user's own call (the outermost instrumented call): a full run with digests, model
+    version and summaries.
+    """
+
+    STEP = "step"
+    """
+    A nested step of a Pipeline, FeatureUnion or ColumnTransformer: lineage facts, summaries
+    only when asked for.
+    """
+
+    CANDIDATE = "candidate"
+    """
+    A search or cross-validation candidate fit or score, recorded only when asked for: no
+    lineage artifacts and no summaries.
+    """
+
 
 class DatasetRole(str, Enum):
     """Values of ``mlspan.dataset.role``: The role of the data in the step."""
