@@ -30,10 +30,18 @@ from tests.support.spans import ml_request
 pytestmark = pytest.mark.slow
 
 
-def _rpc_error(channel: grpc.Channel, body: bytes) -> grpc.RpcError:
+def _rpc_error(channel: grpc.Channel, body: bytes, gzip: bool = False) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as failed:
-        grpc_export(channel, body)
+        grpc_export(channel, body, gzip=gzip)
     return failed.value
+
+
+def _with_blob(size: int) -> bytes:
+    """A one-span request carrying a ``size``-character attribute."""
+    request = ml_request(1)
+    blob = common_pb2.KeyValue(key="blob", value=common_pb2.AnyValue(string_value="x" * size))
+    request.resource_spans[0].scope_spans[0].spans[0].attributes.append(blob)
+    return bytes(request.SerializeToString())
 
 
 def _retry_delay(error: grpc.RpcError) -> float | None:
@@ -114,12 +122,26 @@ def test_malformed_request_is_invalid_argument_and_counted(
     assert consumer.span_count == 3
 
 
-def test_oversized_request_is_resource_exhausted(channel: grpc.Channel) -> None:
-    request = ml_request(1)
-    big = common_pb2.KeyValue(key="blob", value=common_pb2.AnyValue(string_value="x" * LIMIT))
-    request.resource_spans[0].scope_spans[0].spans[0].attributes.append(big)
-    error = _rpc_error(channel, request.SerializeToString())
+def test_oversized_request_is_resource_exhausted_and_counted(
+    stats: IngestStats, channel: grpc.Channel, consumer: RecordingConsumer
+) -> None:
+    body = _with_blob(LIMIT)
+    error = _rpc_error(channel, body)
     assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.details() == f"request of {len(body)} bytes over {LIMIT}"
+    assert _retry_delay(error) is None  # not retryable: the same request stays too large
+    assert stats.snapshot().requests_rejected == {("otlp", "too_large"): 1}
+    grpc_export(channel, ml_request(2).SerializeToString())
+    assert consumer.span_count == 2
+
+
+def test_oversized_gzip_request_is_measured_after_decompression(
+    stats: IngestStats, channel: grpc.Channel, consumer: RecordingConsumer
+) -> None:
+    error = _rpc_error(channel, _with_blob(2 * LIMIT), gzip=True)
+    assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert stats.snapshot().requests_rejected == {("otlp", "too_large"): 1}
+    assert consumer.batches == []
 
 
 def test_full_queue_is_resource_exhausted_with_retry_info(

@@ -47,7 +47,8 @@ class GrpcConfig:
     endpoint: str = DEFAULT_GRPC_ENDPOINT
     """Listen address; loopback by default, another interface only when set here."""
     max_recv_msg_size_mib: int = 16
-    """Largest request (after decompression); larger ones get RESOURCE_EXHAUSTED."""
+    """Largest request (after decompression); larger ones get RESOURCE_EXHAUSTED and are
+    counted as ``too_large`` (gRPC's own limit is a multiple of it, see ``grpc_server``)."""
     max_concurrent_requests: int = 8
     """Requests handled at once (server threads)."""
 

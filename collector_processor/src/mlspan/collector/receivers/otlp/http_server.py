@@ -52,6 +52,7 @@ _HTTP_STATUS: Final = {
     Status.UNSUPPORTED_MEDIA: 415,
     Status.QUEUE_FULL: 429,
     Status.UNAVAILABLE: 503,
+    Status.INTERNAL: 500,
 }
 _LINGER_BYTES: Final = 256 << 20
 """Most bytes of a refused oversized body read and thrown away before closing."""
@@ -62,6 +63,7 @@ _RPC_CODE: Final = {
     Status.UNSUPPORTED_MEDIA: code_pb2.INVALID_ARGUMENT,
     Status.QUEUE_FULL: code_pb2.RESOURCE_EXHAUSTED,
     Status.UNAVAILABLE: code_pb2.UNAVAILABLE,
+    Status.INTERNAL: code_pb2.INTERNAL,
 }
 
 
@@ -139,8 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # never let a bug take the connection thread down silently
             logger.exception("receiver %s: unexpected error", receiver.ingest.name)
             self.close_connection = True
-            self._send_status(500, code_pb2.INTERNAL, "internal error", json_body)
-            return
+            result = receiver.ingest.reject(Status.INTERNAL, "internal error")
         if result.status is Status.OK:
             body = result.response_bytes()
             if json_body:

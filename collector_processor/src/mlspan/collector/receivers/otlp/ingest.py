@@ -38,6 +38,7 @@ class Status(enum.Enum):
     UNSUPPORTED_MEDIA = "unsupported_media"
     QUEUE_FULL = "queue_full"
     UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
 
 
 @dataclass(frozen=True)
