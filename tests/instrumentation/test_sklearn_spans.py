@@ -27,8 +27,9 @@ from mlspan.instrumentation import call_state
 from mlspan.instrumentation.digest import digest_data
 from mlspan.instrumentation.model_version import model_version_of
 from mlspan.instrumentation.sklearn import PUBLIC_MODULES, SklearnInstrumentor
-from mlspan.instrumentation.sklearn_calls import METHODS
+from mlspan.instrumentation.sklearn_methods import METHODS
 from mlspan.semconv import (
+    CALL_ROLE,
     DATASET_COLUMNS,
     DATASET_DIGEST,
     DATASET_ROLE,
@@ -144,16 +145,17 @@ def test_each_distinct_input_is_digested_once_per_outermost_call(
         {"logisticregression__C": [0.1, 1.0]},
         cv=2,
     )
-    with instrumented() as exporter:
+    with instrumented(candidate_spans=True) as exporter:
         search.fit(x, y)
     assert calls.count(id(x)) == 1 and calls.count(id(y)) == 1
     (outer,) = spans_named(exporter, "fit GridSearchCV")
     inner = spans_named(exporter, "fit Pipeline")
-    assert len(inner) == 5  # 2 candidates x 2 folds + refit
+    assert len(inner) == 5  # 2 candidates x 2 folds + the refit, all role candidate
+    assert {dict(span.attributes or {})[CALL_ROLE] for span in inner} == {"candidate"}
     assert all(span.context.trace_id == outer.context.trace_id for span in inner)
 
 
-def test_column_transformer_and_search_predict_delegate_to_children() -> None:
+def test_search_predict_is_one_span_summarised_with_fit_time_kinds() -> None:
     x, y = frame()
     x["city"] = np.where(x["age"] > 40, "paris", "lyon")
     pre = ColumnTransformer(
@@ -165,9 +167,11 @@ def test_column_transformer_and_search_predict_delegate_to_children() -> None:
     with instrumented() as exporter:
         search.fit(x, y).predict(x)
     (predict,) = spans_named(exporter, "predict GridSearchCV")
-    child = spans_named(exporter, "predict Pipeline")[-1]
-    assert child.parent is not None and child.parent.span_id == predict.context.span_id
-    assert dict(child.attributes or {})[MODEL_VERSION] == model_version_of(search.best_estimator_)
+    assert dict(predict.attributes or {})[MODEL_VERSION] == model_version_of(search)
+    # the search hands the call to its refitted best pipeline: an internal call, no span
+    assert spans_named(exporter, "predict Pipeline") == []
+    (fit,) = spans_named(exporter, "fit GridSearchCV")
+    assert [span.name for span in exporter.get_finished_spans()] == [fit.name, predict.name]
     kinds = {e["mlspan.feature.name"]: e["mlspan.feature.kind"] for e in summary_events(predict)}
     assert kinds["city"] == "categorical" and kinds["age"] == "numerical"
 

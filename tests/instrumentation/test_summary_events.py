@@ -151,7 +151,7 @@ def test_small_transform_calls_accumulate_inputs_only() -> None:
     assert [e[FEATURE_NAME] for e in summary_events(summary)] == ["x0", "x1"]
 
 
-def test_without_nested_summaries_only_the_outermost_call_is_summarised() -> None:
+def test_by_default_only_the_outermost_call_is_summarised() -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -163,7 +163,7 @@ def test_without_nested_summaries_only_the_outermost_call_is_summarised() -> Non
         model.predict_proba(x)
     summarised = {span.name for span in exporter.get_finished_spans() if summary_events(span)}
     assert summarised == {"fit Pipeline", "predict_proba Pipeline"}
-    with instrumented() as exporter:
+    with instrumented(nested_summaries=True) as exporter:
         make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y).predict_proba(x)
     summarised = {span.name for span in exporter.get_finished_spans() if summary_events(span)}
     assert "predict_proba LogisticRegression" in summarised

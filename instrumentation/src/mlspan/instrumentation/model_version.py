@@ -45,22 +45,22 @@ def class_path(obj: object) -> str:
     return ".".join([*parts, cls.__qualname__])
 
 
-def _plain(value: object, depth: int = 0) -> Any:
+def plain_value(value: object, depth: int = 0) -> Any:
     """A JSON-ready, address-free rendering of one hyperparameter value."""
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, np.generic):
-        return _plain(value.item(), depth)
+        return plain_value(value.item(), depth)
     if depth >= _MAX_DEPTH:
         return class_path(value)
     if hasattr(value, "get_params") and not isinstance(value, type):
         return {"class": class_path(value), "params": _params(value, depth + 1)}
     if isinstance(value, (list, tuple)):
-        return [_plain(item, depth + 1) for item in value]
+        return [plain_value(item, depth + 1) for item in value]
     if isinstance(value, Mapping):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
+        return {str(key): plain_value(item, depth + 1) for key, item in value.items()}
     if isinstance(value, np.ndarray):
         return digest_data(value) or class_path(value)
     if isinstance(value, type):
@@ -73,7 +73,7 @@ def _plain(value: object, depth: int = 0) -> Any:
 
 def _params(estimator: Any, depth: int = 0) -> dict[str, Any]:
     params = estimator.get_params(deep=False)
-    return {str(name): _plain(params[name], depth) for name in sorted(params)}
+    return {str(name): plain_value(params[name], depth) for name in sorted(params)}
 
 
 def params_json(estimator: object) -> str:

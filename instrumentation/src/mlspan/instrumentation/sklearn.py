@@ -35,11 +35,14 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 
 from mlspan.instrumentation.emit import emit_online_batch
+from mlspan.instrumentation.joblib_context import parallel_call_wrapper
 from mlspan.instrumentation.online import OnlineAccumulator
 from mlspan.instrumentation.options import InstrumentationOptions
 from mlspan.instrumentation.package import _instruments_sklearn
 from mlspan.instrumentation.patching import ImportHooks, Patcher
-from mlspan.instrumentation.sklearn_calls import METHODS, SklearnRecorder
+from mlspan.instrumentation.roles import EVALUATIONS
+from mlspan.instrumentation.sklearn_calls import SklearnRecorder
+from mlspan.instrumentation.sklearn_methods import METHODS
 from mlspan.instrumentation.summarize import Summarizer
 from mlspan.instrumentation.version import __version__
 
@@ -88,6 +91,7 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """OpenTelemetry instrumentor for scikit-learn estimators."""
 
     _hooks: ImportHooks | None = None
+    _joblib_hooks: ImportHooks | None = None
     _patcher: Patcher | None = None
     _recorder: SklearnRecorder | None = None
     _accumulator: OnlineAccumulator | None = None
@@ -114,12 +118,17 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._patcher = Patcher()
         if self._hooks is None:
             self._hooks = ImportHooks(PUBLIC_MODULES, self._patch_module)
+        if self._joblib_hooks is None:
+            self._joblib_hooks = ImportHooks(("joblib",), self._patch_joblib)
         atexit.register(self.flush)
+        self._joblib_hooks.activate()
         self._hooks.activate()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._hooks is not None:
             self._hooks.deactivate()
+        if self._joblib_hooks is not None:
+            self._joblib_hooks.deactivate()
         if self._patcher is not None:
             self._patcher.restore_all()
         atexit.unregister(self.flush)
@@ -135,12 +144,29 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if accumulator is not None:
             accumulator.flush()
 
+    def _patch_joblib(self, module: ModuleType) -> None:
+        """Carry trace context and call nesting into joblib's workers."""
+        parallel = getattr(module, "Parallel", None)
+        if self._patcher is not None and isinstance(parallel, type):
+            self._patcher.wrap_method(parallel, "__call__", parallel_call_wrapper)
+
+    def _patch_functions(self, module: ModuleType) -> None:
+        """Record the public cross-validation functions as one run each."""
+        patcher, recorder = self._patcher, self._recorder
+        if patcher is None or recorder is None:
+            return
+        for name in EVALUATIONS:
+            if callable(vars(module).get(name)):
+                patcher.wrap_attribute(module, name, recorder.function_wrapper(name))
+
     def _patch_module(self, module: ModuleType) -> None:
         base = sys.modules.get("sklearn.base")
         patcher, wrappers, recorder = self._patcher, self._wrappers, self._recorder
         if base is None or patcher is None or wrappers is None or recorder is None:
             return
         estimator_type = base.BaseEstimator
+        if module.__name__ == "sklearn.model_selection":
+            self._patch_functions(module)
         declared = getattr(module, "__all__", None)
         # A few public modules (e.g. sklearn.dummy) define their estimators without __all__.
         names = declared or [name for name in vars(module) if not name.startswith("_")]

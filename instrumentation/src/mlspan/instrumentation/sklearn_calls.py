@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from mlspan.instrumentation.background import BackgroundSummaries, Pending
-from mlspan.instrumentation.call_state import CURRENT_CALL, CallState
+from mlspan.instrumentation.background import BackgroundSummaries
+from mlspan.instrumentation.call_state import CURRENT_CALL, CallState, Nesting
 from mlspan.instrumentation.digest import ALGORITHM
 from mlspan.instrumentation.emit import add_summaries
 from mlspan.instrumentation.features import shape_of
@@ -34,9 +32,22 @@ from mlspan.instrumentation.model_version import (
 )
 from mlspan.instrumentation.online import ModelKey, OnlineAccumulator
 from mlspan.instrumentation.options import InstrumentationOptions
-from mlspan.instrumentation.provenance import Provenance
+from mlspan.instrumentation.roles import EVALUATIONS, RoleBook, role_of
+from mlspan.instrumentation.search_results import evaluation_attributes, search_attributes
+from mlspan.instrumentation.sklearn_methods import (
+    FIT_METHODS,
+    FRAMEWORK,
+    ONLINE_METHODS,
+    OUTPUT_METHODS,
+    PREDICTION_METHODS,
+    Call,
+    active_provenance,
+    arguments,
+    dataset_role,
+)
 from mlspan.instrumentation.summarize import Summarizer, SummaryCache
 from mlspan.semconv import (
+    CALL_ROLE,
     DATASET_COLUMNS,
     DATASET_DIGEST,
     DATASET_ROLE,
@@ -53,63 +64,12 @@ from mlspan.semconv import (
     MODEL_VERSION,
     OPERATION_NAME,
     PREDICTION_DIGEST,
-    DatasetRole,
+    CallRole,
     FeatureOrigin,
+    OperationName,
 )
 
 _logger = logging.getLogger(__name__)
-
-FRAMEWORK: Final = "scikit-learn"
-METHODS: Final = (
-    "fit",
-    "partial_fit",
-    "predict",
-    "predict_proba",
-    "predict_log_proba",
-    "decision_function",
-    "transform",
-    "fit_transform",
-    "fit_predict",
-    "score",
-)
-FIT_METHODS: Final = frozenset({"fit", "partial_fit", "fit_transform", "fit_predict"})
-PREDICTION_METHODS: Final = frozenset(
-    {"predict", "predict_proba", "predict_log_proba", "decision_function", "fit_predict"}
-)
-OUTPUT_METHODS: Final = frozenset({"transform", "fit_transform"})
-ONLINE_METHODS: Final = frozenset(
-    {"predict", "predict_proba", "predict_log_proba", "decision_function", "transform"}
-)
-
-
-@dataclass
-class _Call:
-    """One recorded call: its span and what the end of the call still needs."""
-
-    span: trace.Span
-    method: str
-    x: object
-    x_digest: str | None = None
-    y_digest: str | None = None
-    rows: int | None = None
-    light: bool = False
-    pending: list[Pending] = field(default_factory=list)
-    attributes: dict[str, AttributeValue] = field(default_factory=dict)
-
-
-def _provenance() -> Provenance | None:
-    """The pandas instrumentor's provenance map, when it is active (never imports it)."""
-    module = sys.modules.get(f"{__package__}.pandas")
-    if module is None:
-        return None
-    provenance = module.PandasInstrumentor().provenance
-    return provenance if isinstance(provenance, Provenance) else None
-
-
-def _arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[object, object]:
-    x = args[0] if args else kwargs.get("X", kwargs.get("raw_documents"))
-    y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
-    return x, y
 
 
 class SklearnRecorder:
@@ -128,6 +88,7 @@ class SklearnRecorder:
         self._accumulator = accumulator
         self._framework_version = ""
         self._class_paths: dict[type, str] = {}
+        self._roles = RoleBook()
         self.exported: set[type] = set()
         """Classes scikit-learn's public modules export; other sklearn classes are internal."""
 
@@ -153,31 +114,69 @@ class SklearnRecorder:
 
         return wrapper
 
+    def function_wrapper(self, function: str) -> Any:
+        """The wrapt wrapper for the module-level cross-validation ``function``."""
+
+        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            return self.call_function(function, wrapped, args, kwargs)
+
+        return wrapper
+
     def call(
         self, method: str, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any
     ) -> Any:
-        """Run ``wrapped(*args, **kwargs)`` inside a span describing the call."""
-        state = CURRENT_CALL.get()
+        """Run the method ``wrapped(*args, **kwargs)`` inside a span describing the call."""
         if instance is None or isinstance(instance, type) or not self.records(type(instance)):
             return wrapped(*args, **kwargs)
+        x, y = arguments(args, kwargs)
+        return self._record(method, instance, x, y, wrapped, args, kwargs)
+
+    def call_function(self, function: str, wrapped: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+        """Run a cross-validation function ``wrapped(estimator, X, y, ...)`` as one run."""
+        estimator = args[0] if args else kwargs.get("estimator")
+        if estimator is None or isinstance(estimator, type):
+            return wrapped(*args, **kwargs)
+        x = args[1] if len(args) > 1 else kwargs.get("X")
+        y = args[2] if len(args) > 2 else kwargs.get("y")
+        return self._record(function, estimator, x, y, wrapped, args, kwargs)
+
+    def _record(
+        self,
+        method: str,
+        instance: Any,
+        x: object,
+        y: object,
+        wrapped: Any,
+        args: tuple[Any, ...],
+        kwargs: Any,
+    ) -> Any:
+        state = CURRENT_CALL.get()
         if state is not None and (state.light or id(instance) in state.active):
+            return wrapped(*args, **kwargs)
+        role = role_of(None if state is None else state.inner())
+        if role is None or (role is CallRole.CANDIDATE and not self._options.candidate_spans):
             return wrapped(*args, **kwargs)
         outermost = state is None
         if state is None:
             state = CallState()
         token = CURRENT_CALL.set(state) if outermost else None
         state.active.add(id(instance))
+        if method in EVALUATIONS:
+            state.nesting.append(Nesting.CANDIDATE)
+        else:
+            state.nesting.append(self._roles.children_of(type(instance), role))
         try:
-            record = self._start(method, instance, args, kwargs, state)
+            record = self._start(method, role, instance, x, y, state)
             if record is None:
                 return wrapped(*args, **kwargs)
             return self._run(record, instance, wrapped, args, kwargs)
         finally:
+            state.nesting.pop()
             state.active.discard(id(instance))
             if token is not None:
                 CURRENT_CALL.reset(token)
 
-    def _run(self, record: _Call, instance: Any, wrapped: Any, args: Any, kwargs: Any) -> Any:
+    def _run(self, record: Call, instance: Any, wrapped: Any, args: Any, kwargs: Any) -> Any:
         with trace.use_span(
             record.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
         ):
@@ -207,30 +206,31 @@ class SklearnRecorder:
         return attributes
 
     def _start(
-        self, method: str, instance: Any, args: Any, kwargs: Any, state: CallState
-    ) -> _Call | None:
+        self, method: str, role: CallRole, instance: Any, x: object, y: object, state: CallState
+    ) -> Call | None:
         try:
-            return self._open(method, instance, args, kwargs, state)
+            return self._open(method, role, instance, x, y, state)
         except Exception:
             _logger.warning("mlspan could not start the span of %s", method, exc_info=True)
             return None
 
     def _open(
-        self, method: str, instance: Any, args: Any, kwargs: Any, state: CallState
-    ) -> _Call | None:
-        x, y = _arguments(args, kwargs)
+        self, method: str, role: CallRole, instance: Any, x: object, y: object, state: CallState
+    ) -> Call | None:
         shape = shape_of(x)
         rows = shape[0] if shape else None
         light = (
-            method in ONLINE_METHODS
+            role is CallRole.USER
+            and method in ONLINE_METHODS
             and rows is not None
             and rows < self._options.online_max_rows
-            and not state.active - {id(instance)}
         )
         attributes = self._model_attributes(instance, light)
-        attributes[OPERATION_NAME] = method
-        attributes[DATASET_ROLE] = _role(method).value
-        stored = None if method in FIT_METHODS else model_version_of(instance)
+        evaluation = method in EVALUATIONS
+        attributes[OPERATION_NAME] = OperationName.CROSS_VALIDATE.value if evaluation else method
+        attributes[DATASET_ROLE] = dataset_role(method).value
+        attributes[CALL_ROLE] = role.value
+        stored = None if method in FIT_METHODS or evaluation else model_version_of(instance)
         if stored is not None:
             attributes[MODEL_VERSION] = stored
         if rows is not None and shape is not None:
@@ -241,21 +241,26 @@ class SklearnRecorder:
         if not span.is_recording():
             span.end()
             return None
-        record = _Call(span, method, x, rows=rows, light=light, attributes=attributes)
+        record = Call(span, method, role, x, rows=rows, light=light, attributes=attributes)
         try:
-            self._describe(record, instance, y, stored, state)
+            if role is CallRole.CANDIDATE:
+                if method in FIT_METHODS:
+                    span.set_attribute(MODEL_PARAMS, params_json(instance))
+            else:
+                self._describe(record, instance, y, stored, state)
         except Exception:
             span.end()
             raise
         return record
 
     def _describe(
-        self, record: _Call, instance: Any, y: object, stored: str | None, state: CallState
+        self, record: Call, instance: Any, y: object, stored: str | None, state: CallState
     ) -> None:
         """The attributes known before the call runs, and the input summaries started."""
         span, method, x, attributes = record.span, record.method, record.x, record.attributes
+        evaluation = method in EVALUATIONS
         version = stored
-        if version is None and method not in FIT_METHODS:
+        if version is None and method not in FIT_METHODS and not evaluation:
             version = self._version_for_predict(instance)
             if version is not None:
                 span.set_attribute(MODEL_VERSION, version)
@@ -266,22 +271,23 @@ class SklearnRecorder:
         record.x_digest = state.digest(x)
         record.y_digest = state.digest(y)
         inputs = [d for d in (record.x_digest, record.y_digest, version) if d]
-        provenance = _provenance()
+        provenance = active_provenance()
         if provenance is not None:
             upstream = provenance.ancestors(x) | provenance.ancestors(y)
             inputs += sorted(upstream - set(inputs))
+        with_params = method in FIT_METHODS or evaluation
         span.set_attributes(
             {
                 DIGEST_ALGORITHM: ALGORITHM,
                 IO_INPUTS: inputs,
                 **({DATASET_DIGEST: record.x_digest} if record.x_digest else {}),
                 **({DATASET_TARGET_DIGEST: record.y_digest} if record.y_digest else {}),
-                **({MODEL_PARAMS: params_json(instance)} if method in FIT_METHODS else {}),
+                **({MODEL_PARAMS: params_json(instance)} if with_params else {}),
             }
         )
         if record.x_digest:
             attributes[DATASET_DIGEST] = record.x_digest
-        if self._summarises(state):
+        if self._summarises(record):
             kinds = None if method in FIT_METHODS else feature_kinds_of(instance)
             record.pending.append(
                 self._background.submit(x, record.x_digest, FeatureOrigin.INPUT, "x", kinds)
@@ -291,11 +297,14 @@ class SklearnRecorder:
                     self._background.submit(y, record.y_digest, FeatureOrigin.TARGET, "y")
                 )
 
-    def _summarises(self, state: CallState) -> bool:
-        """Whether this call gets feature summaries: only the outermost one, unless the
-        ``nested_summaries`` option asks for every nested step's as well."""
-        return self._options.summaries and (
-            self._options.nested_summaries or len(state.active) == 1
+    def _summarises(self, record: Call) -> bool:
+        """Whether this call gets feature summaries: the user's own calls (not the
+        cross-validation functions, which make no model), and nested steps' only when the
+        ``nested_summaries`` option asks for them."""
+        if not self._options.summaries or record.method in EVALUATIONS:
+            return False
+        return record.role is CallRole.USER or (
+            record.role is CallRole.STEP and self._options.nested_summaries
         )
 
     def _version_for_predict(self, instance: Any) -> str | None:
@@ -306,7 +315,7 @@ class SklearnRecorder:
                 store_model_version(instance, version)
         return version
 
-    def _fail(self, record: _Call, error: BaseException) -> None:
+    def _fail(self, record: Call, error: BaseException) -> None:
         try:
             record.span.record_exception(error)
             record.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
@@ -315,18 +324,18 @@ class SklearnRecorder:
         finally:
             record.span.end()
 
-    def _finish(self, record: _Call, instance: Any, result: Any) -> None:
+    def _finish(self, record: Call, instance: Any, result: Any) -> None:
         try:
             if record.light:
                 self._finish_light(record, result)
-            else:
+            elif record.role is not CallRole.CANDIDATE:
                 self._finish_full(record, instance, result)
         except Exception:
             _logger.warning("mlspan could not finish the span of %s", record.method, exc_info=True)
         finally:
             record.span.end()
 
-    def _finish_light(self, record: _Call, result: Any) -> None:
+    def _finish_light(self, record: Call, result: Any) -> None:
         if not self._options.summaries:
             return
         version = str(record.attributes.get(MODEL_VERSION, ""))
@@ -342,7 +351,7 @@ class SklearnRecorder:
         output = result if record.method in PREDICTION_METHODS else None
         self._accumulator.add(key, record.x, output, record.rows or 0)
 
-    def _finish_full(self, record: _Call, instance: Any, result: Any) -> None:
+    def _finish_full(self, record: Call, instance: Any, result: Any) -> None:
         span, method = record.span, record.method
         state = CURRENT_CALL.get() or CallState()
         outputs: list[str] = []
@@ -361,16 +370,25 @@ class SklearnRecorder:
             span.set_attribute(MODEL_VERSION, version)
             record.attributes[MODEL_VERSION] = version
             outputs.append(version)
-        if method in PREDICTION_METHODS or method in OUTPUT_METHODS:
+            if method == "fit" and self._roles.is_search(type(instance)):
+                span.set_attributes(search_attributes(instance))
+        if method in EVALUATIONS:
+            span.set_attributes(evaluation_attributes(method, result))
+            if method == "cross_val_predict":
+                output_digest = state.digest(result)
+                if output_digest:
+                    outputs.append(output_digest)
+                    span.set_attribute(PREDICTION_DIGEST, output_digest)
+        elif method in PREDICTION_METHODS or method in OUTPUT_METHODS:
             output_digest = state.digest(result)
             if output_digest:
                 outputs.append(output_digest)
                 if method in PREDICTION_METHODS:
                     span.set_attribute(PREDICTION_DIGEST, output_digest)
-                    provenance = _provenance()
+                    provenance = active_provenance()
                     if provenance is not None:
                         provenance.note_output(output_digest)
-            if method in PREDICTION_METHODS and self._summarises(state):
+            if method in PREDICTION_METHODS and self._summarises(record):
                 summaries += self._summaries.summarize(
                     result, output_digest, FeatureOrigin.PREDICTION, "prediction"
                 )
@@ -388,11 +406,3 @@ class SklearnRecorder:
             self._options.summary_events_per_span,
             f"summary {type(instance).__name__}",
         )
-
-
-def _role(method: str) -> DatasetRole:
-    if method in FIT_METHODS:
-        return DatasetRole.TRAIN
-    if method == "score":
-        return DatasetRole.EVAL
-    return DatasetRole.INFERENCE
