@@ -29,8 +29,10 @@ class InstrumentationOptions:
 
     summaries: bool = True
     """Attach per-feature summary events to fit, predict and transform spans."""
-    nested_summaries: bool = True
-    """Also summarise the inputs of nested steps (Pipeline steps, search CV fits)."""
+    nested_summaries: bool = False
+    """Also summarise the inputs of nested steps (Pipeline, FeatureUnion, ColumnTransformer)."""
+    candidate_spans: bool = False
+    """Give a search's and cross-validation's candidate fits and scores child spans."""
     online_max_rows: int = 100
     """Predict-like calls with fewer rows get a light span; their summaries accumulate."""
     online_flush_rows: int = 10_000
