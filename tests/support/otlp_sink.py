@@ -4,7 +4,9 @@
 (``POST /v1/traces``, protobuf or JSON, optionally gzip) and keeps every
 ``ExportTraceServiceRequest`` it accepts. It can be stopped and restarted on the same
 ports (to simulate a backend that is down for a while) and told to fail the next
-requests with a retryable status.
+requests with a retryable status. Its size limits are a backend's: gRPC's default
+receive limit of 4 MiB unless ``grpc_max_receive_bytes`` says otherwise, and, with
+``http_max_body_bytes``, 413 for a larger HTTP body.
 
     with OtlpSink() as sink:
         exporter = OTLPSpanExporter(endpoint=sink.grpc_endpoint, insecure=True)
@@ -114,6 +116,10 @@ def _handler_class(sink: OtlpSink) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            limit = sink.http_max_body_bytes
+            if limit is not None and length > limit:
+                self._reply(413, b"body too large", "text/plain")
+                return
             if self.path != "/v1/traces":
                 self._reply(404, b"not found", "text/plain")
                 return
@@ -152,9 +158,19 @@ def _handler_class(sink: OtlpSink) -> type[BaseHTTPRequestHandler]:
 class OtlpSink:
     """A real OTLP/gRPC + OTLP/HTTP trace receiver on 127.0.0.1 that records requests."""
 
-    def __init__(self, grpc_port: int = 0, http_port: int = 0) -> None:
+    def __init__(
+        self,
+        grpc_port: int = 0,
+        http_port: int = 0,
+        grpc_max_receive_bytes: int | None = None,
+        http_max_body_bytes: int | None = None,
+    ) -> None:
         self.grpc_port = grpc_port or free_port()
         self.http_port = http_port or free_port()
+        self.grpc_max_receive_bytes = grpc_max_receive_bytes
+        """gRPC's receive limit; None keeps gRPC's default (4 MiB)."""
+        self.http_max_body_bytes = http_max_body_bytes
+        """Largest HTTP body accepted (413 beyond); None: no limit."""
         self._lock = threading.Condition()
         self._requests: list[tuple[str, trace_service_pb2.ExportTraceServiceRequest]] = []
         self._headers: list[dict[str, str]] = []
@@ -167,7 +183,9 @@ class OtlpSink:
     def start(self) -> OtlpSink:
         """Listen on both ports (the same ones after a restart)."""
         if self._grpc is None:
-            server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+            limit = self.grpc_max_receive_bytes
+            options = [] if limit is None else [("grpc.max_receive_message_length", limit)]
+            server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=options)
             trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Servicer(self), server)
             bound = server.add_insecure_port(f"{HOST}:{self.grpc_port}")
             if bound != self.grpc_port:

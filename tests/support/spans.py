@@ -188,3 +188,16 @@ def ml_request(
 def request_bytes(count: int, seed: int = 0, service: str = "churn-train") -> bytes:
     """``ml_request`` serialized."""
     return bytes(ml_request(count, seed, service).SerializeToString())
+
+
+def wide_ml_request(
+    count: int, features: int = 64, seed: int = 0, service: str = "churn-train"
+) -> trace_service_pb2.ExportTraceServiceRequest:
+    """``count`` ML spans that each carry ``features`` feature summaries, as a fit on a
+    ``features``-column frame does (~170 KB per span at 64 features)."""
+    request = ml_request(count, seed, service, events_every=0)
+    rng = random.Random(seed)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        start = span.start_time_unix_nano
+        span.events.extend(summary_event(rng, f"f{i}", start) for i in range(features))
+    return request

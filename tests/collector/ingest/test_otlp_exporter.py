@@ -13,15 +13,15 @@ import pytest
 
 from mlspan import semconv
 from mlspan.collector.exporters.otlp import OtlpExporterConfig, Protocol
-from mlspan.collector.exporters.otlp.config import Compression
+from mlspan.collector.exporters.otlp.config import DEFAULT_MAX_REQUEST_BYTES, Compression
 from mlspan.collector.exporters.otlp.factory import create_otlp_exporter
 from mlspan.collector.exporters.queued import QueueConfig, QueuedExporter
 from mlspan.collector.exporters.retry import RetryConfig
 from mlspan.collector.pdata import FastSchema, QueueFullError, TraceBatch
 from mlspan.collector.pdata.stats import IngestStats
-from mlspan.collector.pipeline.factory import Host
+from mlspan.collector.pipeline.factory import ConfigError, Host
 from tests.support.otlp_sink import OtlpSink
-from tests.support.spans import ml_request
+from tests.support.spans import key_values, ml_request, wide_ml_request
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +45,7 @@ def _exporter(
     retry: RetryConfig = FAST_RETRY,
     shutdown_timeout: float = 5.0,
     compression: Compression = Compression.NONE,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
 ) -> QueuedExporter:
     endpoint = sink.grpc_endpoint if protocol is Protocol.GRPC else sink.http_endpoint
     config = OtlpExporterConfig(
@@ -56,6 +57,7 @@ def _exporter(
         timeout=2.0,
         shutdown_timeout=shutdown_timeout,
         compression=compression,
+        max_request_bytes=max_request_bytes,
     )
     config.validate()
     exporter = create_otlp_exporter(config, host.for_component("otlp/sink"), None)
@@ -202,3 +204,67 @@ def test_in_memory_queue_counts_what_shutdown_leaves_behind(sink: OtlpSink, tmp_
     exporter.shutdown()
     exporter.shutdown()
     assert stats.snapshot().spans_dropped == {"shutdown": 6}
+
+
+@pytest.mark.parametrize("protocol", [Protocol.GRPC, Protocol.HTTP])
+def test_a_batch_over_the_backends_limit_arrives_in_parts(
+    tmp_path: Path, protocol: Protocol
+) -> None:
+    """A 10 MB batch (48 fits on 64 features) accepted by mlspan reaches a backend with
+    the common 4 MiB limit: split into requests that fit, every span with its resource
+    and scope."""
+    stats = IngestStats()
+    request = wide_ml_request(48)
+    second = request.resource_spans.add()
+    second.resource.attributes.extend(key_values({"service.name": "churn-score"}))
+    second.scope_spans.add().spans.extend(
+        ml_request(30, seed=7).resource_spans[0].scope_spans[0].spans
+    )
+    batch = TraceBatch.from_bytes(SCHEMA, request.SerializeToString())
+    assert len(batch.raw) > 10_000_000
+    limit = 4 * 1024 * 1024
+    with OtlpSink(grpc_max_receive_bytes=limit, http_max_body_bytes=limit) as sink:
+        exporter = _exporter(sink, protocol, Host(data_dir=tmp_path, stats=stats))
+        try:
+            exporter.consume(batch)
+            sink.wait_for_spans(78, timeout=30)
+        finally:
+            exporter.shutdown()
+        assert len(sink.requests) == 3
+        assert all(r.ByteSize() <= limit for r in sink.requests)
+        received = {r.span.span_id: r for r in sink.received_spans()}
+    assert set(received) == {ref.span.span_id for ref in batch.spans()}
+    assert len(received) == 78
+    for ref in batch.spans():
+        assert received[ref.span.span_id].resource["service.name"] == ref.service
+    assert stats.snapshot().spans_dropped == {}
+
+
+def test_a_span_larger_than_the_limit_is_dropped_and_counted_once(
+    sink: OtlpSink, tmp_path: Path
+) -> None:
+    stats = IngestStats()
+    request = ml_request(10)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[4].attributes.extend(key_values({"blob": "x" * 100_000}))
+    batch = TraceBatch.from_bytes(SCHEMA, request.SerializeToString())
+    exporter = _exporter(
+        sink, Protocol.GRPC, Host(data_dir=tmp_path, stats=stats), max_request_bytes=64 * 1024
+    )
+    try:
+        exporter.consume(batch)
+        sink.wait_for_spans(9)
+    finally:
+        exporter.shutdown()
+    assert {r.span.span_id for r in sink.received_spans()} == {
+        s.span_id for i, s in enumerate(spans) if i != 4
+    }
+    assert stats.snapshot().spans_dropped == {"span_too_large": 1}
+
+
+def test_max_request_bytes_is_validated() -> None:
+    OtlpExporterConfig(endpoint="127.0.0.1:4317").validate()
+    assert OtlpExporterConfig(endpoint="x:1").max_request_bytes == 4194304
+    for bad in (0, 1023, 2**31):
+        with pytest.raises(ConfigError, match="max_request_bytes"):
+            OtlpExporterConfig(endpoint="127.0.0.1:4317", max_request_bytes=bad).validate()

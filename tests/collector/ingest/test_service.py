@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import pytest
 import yaml
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from mlspan.collector.pdata import FastSchema, QueueFullError, TraceBatch
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Host, Kind
@@ -26,7 +27,7 @@ from mlspan.collector.service import Service, parse_config
 from mlspan.collector.service.factories import default_factories
 from tests.support.otlp_client import grpc_export, http_post
 from tests.support.otlp_sink import OtlpSink, free_port
-from tests.support.spans import ml_request
+from tests.support.spans import ml_request, wide_ml_request
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +102,35 @@ def test_spans_in_over_grpc_and_http_are_forwarded_and_counted(
     logged = caplog.text
     assert "traces: 7 spans" in logged and "traces: 5 spans" in logged
     assert "attributes {" in logged
+
+
+def test_a_10_mb_request_reaches_a_backend_with_a_4_mib_limit(tmp_path: Path) -> None:
+    """mlspan accepts up to 16 MiB; the exporter splits what it forwards to the
+    backend's 4 MiB, so nothing accepted is refused downstream for size."""
+    body = wide_ml_request(48).SerializeToString()
+    assert len(body) > 10_000_000
+    with OtlpSink(grpc_max_receive_bytes=4 * 1024 * 1024) as sink:
+        document = _document(tmp_path, sink)
+        document["service"]["pipelines"]["traces"]["exporters"] = ["otlp/sink"]
+        service = _service(document)
+        try:
+            receiver = service.receivers()["otlp"]
+            assert receiver.grpc is not None
+            with grpc.insecure_channel(
+                receiver.grpc.address, options=[("grpc.max_send_message_length", -1)]
+            ) as channel:
+                grpc_export(channel, body, timeout=30)
+            sink.wait_for_spans(48, timeout=30)
+            snapshot = service.stats.snapshot()
+        finally:
+            service.shutdown()
+        sent = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+        assert sorted(r.span.SerializeToString() for r in sink.received_spans()) == sorted(
+            span.SerializeToString() for span in sent.resource_spans[0].scope_spans[0].spans
+        )
+        assert len(sink.requests) > 1
+    assert snapshot.spans_received == {"otlp": 48}
+    assert snapshot.spans_dropped == {}
 
 
 def test_full_exporter_queue_answers_429_and_resource_exhausted(

@@ -6,6 +6,11 @@ a ``Sender``, retrying retryable failures with exponential backoff. A batch leav
 queue only once it was sent or given up on (counted in ``IngestStats.spans_dropped``
 by reason), so an on-disk queue keeps everything still pending across restarts.
 
+With ``max_request_bytes``, a batch larger than that is sent as several requests that
+each fit (``split``), each retried on its own; the batch leaves the queue once every
+part was sent or given up on. If shutdown interrupts a split batch, the whole batch is
+given back (parts already sent go again: backends de-duplicate by span id).
+
 On ``shutdown`` new batches are refused, workers get ``shutdown_timeout`` seconds to
 drain the queue, then stop; what is left is counted as dropped (in memory) or stays on
 disk for the next run.
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from mlspan.collector.exporters.retry import Backoff, Outcome, RetryConfig, SendResult
+from mlspan.collector.exporters.split import Part, Split, WireFormatError, split_request
 from mlspan.collector.pdata import QueueFullError, TraceBatch
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import ConfigError
@@ -77,8 +83,10 @@ class QueuedExporter:
         workers: int = 1,
         timeout: float = 10.0,
         shutdown_timeout: float = 10.0,
+        max_request_bytes: int | None = None,
     ) -> None:
         self.name = name
+        self._max_request_bytes = max_request_bytes
         self._queue = queue
         self._sender = sender
         self._stats = stats
@@ -152,11 +160,36 @@ class QueuedExporter:
             self._deliver(batch)
 
     def _deliver(self, batch: QueuedBatch) -> None:
+        limit = self._max_request_bytes
+        split = Split([Part(batch.raw, batch.span_count)])
+        if limit is not None and len(batch.raw) > limit:
+            try:
+                split = split_request(batch.raw, limit)
+            except WireFormatError as exc:
+                self._give_up(batch.span_count, "export_failed", f"cannot split: {exc}")
+                self._queue.ack(batch)
+                return
+        for part in split.parts:
+            if not self._send(part):
+                # Shutdown ran past its drain time: give the batch back (it stays on
+                # disk if the queue is persistent, else it is counted as dropped).
+                self._queue.requeue(batch)
+                return
+        if split.dropped_spans:
+            message = (
+                f"{split.dropped_spans} spans of up to {split.largest_dropped} bytes do not "
+                f"fit in max_request_bytes ({limit}) even alone"
+            )
+            self._give_up(split.dropped_spans, "span_too_large", message)
+        self._queue.ack(batch)
+
+    def _send(self, part: Part) -> bool:
+        """Send one request, retrying as configured; False if shutdown interrupted it."""
         backoff = Backoff(self._retry)
         first = time.monotonic()
         while True:
             try:
-                result = self._sender.send(batch.raw, batch.span_count, self._timeout)
+                result = self._sender.send(part.raw, part.span_count, self._timeout)
             except Exception as exc:  # a sender bug must not kill the worker
                 logger.exception("exporter %s: sender failed", self.name)
                 result = SendResult.permanent(f"sender error: {exc}")
@@ -170,17 +203,16 @@ class QueuedExporter:
                         result.rejected_spans,
                         result.message,
                     )
-                self._queue.ack(batch)
-                return
+                return True
             if result.outcome is Outcome.PERMANENT or not self._retry.enabled:
-                self._give_up(batch, "export_failed", result.message)
-                return
+                self._give_up(part.span_count, "export_failed", result.message)
+                return True
             wait = backoff.next_wait(result.retry_after)
             elapsed = time.monotonic() - first
             limit = self._retry.max_elapsed_time
             if limit and elapsed + wait > limit:
-                self._give_up(batch, "retries_exhausted", result.message)
-                return
+                self._give_up(part.span_count, "retries_exhausted", result.message)
+                return True
             self._log.warning(
                 "retry",
                 "exporter %s: retryable failure, retrying in %.1fs: %s",
@@ -189,22 +221,18 @@ class QueuedExporter:
                 result.message,
             )
             if self._abort.wait(wait):
-                # Shutdown ran past its drain time: give the batch back (it stays on
-                # disk if the queue is persistent, else it is counted as dropped).
-                self._queue.requeue(batch)
-                return
+                return False
 
-    def _give_up(self, batch: QueuedBatch, reason: str, message: str) -> None:
-        self._stats.spans_dropped(reason, batch.span_count)
+    def _give_up(self, span_count: int, reason: str, message: str) -> None:
+        self._stats.spans_dropped(reason, span_count)
         self._log.error(
             reason,
             "exporter %s: dropped %d spans (%s): %s",
             self.name,
-            batch.span_count,
+            span_count,
             reason,
             message,
         )
-        self._queue.ack(batch)
 
 
 def _is_persistent(queue: BatchQueue) -> bool:

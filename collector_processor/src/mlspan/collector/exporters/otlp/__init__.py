@@ -1,4 +1,5 @@
-"""The ``otlp`` exporter: forwards received OTLP bytes to any OTLP endpoint."""
+"""The ``otlp`` exporter: forwards received OTLP bytes to any OTLP endpoint, split to the
+endpoint's request size limit."""
 
 from __future__ import annotations
 

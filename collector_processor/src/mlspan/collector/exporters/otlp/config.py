@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import urlsplit
 
 from mlspan.collector.exporters.queued import QueueConfig
@@ -11,6 +12,12 @@ from mlspan.collector.exporters.retry import RetryConfig
 from mlspan.collector.pipeline.factory import ConfigError
 
 TRACES_PATH = "/v1/traces"
+DEFAULT_MAX_REQUEST_BYTES: Final = 4 * 1024 * 1024
+"""4 MiB: gRPC's default receive limit, kept by Jaeger, the OpenTelemetry Collector and
+most OTLP backends."""
+MIN_REQUEST_BYTES: Final = 1024
+MAX_REQUEST_BYTES: Final = 2**31 - 1
+"""The largest message gRPC can carry."""
 
 
 class Protocol(str, enum.Enum):
@@ -48,6 +55,10 @@ class OtlpExporterConfig:
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
     shutdown_timeout: float = 10.0
     """Seconds to keep sending queued batches after shutdown starts."""
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    """Largest request the endpoint accepts (serialized, before compression). A larger
+    batch is sent as several requests that each fit; a span too large to fit alone is
+    dropped and counted (``span_too_large``)."""
 
     def validate(self) -> None:
         """Check the endpoint and timeouts."""
@@ -57,6 +68,10 @@ class OtlpExporterConfig:
             raise ConfigError("timeout must be > 0")
         if self.shutdown_timeout < 0:
             raise ConfigError("shutdown_timeout must be >= 0")
+        if not MIN_REQUEST_BYTES <= self.max_request_bytes <= MAX_REQUEST_BYTES:
+            raise ConfigError(
+                f"max_request_bytes must be in [{MIN_REQUEST_BYTES}, {MAX_REQUEST_BYTES}]"
+            )
         if self.protocol is Protocol.HTTP:
             parts = urlsplit(self.endpoint)
             if parts.scheme not in ("http", "https") or not parts.hostname:

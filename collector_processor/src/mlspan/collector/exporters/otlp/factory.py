@@ -40,7 +40,8 @@ def _sender(config: OtlpExporterConfig) -> Sender:
 def create_otlp_exporter(
     config: OtlpExporterConfig, host: Host, next_consumer: TracesConsumer | None
 ) -> QueuedExporter:
-    """An exporter forwarding each batch's bytes unchanged."""
+    """An exporter forwarding each batch's bytes unchanged, split into several requests
+    when larger than ``max_request_bytes``."""
     name = host.component_id or "otlp"
     return QueuedExporter(
         name=name,
@@ -51,6 +52,7 @@ def create_otlp_exporter(
         workers=config.sending_queue.num_consumers,
         timeout=config.timeout,
         shutdown_timeout=config.shutdown_timeout,
+        max_request_bytes=config.max_request_bytes,
     )
 
 
