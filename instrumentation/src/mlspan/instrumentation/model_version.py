@@ -45,22 +45,54 @@ def class_path(obj: object) -> str:
     return ".".join([*parts, cls.__qualname__])
 
 
-def plain_value(value: object, depth: int = 0) -> Any:
+class ParamNames:
+    """Hyperparameter names per estimator class, read once per class.
+
+    scikit-learn's ``BaseEstimator.get_params(deep=False)`` inspects the ``__init__``
+    signature on every call and then reads each name with ``getattr``; for classes that
+    keep that implementation the names are cached here and read the same way. Classes
+    with a ``get_params`` of their own are always asked.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[type, tuple[str, ...] | None] = {}
+
+    def params(self, estimator: Any) -> dict[str, Any]:
+        """``estimator.get_params(deep=False)``, faster for unchanged implementations."""
+        cls = type(estimator)
+        names = self._names.get(cls, ())
+        if names == ():
+            names = self._names[cls] = self._cacheable(cls, estimator)
+        if names is None:
+            return dict(estimator.get_params(deep=False))
+        return {name: getattr(estimator, name) for name in names}
+
+    @staticmethod
+    def _cacheable(owner: type, estimator: Any) -> tuple[str, ...] | None:
+        method = getattr(owner, "get_params", None)
+        if getattr(method, "__qualname__", "") != "BaseEstimator.get_params" or not str(
+            getattr(method, "__module__", "")
+        ).startswith("sklearn."):
+            return None
+        return tuple(estimator.get_params(deep=False))
+
+
+def plain_value(value: object, depth: int = 0, names: ParamNames | None = None) -> Any:
     """A JSON-ready, address-free rendering of one hyperparameter value."""
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, np.generic):
-        return plain_value(value.item(), depth)
+        return plain_value(value.item(), depth, names)
     if depth >= _MAX_DEPTH:
         return class_path(value)
     if hasattr(value, "get_params") and not isinstance(value, type):
-        return {"class": class_path(value), "params": _params(value, depth + 1)}
+        return {"class": class_path(value), "params": _params(value, depth + 1, names)}
     if isinstance(value, (list, tuple)):
-        return [plain_value(item, depth + 1) for item in value]
+        return [plain_value(item, depth + 1, names) for item in value]
     if isinstance(value, Mapping):
-        return {str(key): plain_value(item, depth + 1) for key, item in value.items()}
+        return {str(key): plain_value(item, depth + 1, names) for key, item in value.items()}
     if isinstance(value, np.ndarray):
         return digest_data(value) or class_path(value)
     if isinstance(value, type):
@@ -71,15 +103,15 @@ def plain_value(value: object, depth: int = 0) -> Any:
     return class_path(value)
 
 
-def _params(estimator: Any, depth: int = 0) -> dict[str, Any]:
-    params = estimator.get_params(deep=False)
-    return {str(name): plain_value(params[name], depth) for name in sorted(params)}
+def _params(estimator: Any, depth: int = 0, names: ParamNames | None = None) -> dict[str, Any]:
+    params = estimator.get_params(deep=False) if names is None else names.params(estimator)
+    return {str(name): plain_value(params[name], depth, names) for name in sorted(params)}
 
 
-def params_json(estimator: object) -> str:
+def params_json(estimator: object, names: ParamNames | None = None) -> str:
     """All hyperparameters (nested estimators included) as a sorted JSON object."""
     try:
-        return json.dumps(_params(estimator), sort_keys=True, ensure_ascii=False)
+        return json.dumps(_params(estimator, 0, names), sort_keys=True, ensure_ascii=False)
     except Exception:
         return "{}"
 

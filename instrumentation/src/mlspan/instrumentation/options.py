@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 ENV_PREFIX: Final = "OTEL_INSTRUMENTATION_MLSPAN_"
+MIN_REQUEST_BYTES: Final = 64 * 1024
+"""Smallest accepted ``max_request_bytes``."""
 
 _logger = logging.getLogger(__name__)
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -51,6 +53,8 @@ class InstrumentationOptions:
     """The integer cardinality rule applies only to inputs with at least this many rows."""
     kll_k: int = 200
     """Accuracy parameter of the numerical quantile sketch (KLL)."""
+    max_request_bytes: int = 4 * 1024 * 1024
+    """Largest OTLP export request sent (the common 4 MiB gRPC receive limit)."""
 
     def validate(self) -> None:
         """Raise ValueError naming the first option out of range."""
@@ -74,6 +78,10 @@ class InstrumentationOptions:
             raise ValueError(f"online_flush_seconds must be > 0, got {self.online_flush_seconds}")
         if not 8 <= self.kll_k <= 65535:
             raise ValueError(f"kll_k must be in [8, 65535], got {self.kll_k}")
+        if self.max_request_bytes < MIN_REQUEST_BYTES:
+            raise ValueError(
+                f"max_request_bytes must be >= {MIN_REQUEST_BYTES}, got {self.max_request_bytes}"
+            )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

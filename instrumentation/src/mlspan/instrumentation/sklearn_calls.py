@@ -21,6 +21,7 @@ from mlspan.instrumentation.digest import ALGORITHM
 from mlspan.instrumentation.emit import add_summaries
 from mlspan.instrumentation.features import shape_of
 from mlspan.instrumentation.model_version import (
+    ParamNames,
     class_path,
     compute_model_version,
     feature_kinds_of,
@@ -89,6 +90,7 @@ class SklearnRecorder:
         self._framework_version = ""
         self._class_paths: dict[type, str] = {}
         self._roles = RoleBook()
+        self._param_names = ParamNames()
         self.exported: set[type] = set()
         """Classes scikit-learn's public modules export; other sklearn classes are internal."""
 
@@ -245,7 +247,7 @@ class SklearnRecorder:
         try:
             if role is CallRole.CANDIDATE:
                 if method in FIT_METHODS:
-                    span.set_attribute(MODEL_PARAMS, params_json(instance))
+                    span.set_attribute(MODEL_PARAMS, params_json(instance, self._param_names))
             else:
                 self._describe(record, instance, y, stored, state)
         except Exception:
@@ -275,14 +277,15 @@ class SklearnRecorder:
         if provenance is not None:
             upstream = provenance.ancestors(x) | provenance.ancestors(y)
             inputs += sorted(upstream - set(inputs))
-        with_params = method in FIT_METHODS or evaluation
+        if method in FIT_METHODS or evaluation:
+            record.params = params_json(instance, self._param_names)
         span.set_attributes(
             {
                 DIGEST_ALGORITHM: ALGORITHM,
                 IO_INPUTS: inputs,
                 **({DATASET_DIGEST: record.x_digest} if record.x_digest else {}),
                 **({DATASET_TARGET_DIGEST: record.y_digest} if record.y_digest else {}),
-                **({MODEL_PARAMS: params_json(instance)} if with_params else {}),
+                **({MODEL_PARAMS: record.params} if record.params is not None else {}),
             }
         )
         if record.x_digest:
@@ -361,7 +364,7 @@ class SklearnRecorder:
             previous = model_version_of(instance) if method == "partial_fit" else None
             if previous is not None:
                 x_part = f"{previous}+{x_part}"
-            version = compute_model_version(instance, x_part, record.y_digest)
+            version = compute_model_version(instance, x_part, record.y_digest, record.params)
             store_model_version(instance, version)
             store_feature_kinds(
                 instance,

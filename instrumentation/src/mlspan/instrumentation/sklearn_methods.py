@@ -55,6 +55,7 @@ class Call:
     y_digest: str | None = None
     rows: int | None = None
     light: bool = False
+    params: str | None = None
     pending: list[Pending] = field(default_factory=list)
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
 

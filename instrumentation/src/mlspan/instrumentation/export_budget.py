@@ -1,0 +1,253 @@
+"""OTLP span exports that never send a request above a byte budget.
+
+Usage::
+
+    from mlspan.instrumentation.export_budget import OtlpBudgetInstrumentor
+
+    OtlpBudgetInstrumentor().instrument(max_request_bytes=4 * 1024 * 1024)
+    ...
+    OtlpBudgetInstrumentor().stats.exported  # spans delivered so far
+
+or with no code change: ``opentelemetry-instrument python train.py`` (entry point
+``mlspan_otlp``; ``mlspan.instrumentation.instrument()`` and ``configure()`` apply it too).
+
+The SDK's ``BatchSpanProcessor`` batches by span count (512); with feature summaries a
+batch of ``fit`` spans encodes to tens of MB, and a receiver with the common 4 MiB gRPC
+limit refuses the whole request, which the exporter only logs. Under
+``opentelemetry-instrument`` the provider, processor and exporter exist before any
+instrumentor runs, so the budget is applied where every batch passes: the public
+``export(spans)`` method of the OTLP span exporter classes (gRPC and HTTP) is wrapped
+with ``wrapt``, on the class, lazily when their module is imported. The wrapper splits
+a batch into requests whose encoded size is at most ``max_request_bytes`` (an upper
+bound, ``otlp_size``, far cheaper than encoding) and exports each; the result is a
+failure if any request failed. After two failed requests in a row the rest of the batch
+is not sent (the destination is down; each attempt already waited out the exporter's
+own retries) and counted as failed. A span larger than the budget on its own cannot be
+sent: it is dropped, counted, and logged once at WARNING naming the option.
+``uninstrument()`` puts the original methods back exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Final
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from mlspan.instrumentation.options import ENV_PREFIX, InstrumentationOptions
+from mlspan.instrumentation.otlp_size import resource_group_bytes, scope_group_bytes, span_bytes
+from mlspan.instrumentation.patching import ImportHooks, Patcher
+
+_logger = logging.getLogger(__name__)
+
+EXPORTER_MODULES: Final = (
+    "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+)
+"""Modules whose ``OTLPSpanExporter.export`` is wrapped."""
+_MAX_FAILURES_IN_A_ROW: Final = 2
+
+
+@dataclass
+class ExportStats:
+    """What the budget did since ``instrument()``; read the counters, they are thread-safe."""
+
+    max_request_bytes: int
+    batches: int = 0
+    """Batches the span processor handed to an OTLP exporter."""
+    requests: int = 0
+    """Requests sent (more than batches when batches were split)."""
+    exported: int = 0
+    """Spans in requests the exporter reported as delivered."""
+    failed: int = 0
+    """Spans in requests that failed, or were not sent after failures in a row."""
+    dropped: int = 0
+    """Spans larger than ``max_request_bytes`` on their own: never sent."""
+    largest_request_bytes: int = 0
+    """The largest size bound of a request sent."""
+    largest_dropped_bytes: int = 0
+    """The size bound of the largest dropped span."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _warned: bool = field(default=False, repr=False)
+
+    def count_batch(self) -> None:
+        """One batch arrived at an exporter."""
+        with self._lock:
+            self.batches += 1
+
+    def count_request(self, spans: int, size: int, delivered: bool) -> None:
+        """One request of ``spans`` spans and at most ``size`` bytes was sent."""
+        with self._lock:
+            self.requests += 1
+            self.largest_request_bytes = max(self.largest_request_bytes, size)
+            if delivered:
+                self.exported += spans
+            else:
+                self.failed += spans
+
+    def count_unsent(self, spans: int) -> None:
+        """Spans given up after failures in a row."""
+        with self._lock:
+            self.failed += spans
+
+    def count_dropped(self, sizes: Sequence[int]) -> bool:
+        """Spans too large to send; True the first time (the caller then warns)."""
+        with self._lock:
+            self.dropped += len(sizes)
+            self.largest_dropped_bytes = max(self.largest_dropped_bytes, *sizes)
+            first, self._warned = not self._warned, True
+            return first
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """A batch split into requests within the budget, and the spans too large for any."""
+
+    requests: list[list[Any]]
+    sizes: list[int]
+    oversized: list[Any]
+    oversized_sizes: list[int]
+
+
+def plan_requests(spans: Sequence[Any], max_request_bytes: int) -> RequestPlan:
+    """Split ``spans`` (SDK ``ReadableSpan``s, in order) into requests whose encoded size is
+    at most ``max_request_bytes``; a span that exceeds it alone goes to ``oversized``.
+
+    A request's size bound is the sum of its spans' bounds plus, for each distinct
+    resource and instrumentation scope in it, the wrapper messages the encoder adds.
+    """
+    resources: dict[int, int] = {}
+    scopes: dict[tuple[int, int], int] = {}
+    plan = RequestPlan([], [], [], [])
+    current: list[Any] = []
+    used = 0
+    seen_resources: set[int] = set()
+    seen_scopes: set[tuple[int, int]] = set()
+    for span in spans:
+        resource = span.resource
+        resource_key = id(resource)
+        scope_key = (resource_key, id(span.instrumentation_scope))
+        if resource_key not in resources:
+            resources[resource_key] = resource_group_bytes(resource)
+        if scope_key not in scopes:
+            scopes[scope_key] = scope_group_bytes(span.instrumentation_scope)
+        size = span_bytes(span)
+        alone = size + resources[resource_key] + scopes[scope_key]
+        if alone > max_request_bytes:
+            plan.oversized.append(span)
+            plan.oversized_sizes.append(alone)
+            continue
+        extra = size
+        extra += 0 if resource_key in seen_resources else resources[resource_key]
+        extra += 0 if scope_key in seen_scopes else scopes[scope_key]
+        if current and used + extra > max_request_bytes:
+            plan.requests.append(current)
+            plan.sizes.append(used)
+            current, used = [], 0
+            seen_resources, seen_scopes = set(), set()
+            extra = alone
+        current.append(span)
+        used += extra
+        seen_resources.add(resource_key)
+        seen_scopes.add(scope_key)
+    if current:
+        plan.requests.append(current)
+        plan.sizes.append(used)
+    return plan
+
+
+class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Keeps every OTLP span export request within ``max_request_bytes``."""
+
+    _hooks: ImportHooks | None = None
+    _patcher: Patcher | None = None
+    _stats: ExportStats | None = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """None: the exporters are patched only if (and when) they are imported."""
+        return ()
+
+    @property
+    def stats(self) -> ExportStats:
+        """The counters of the current (or last) instrumentation."""
+        if self._stats is None:
+            self._stats = ExportStats(InstrumentationOptions().max_request_bytes)
+        return self._stats
+
+    def _instrument(self, **kwargs: Any) -> None:
+        options = InstrumentationOptions.resolve(kwargs)
+        self._stats = ExportStats(options.max_request_bytes)
+        self._patcher = Patcher()
+        if self._hooks is None:
+            self._hooks = ImportHooks(EXPORTER_MODULES, self._patch_module)
+        self._hooks.activate()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        if self._hooks is not None:
+            self._hooks.deactivate()
+        if self._patcher is not None:
+            self._patcher.restore_all()
+        self._patcher = None
+
+    def _patch_module(self, module: ModuleType) -> None:
+        patcher = self._patcher
+        exporter = getattr(module, "OTLPSpanExporter", None)
+        if patcher is not None and isinstance(exporter, type):
+            patcher.wrap_attribute(exporter, "export", self._export)
+
+    def _export(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        stats = self._stats
+        spans = args[0] if args else kwargs.get("spans")
+        if stats is None or not spans or len(args) + len(kwargs) != 1:
+            return wrapped(*args, **kwargs)
+        try:
+            plan = plan_requests(spans, stats.max_request_bytes)
+        except Exception:
+            _logger.warning("mlspan could not size an OTLP export batch", exc_info=True)
+            return wrapped(*args, **kwargs)
+        stats.count_batch()
+        if plan.oversized:
+            self._drop(stats, plan)
+        if len(plan.requests) == 1 and not plan.oversized:
+            result = wrapped(*args, **kwargs)
+            stats.count_request(len(spans), plan.sizes[0], result is SpanExportResult.SUCCESS)
+            return result
+        return _send(wrapped, plan, stats)
+
+    @staticmethod
+    def _drop(stats: ExportStats, plan: RequestPlan) -> None:
+        if stats.count_dropped(plan.oversized_sizes):
+            _logger.warning(
+                "mlspan dropped %d span(s) larger than the OTLP request budget of %d bytes "
+                "(largest about %d bytes): set %sMAX_REQUEST_BYTES (option "
+                "max_request_bytes) above it, and the receiver's limit with it, to send "
+                "such spans. Further drops are counted, not logged.",
+                len(plan.oversized),
+                stats.max_request_bytes,
+                max(plan.oversized_sizes),
+                ENV_PREFIX,
+            )
+
+
+def _send(wrapped: Any, plan: RequestPlan, stats: ExportStats) -> SpanExportResult:
+    """Export each planned request; FAILURE if any failed, a drop, or an empty plan."""
+    ok = not plan.oversized
+    failures = 0
+    for index, (request, size) in enumerate(zip(plan.requests, plan.sizes, strict=True)):
+        if failures >= _MAX_FAILURES_IN_A_ROW:
+            stats.count_unsent(sum(len(rest) for rest in plan.requests[index:]))
+            break
+        delivered = wrapped(request) is SpanExportResult.SUCCESS
+        stats.count_request(len(request), size, delivered)
+        failures = 0 if delivered else failures + 1
+        ok = ok and delivered
+    return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
