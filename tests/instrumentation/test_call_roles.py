@@ -162,6 +162,24 @@ def test_a_search_is_one_run_listing_every_candidate(n_jobs: int | None) -> None
     assert len(summary_events(fit)) == 65 and summary_events(predict)
 
 
+def test_a_halving_search_enabled_after_instrumentation_is_one_run() -> None:
+    x, y = digits()
+    with instrumented() as exporter:
+        from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+        from sklearn.model_selection import HalvingGridSearchCV
+
+        search = HalvingGridSearchCV(
+            LogisticRegression(max_iter=50), {"C": [0.01, 0.1, 1.0, 10.0]}, cv=2, random_state=0
+        ).fit(x, y)
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "fit HalvingGridSearchCV"
+    table = json.loads(str(attrs(span)[SEARCH_RESULTS]))
+    assert (
+        attrs(span)[SEARCH_CANDIDATES] == len(search.cv_results_["params"]) == len(table["params"])
+    )
+    assert table["iter"] == list(search.cv_results_["iter"])
+
+
 def test_a_large_search_keeps_its_best_candidates_within_the_budget() -> None:
     from mlspan.instrumentation.search_results import search_attributes
 

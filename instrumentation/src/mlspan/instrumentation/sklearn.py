@@ -85,6 +85,11 @@ PUBLIC_MODULES: Final = tuple(
     )
 )
 """Public scikit-learn modules whose exported estimators are instrumented on import."""
+EXPERIMENTAL: Final = {
+    "sklearn.experimental.enable_halving_search_cv": "sklearn.model_selection",
+    "sklearn.experimental.enable_iterative_imputer": "sklearn.impute",
+}
+"""Enabling imports that add estimators to a public module: it is patched again after them."""
 
 
 class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -117,7 +122,7 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._wrappers = {method: self._recorder.wrapper(method) for method in METHODS}
         self._patcher = Patcher()
         if self._hooks is None:
-            self._hooks = ImportHooks(PUBLIC_MODULES, self._patch_module)
+            self._hooks = ImportHooks((*PUBLIC_MODULES, *EXPERIMENTAL), self._patch_module)
         if self._joblib_hooks is None:
             self._joblib_hooks = ImportHooks(("joblib",), self._patch_joblib)
         atexit.register(self.flush)
@@ -160,6 +165,12 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 patcher.wrap_attribute(module, name, recorder.function_wrapper(name))
 
     def _patch_module(self, module: ModuleType) -> None:
+        enabled = EXPERIMENTAL.get(module.__name__)
+        if enabled is not None:
+            target = sys.modules.get(enabled)
+            if target is None:
+                return  # patched with the rest when it is imported
+            module = target
         base = sys.modules.get("sklearn.base")
         patcher, wrappers, recorder = self._patcher, self._wrappers, self._recorder
         if base is None or patcher is None or wrappers is None or recorder is None:
