@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-stop test lint typecheck pytest semconv bench clean
+.PHONY: demo demo-stop test lint typecheck pytest semconv bench peer-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ semconv: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/instrumentation_overhead.py
+
+# scikit-learn's and pandas' own test modules, plain vs `pytest --mlspan` (about an hour).
+peer-bench: $(STAMP)
+	$(BIN)/python bench/peer_suites.py $(PEER_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
