@@ -203,10 +203,10 @@ def test_redelivery_is_idempotent(store: SqliteStore, queries: LineageQueries) -
 def test_schema_is_versioned_and_newer_stores_are_refused(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     assert isinstance(store, SqliteStore)
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     store.close()
     reopened = open_store(f"sqlite://{tmp_path}/lineage.db")
-    assert isinstance(reopened, SqliteStore) and reopened.schema_version == 2
+    assert isinstance(reopened, SqliteStore) and reopened.schema_version == 3
     reopened.close()
     with sqlite3.connect(tmp_path / "lineage.db") as db:
         db.execute("UPDATE schema_version SET version = 99")

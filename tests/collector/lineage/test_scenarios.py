@@ -211,6 +211,57 @@ def test_staleness_by_newer_upstream_run(ingest: Ingest, queries: LineageQueries
     assert queries.trace("data:x:feat2")["warnings"] == []
 
 
+def _superseded(result: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(w["run_id"], w["newer_run_id"]) for w in result["warnings"]]
+
+
+def test_staleness_compares_runs_of_the_same_service_only(
+    ingest: Ingest, queries: LineageQueries
+) -> None:
+    """Two services each have a ``features`` component: they are different components."""
+    ours = Pipeline(service="churn", first_id=1)
+    theirs = Pipeline(service="fraud", trace_id=b"\x02" * 16, first_id=1000)
+    features_v1 = ours.span("features", ["data:x:raw1"], ["data:x:feat1"])
+    train = ours.span("train", ["data:x:feat1"], ["model:x:m"])
+    theirs.now_ns = ours.now_ns + DAY_NS
+    other = theirs.span("features", ["data:x:other"], ["data:x:other-feat"])
+    ingest(batch("churn", [features_v1, train]), batch("fraud", [other]))
+    assert queries.trace("model:x:m")["warnings"] == []
+    assert queries.show(train.span_id.hex())["warnings"] == []
+    features_v2 = ours.span("features", ["data:x:raw2"], ["data:x:feat2"])
+    theirs.now_ns = ours.now_ns + DAY_NS
+    newest_elsewhere = theirs.span("features", ["data:x:other2"], ["data:x:other-feat2"])
+    ingest(batch("churn", [features_v2]), batch("fraud", [newest_elsewhere]))
+    traced = queries.trace("model:x:m")
+    assert _superseded(traced) == [(features_v1.span_id.hex(), features_v2.span_id.hex())]
+    assert traced["warnings"][0]["service"] == "churn"
+    assert _superseded(queries.show(train.span_id.hex())) == _superseded(traced)
+
+
+def test_a_failed_run_that_produced_nothing_supersedes_nothing(
+    ingest: Ingest, queries: LineageQueries
+) -> None:
+    p = Pipeline()
+    features_v1 = p.span("features", ["data:x:raw1"], ["data:x:feat1"])
+    train = p.span("train", ["data:x:feat1"], ["model:x:m"])
+    failed = p.span("features", ["data:x:raw2"], [], error=True)
+    ingest(batch("svc", [features_v1, train, failed]))
+    assert queries.trace("model:x:m")["warnings"] == []
+    # A later good run supersedes; a failure after it does not hide it.
+    features_v2 = p.span("features", ["data:x:raw3"], ["data:x:feat3"])
+    failed_again = p.span("features", ["data:x:raw4"], [], error=True)
+    ingest(batch("svc", [features_v2, failed_again]))
+    assert _superseded(queries.trace("model:x:m")) == [
+        (features_v1.span_id.hex(), features_v2.span_id.hex())
+    ]
+    # A failed run that still wrote an output did produce something: it supersedes.
+    partial = p.span("features", ["data:x:raw5"], ["data:x:feat5-partial"], error=True)
+    ingest(batch("svc", [partial]))
+    assert _superseded(queries.trace("model:x:m")) == [
+        (features_v1.span_id.hex(), partial.span_id.hex())
+    ]
+
+
 def test_unknown_reference_raises_with_clear_message(queries: LineageQueries) -> None:
     with pytest.raises(UnknownReferenceError, match="no run or artifact matches 'nope'"):
         queries.trace("nope")

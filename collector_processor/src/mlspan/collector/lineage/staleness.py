@@ -6,6 +6,10 @@ Two reasons make an upstream run stale, as in mltrace and beyond it:
   (the reference run) started;
 * superseded: its component has run again since, and that newer run is not part of
   this lineage, so the result was built from an older version.
+
+A component is identified by its service and its name: a same-named component of
+another service is a different component and never supersedes. A run that failed and
+produced nothing supersedes nothing (the store leaves it out of ``latest_runs``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def warnings(
     in_lineage = {run.run_id for run in runs}
     if reference is not None:
         in_lineage.add(reference.run_id)
-    latest = store.latest_runs(run.component for run in runs)
+    latest = store.latest_runs((run.service, run.component) for run in runs)
     found: list[dict[str, Any]] = []
     for run in runs:
         if reference is not None and run.run_id != reference.run_id:
@@ -38,6 +42,7 @@ def warnings(
                     {
                         "reason": "old",
                         "run_id": run.run_id,
+                        "service": run.service,
                         "component": run.component,
                         "age_days": round(age / NS_PER_DAY, 2),
                         "message": (
@@ -48,7 +53,7 @@ def warnings(
                         ),
                     }
                 )
-        newest = latest.get(run.component)
+        newest = latest.get((run.service, run.component))
         if (
             newest is not None
             and newest.run_id not in in_lineage
@@ -58,6 +63,7 @@ def warnings(
                 {
                     "reason": "superseded",
                     "run_id": run.run_id,
+                    "service": run.service,
                     "component": run.component,
                     "newer_run_id": newest.run_id,
                     "message": (

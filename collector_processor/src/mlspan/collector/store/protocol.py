@@ -66,8 +66,12 @@ class Store(Protocol):
     ) -> list[RunRecord]:
         """Runs newest first, strictly older than the ``(start_ns, run_id)`` cursor."""
 
-    def latest_runs(self, components: Iterable[str]) -> dict[str, RunRecord]:
-        """The newest run of each named component."""
+    def latest_runs(
+        self, identities: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], RunRecord]:
+        """The newest run of each component identity ``(service, component name)`` that
+        can supersede earlier ones: every run but a failed one (status ``error``) that
+        produced no outputs. Runs of another service never count."""
 
     def component(self, name: str) -> Component | None:
         """A component seen in any run, or None."""

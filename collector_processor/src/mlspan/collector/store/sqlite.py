@@ -38,6 +38,7 @@ from mlspan.collector.store.sqlite_schema import (
     MIGRATIONS,
     NEXT_SEQ,
     RUN_COLUMNS,
+    SUPERSEDES,
     UPSERT_COMPONENT,
     UPSERT_NAME,
     UPSERT_RUN,
@@ -325,13 +326,20 @@ class SqliteStore:
             f"{where} ORDER BY start_ns DESC, run_id DESC LIMIT ?", (*params, limit)
         )
 
-    def latest_runs(self, components: Iterable[str]) -> dict[str, RunRecord]:
-        """Newest run of each component (one index probe each)."""
-        found: dict[str, RunRecord] = {}
-        for name in dict.fromkeys(components):
-            runs = self.component_runs(name, 1, None, None)
+    def latest_runs(
+        self, identities: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], RunRecord]:
+        """Newest superseding run of each ``(service, component)`` (one probe each of the
+        partial index ``runs_superseding``)."""
+        found: dict[tuple[str, str], RunRecord] = {}
+        for identity in dict.fromkeys(identities):
+            runs = self._runs_where(
+                f"service = ? AND component = ? AND {SUPERSEDES} "
+                "ORDER BY start_ns DESC, run_id DESC LIMIT 1",
+                identity,
+            )
             if runs:
-                found[name] = runs[0]
+                found[identity] = runs[0]
         return found
 
     def component(self, name: str) -> Component | None:

@@ -32,6 +32,12 @@ default 4 means fewer, larger merges while ingesting (about a third less CPU per
 here) for a few more segments to look at per query."""
 
 
+SUPERSEDES: Final = "(status <> 'error' OR outputs <> '')"
+"""Which runs can supersede an earlier run of their component: all but a failed run
+that produced nothing. Queries repeat this exact text so SQLite uses the partial index
+``runs_superseding`` built on it."""
+
+
 def _io_index(column: str) -> tuple[str, ...]:
     """The statements creating the inverted index over ``runs.<column>`` and filling it
     from the rows already there."""
@@ -115,6 +121,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX runs_by_parent ON runs (trace_id, parent_id)",
         *(statement for column in ("inputs", "outputs") for statement in _io_index(column)),
         "DROP TABLE edges",
+    ),
+    (
+        # A component's identity is its service plus its name: staleness compares a run
+        # with the newest run of the same identity that can supersede it.
+        f"CREATE INDEX runs_superseding ON runs (service, component, start_ns, run_id) "
+        f"WHERE {SUPERSEDES}",
     ),
 )
 """Schema migrations, oldest first; never edit a released one, append a new one.
