@@ -1,0 +1,1 @@
+"""The workload runner's parts: its collector, program runs, delivery and lineage checks."""
