@@ -46,11 +46,13 @@ def summary_span(
     model: str = "churn",
     version: str = "v1",
     role: str | None = None,
+    call_role: str | None = None,
     digest: str = "",
     end_time: float | None = None,
     extra_events: Sequence[trace_pb2.Span.Event] = (),
 ) -> trace_pb2.Span:
-    """One span of ``operation`` with a summary event per feature."""
+    """One span of ``operation`` with a summary event per feature; ``role`` is the
+    dataset role, ``call_role`` the call's (``mlspan.call.role``)."""
     end = time.time() if end_time is None else end_time
     span_attributes: dict[str, AttributeValue] = {
         attr.OPERATION_NAME: operation,
@@ -59,6 +61,8 @@ def summary_span(
     }
     if role is not None:
         span_attributes[attr.DATASET_ROLE] = role
+    if call_role is not None:
+        span_attributes[attr.CALL_ROLE] = call_role
     if digest:
         span_attributes[attr.DATASET_DIGEST] = digest
     number = next(_IDS)

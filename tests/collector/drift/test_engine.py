@@ -301,3 +301,28 @@ def test_summary_child_spans_of_a_wide_fit_join_the_baseline() -> None:
     [result] = engine.latest_drift()
     assert {f.feature for f in result.features} == {"age", "income", "tenure", "plan"}
     assert drifted(result) == set()
+
+
+def test_candidate_spans_feed_no_baseline_and_no_window() -> None:
+    """A search's candidate fits and scores see folds of the search's data: even with
+    summaries they make no drift series. The user's own calls, with the role or without
+    it (older instrumentation), do."""
+    rng = np.random.default_rng(13)
+    engine = rows_engine(rows=2_000)
+    shifted = inference(rng, 2_000, 30.0)
+    engine.process(
+        batch(
+            [
+                summary_span("fit", shifted, role="train", call_role="candidate"),
+                summary_span("fit", training(rng), role="train", call_role="user"),
+            ]
+        )
+    )
+    engine.process(batch([summary_span("predict", shifted, version="v2", call_role="candidate")]))
+    assert engine.latest_drift() == []
+    assert engine.counts.decoded == 4
+    engine.process(batch([summary_span("predict", inference(rng, 2_000))]))
+    [result] = engine.latest_drift()
+    assert result.key.model_version == "v1"
+    assert result.features[0].baseline_count == N
+    assert drifted(result) == set()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from mlspan.collector.lineage import LineageQueries, UnknownReferenceError
+from mlspan.semconv import CALL_ROLE
 from tests.collector.lineage.conftest import Ingest
 from tests.collector.lineage.otlp import DAY_NS, Pipeline, batch, sourced
 
@@ -259,6 +260,51 @@ def test_a_failed_run_that_produced_nothing_supersedes_nothing(
     ingest(batch("svc", [partial]))
     assert _superseded(queries.trace("model:x:m")) == [
         (features_v1.span_id.hex(), partial.span_id.hex())
+    ]
+
+
+def test_candidate_spans_make_no_runs_and_no_artifacts(
+    ingest: Ingest, queries: LineageQueries
+) -> None:
+    """A search is one run; its candidates' spans (when a user asks for them) are not
+    runs, so their fold data and candidate models are no artifacts. User and step spans,
+    and spans without the attribute (older instrumentation), are runs as before."""
+    p = Pipeline()
+    search = p.span("search", ["data:x:train"], ["model:x:best"], extra={CALL_ROLE: "user"})
+    candidates = [
+        p.span(
+            "search",
+            ["data:x:train", f"data:x:fold{i}"],
+            [f"model:x:candidate{i}"],
+            parent=search,
+            extra={CALL_ROLE: "candidate"},
+        )
+        for i in range(3)
+    ]
+    step = p.span(
+        "scale", ["data:x:train"], ["data:x:scaled"], parent=search, extra={CALL_ROLE: "step"}
+    )
+    legacy = p.span("report", ["model:x:best"], ["data:x:report"])
+    ingest(batch("svc", [search, *candidates, step, legacy]))
+    recent = queries.recent(limit=10)["runs"]
+    assert sorted(r["run_id"] for r in recent) == sorted(
+        s.span_id.hex() for s in (search, step, legacy)
+    )
+    traced = queries.trace("data:x:report")
+    assert [r["run_id"] for r in traced["runs"] if r["component"] == "search"] == [
+        search.span_id.hex()
+    ]
+    assert {a["artifact_id"] for a in queries.impact("data:x:train")["artifacts"]} == {
+        "data:x:train",
+        "model:x:best",
+        "data:x:scaled",
+        "data:x:report",
+    }
+    for artifact in ("model:x:candidate0", "data:x:fold1"):
+        with pytest.raises(UnknownReferenceError):
+            queries.trace(artifact)
+    assert [c["run_id"] for c in queries.show(search.span_id.hex())["children"]] == [
+        step.span_id.hex()
     ]
 
 

@@ -2,7 +2,9 @@
 
 Most spans carry no events, so that is checked first, then that one of them is a
 feature summary (named ``mlspan.feature.summary``), before any span attribute is read;
-only those events are decoded. Undecodable summaries are counted, never raised.
+only those events are decoded. Undecodable summaries are counted, never raised. A
+search's candidate spans (``mlspan.call.role`` ``candidate``) feed no drift series, even
+if they carry summaries: they see folds of the search's own data, not a model's inputs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from mlspan.collector.pdata import TraceBatch, plain_attributes, string_attribut
 from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.semconv import attributes as attr
 from mlspan.semconv.events import FEATURE_SUMMARY
-from mlspan.semconv.values import DatasetRole, OperationName
+from mlspan.semconv.values import CallRole, DatasetRole, OperationName
 from mlspan.summaries import FeatureSummary, SummaryDecodeError
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ INFERENCE_OPERATIONS: Final = frozenset(
         OperationName.SUMMARY.value,
     }
 )
+
+_CANDIDATE: Final = CallRole.CANDIDATE.value
 
 BASELINE: Final = "baseline"
 CURRENT: Final = "current"
@@ -108,6 +112,8 @@ def _span_summaries(
     batch: TraceBatch, service: str, span: Any, config: BaselineConfig, counts: ExtractCounts
 ) -> Iterator[SummaryRecord]:
     attributes = span.attributes
+    if string_attribute(attributes, attr.CALL_ROLE) == _CANDIDATE:
+        return
     operation = string_attribute(attributes, attr.OPERATION_NAME) or ""
     role = string_attribute(attributes, attr.DATASET_ROLE) or ""
     digest = string_attribute(attributes, attr.DATASET_DIGEST) or ""

@@ -1,9 +1,13 @@
 """Turn trace batches into lineage records, reading only the keys lineage needs.
 
 A span is a run when it carries ``mlspan.operation.name`` or ``mlspan.component.name``;
-other spans are skipped after two map lookups. Artifacts are keyed by id (a content
-digest), so edges written from different traces, services or arrival orders meet at
-the same artifact without any reconciliation step.
+other spans are skipped after two map lookups. A search's candidate fits and scores
+(``mlspan.call.role`` ``candidate``) are not runs either: they consume the search's own
+data, so as runs they would only repeat the search's edges many times over (one more
+lookup per ML span; spans without the attribute are runs as before).
+
+Artifacts are keyed by id (a content digest), so edges written from different traces,
+services or arrival orders meet at the same artifact without any reconciliation step.
 
 Edges: ``mlspan.io.inputs`` and ``mlspan.dataset.digest`` are inputs;
 ``mlspan.io.outputs`` and ``mlspan.prediction.digest`` are outputs; the model version is
@@ -28,6 +32,7 @@ from mlspan.collector.store import (
     RunRecord,
 )
 from mlspan.semconv import (
+    CALL_ROLE,
     CODE_COMMIT,
     CODE_DIGEST,
     COMPONENT_NAME,
@@ -43,6 +48,7 @@ from mlspan.semconv import (
     MODEL_VERSION,
     OPERATION_NAME,
     PREDICTION_DIGEST,
+    CallRole,
     OperationName,
 )
 
@@ -57,6 +63,7 @@ _FIT_OPERATIONS: Final = frozenset(
     )
 )
 _FILE_PREFIX: Final = "file:"
+_CANDIDATE: Final = CallRole.CANDIDATE.value
 
 
 def _texts(value: Any) -> list[str]:
@@ -90,11 +97,12 @@ def _string(value: Any) -> str:
 def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) -> LineageBatch:
     """The runs, edges, names and components one batch contributes.
 
-    Spans whose operation is in ``skip_operations`` are not runs. Keys are read only
-    where the span kind can carry them (code and owner on components, parameters on
-    fits): each lookup of an absent key still costs a fraction of a microsecond. Records
-    are built with ``tuple.__new__`` (no Python-level constructor call per record), and
-    a component is one record per batch (its latest span's start, owner and tags).
+    Spans whose operation is in ``skip_operations``, and candidate spans, are not runs.
+    Keys are read only where the span kind can carry them (code and owner on components,
+    parameters on fits): each lookup of an absent key still costs a fraction of a
+    microsecond. Records are built with ``tuple.__new__`` (no Python-level constructor
+    call per record), and a component is one record per batch (its latest span's start,
+    owner and tags).
     """
     out = LineageBatch()
     add_run = out.runs.append
@@ -102,6 +110,7 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
     add_name = out.names.append
     new = tuple.__new__
     fit_operations = _FIT_OPERATIONS
+    candidate = _CANDIDATE
     plain: dict[str, int] = {}
     """Latest start per component that declared no owner or tags (no key tuple to build)."""
     declared: dict[tuple[str, str, tuple[str, ...]], int] = {}
@@ -115,6 +124,9 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
                 value = get(COMPONENT_NAME)
                 component: str = "" if value is None else value.string_value
                 if (not operation and not component) or operation in skip_operations:
+                    continue
+                value = get(CALL_ROLE)
+                if value is not None and value.string_value == candidate:
                     continue
                 run_id: str = span.span_id.hex()
                 start: int = span.start_time_unix_nano
