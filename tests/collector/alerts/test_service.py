@@ -107,7 +107,9 @@ def test_drifted_spans_raise_alerts_visible_in_the_api_and_capped_metrics(tmp_pa
         overflow = next(
             line
             for line in metrics.splitlines()
-            if line.startswith('mlspan_metric_label_overflow_total{metric="mlspan_feature_drift"}')
+            if line.startswith(
+                'mlspan_metric_label_overflow_total{metric="mlspan_feature_drift",service="shop"}'
+            )
         )
         assert float(overflow.split()[-1]) > 0
     finally:

@@ -303,3 +303,19 @@ def test_endpoints_and_loopback(endpoint: str, host: str, port: int, loopback: b
 def test_bad_endpoints(endpoint: str) -> None:
     with pytest.raises(ConfigError, match="is not host:port"):
         split_endpoint(endpoint)
+
+
+def test_new_limits_are_read_from_the_file_and_checked() -> None:
+    document = _document(
+        metrics={"max_series_per_service": 500},
+        exporters={"otlp/jaeger": {"endpoint": "127.0.0.1:14317", "max_request_bytes": 1 << 20}},
+    )
+    document["service"]["pipelines"]["traces"]["exporters"] = ["otlp/jaeger"]
+    config = parse_config(document, FACTORIES)
+    assert config.metrics.max_series_per_service == 500
+    exporter = config.spec(Kind.EXPORTER, "otlp/jaeger").config
+    assert isinstance(exporter, OtlpExporterConfig)
+    assert exporter.max_request_bytes == 1 << 20
+    assert "max_series_per_service" in _error(_document(metrics={"max_series_per_service": 0}))
+    document["exporters"]["otlp/jaeger"]["max_request_bytes"] = 10
+    assert "max_request_bytes" in _error(document)

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from mlspan.collector.drift.results import DatasetDrift, ModelKey, ValidationResult
 from mlspan.collector.metrics import MetricsConfig, MlspanCollector
+from mlspan.collector.metrics.cap import fair_shares
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import ConfigError
 from tests.collector.alerts.builders import KEY, check, dataset, drifted_window, feature
@@ -50,12 +51,13 @@ def _registry(
     results: Results | None = None,
     alerts: AlertState | None = None,
     cap: int = 10_000,
+    per_service: int = 2_000,
 ) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(
         MlspanCollector(
             stats,
-            MetricsConfig(max_series_per_metric=cap),
+            MetricsConfig(max_series_per_metric=cap, max_series_per_service=per_service),
             drift=lambda: results,
             alerts=lambda: alerts,
         )
@@ -152,11 +154,11 @@ def test_cardinality_cap_exports_a_stable_subset_and_counts_the_rest() -> None:
     ]
     assert kept == sorted(kept)
     assert len(kept) == 4
-    overflow = {"metric": "mlspan_feature_drift"}
+    overflow = {"metric": "mlspan_feature_drift", "service": KEY.service}
     # Counted per scrape: this is the second collection.
     assert registry.get_sample_value("mlspan_metric_label_overflow_total", overflow) == 10
     assert registry.get_sample_value("mlspan_metric_label_overflow_total", overflow) == 15
-    under_cap = {"metric": "mlspan_dataset_drifted"}
+    under_cap = {"metric": "mlspan_dataset_drifted", "service": ""}
     assert registry.get_sample_value("mlspan_metric_label_overflow_total", under_cap) == 0
 
 
@@ -165,7 +167,7 @@ def test_counter_overflow_is_named_as_scraped() -> None:
     for reason in ("queue_full", "export_failed", "shutdown"):
         stats.spans_dropped(reason, 1)
     registry = _registry(stats, cap=1)
-    overflow = {"metric": "mlspan_spans_dropped_total"}
+    overflow = {"metric": "mlspan_spans_dropped_total", "service": ""}
     assert registry.get_sample_value("mlspan_metric_label_overflow_total", overflow) == 2
     assert registry.get_sample_value("mlspan_spans_dropped_total", {"reason": "export_failed"}) == 1
     assert registry.get_sample_value("mlspan_spans_dropped_total", {"reason": "shutdown"}) is None
@@ -182,6 +184,76 @@ def test_registration_does_not_read_results() -> None:
 def test_a_cap_below_one_is_rejected() -> None:
     with pytest.raises(ConfigError, match="max_series_per_metric"):
         MetricsConfig(max_series_per_metric=0).validate()
+    with pytest.raises(ConfigError, match="max_series_per_service"):
+        MetricsConfig(max_series_per_service=0).validate()
+    assert MetricsConfig().max_series_per_service == 2_000
+
+
+def _flood(service: str, versions: int, features: int) -> list[DatasetDrift]:
+    """One service's many model versions, as a grid search's estimators make them."""
+    names = [f"f{i:02d}" for i in range(features)]
+    return [
+        dataset(*(feature(n, 0.0, 0.0) for n in names), key=ModelKey(service, "m", f"v{v:03d}"))
+        for v in range(versions)
+    ]
+
+
+def _series(registry: CollectorRegistry, family: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for metric in registry.collect():
+        if metric.name == family:
+            for sample in metric.samples:
+                counts[sample.labels["service"]] = counts.get(sample.labels["service"], 0) + 1
+    return counts
+
+
+def test_one_service_flooding_the_drift_series_leaves_the_others_theirs() -> None:
+    """250 versions x 20 features x 3 metrics = 15,000 series from a service whose name
+    sorts first: under the overall cap alone it took all 10,000 and starved the rest."""
+    serving = ModelKey("zz-serving", "churn", "7")
+    results = Results(
+        [
+            *_flood("aa-grid-search", 250, 20),
+            drifted_window(),
+            dataset(feature("age", 0.5, 0.5), key=serving),
+        ]
+    )
+    registry = _registry(IngestStats(), results)
+    assert _series(registry, "mlspan_feature_drift") == {
+        "aa-grid-search": 2_000,
+        KEY.service: 9,
+        "zz-serving": 3,
+    }
+    served = {"service": "zz-serving", "model": "churn", "version": "7", "feature": "age"}
+    assert registry.get_sample_value("mlspan_feature_drifted", served) == 1
+    assert registry.get_sample_value("mlspan_dataset_drifted", MODEL) == 1
+    overflow = "mlspan_metric_label_overflow_total"
+    flood = {"metric": "mlspan_feature_drift", "service": "aa-grid-search"}
+    before = registry.get_sample_value(overflow, flood)
+    assert before is not None
+    # Each scrape counts every series it leaves out.
+    assert registry.get_sample_value(overflow, flood) == before + 13_000
+    flooded_flags = {"metric": "mlspan_feature_drifted", "service": "aa-grid-search"}
+    assert registry.get_sample_value(overflow, flooded_flags) == (before / 13_000 + 2) * 3_000
+    quiet = {"metric": "mlspan_feature_drift", "service": "zz-serving"}
+    assert registry.get_sample_value(overflow, quiet) is None
+
+
+def test_the_overall_cap_is_shared_fairly_among_services() -> None:
+    results = Results([*_flood("a", 1, 20), *_flood("b", 1, 1), *_flood("c", 1, 20)])
+    registry = _registry(IngestStats(), results, cap=10, per_service=100)
+    # b needs 1 of its fair third; a and c share the other 9 (the tie goes to c).
+    assert _series(registry, "mlspan_feature_drifted") == {"a": 4, "b": 1, "c": 5}
+    left_out = {"metric": "mlspan_feature_drifted", "service": "a"}
+    # Two full scrapes: _series above and this one.
+    assert registry.get_sample_value("mlspan_metric_label_overflow_total", left_out) == 2 * 16
+
+
+def test_fair_shares() -> None:
+    assert fair_shares({"a": 5, "b": 5}, 20) == {"a": 5, "b": 5}
+    assert fair_shares({"a": 100, "b": 2, "c": 100}, 10) == {"b": 2, "a": 4, "c": 4}
+    assert fair_shares({"a": 100, "b": 100, "c": 100}, 10) == {"a": 3, "b": 3, "c": 4}
+    assert sum(fair_shares({str(i): i for i in range(50)}, 300).values()) == 300
 
 
 class BrokenEngine:

@@ -5,10 +5,12 @@ ingest counters, the drift engine's ``latest_drift()``/``latest_validation()`` f
 and validation gauges, and the alerting component for alert states. Names and labels
 follow the cross-team metrics contract.
 
-Label cardinality is capped per metric family (``MetricsConfig.max_series_per_metric``):
-series are sorted by their label values so the exported subset is stable from scrape to
-scrape, and every series left out increments ``mlspan_metric_label_overflow_total{metric}``
-— it is counted, never silently dropped.
+Label cardinality is capped per metric family (``MetricsConfig.max_series_per_metric``)
+and, in the families labelled by service, per service as well
+(``max_series_per_service``; see ``cap``): the exported subset is stable from scrape to
+scrape, and every series left out increments
+``mlspan_metric_label_overflow_total{metric, service}`` — it is counted, never silently
+dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Final, Protocol
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from mlspan.collector.drift.results import DatasetDrift, ValidationResult
+from mlspan.collector.metrics.cap import Series, cap_series
 from mlspan.collector.metrics.config import MetricsConfig
 from mlspan.collector.pdata.stats import IngestStats
 
@@ -39,6 +42,10 @@ LABEL_OVERFLOW: Final = "mlspan_metric_label_overflow"
 """Counter names are given without ``_total``; client_python appends it on exposition."""
 
 MODEL_LABELS: Final = ("service", "model", "version")
+PER_SERVICE_FAMILIES: Final = frozenset(
+    {FEATURE_DRIFT, FEATURE_DRIFTED, DATASET_DRIFT_SHARE, DATASET_DRIFTED, VALIDATION_FAILURES}
+)
+"""Families labelled by service first, capped per service too."""
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +70,6 @@ class AlertStatusSource(Protocol):
         """Notifications given up on, by receiver."""
 
 
-Series = dict[tuple[str, ...], float]
-
-
 class MlspanCollector:
     """Computes every mlspan metric family when the registry is collected.
 
@@ -85,7 +89,8 @@ class MlspanCollector:
         self._drift = drift or (lambda: None)
         self._alerts = alerts or (lambda: None)
         self._lock = threading.Lock()
-        self._overflow: Counter[str] = Counter()
+        self._overflow: Counter[tuple[str, str]] = Counter()
+        """Series left out so far, by (family as scraped, service)."""
 
     def describe(self) -> Iterable[Metric]:
         """Families without samples, so the registry knows the names without collecting."""
@@ -96,16 +101,21 @@ class MlspanCollector:
         """Build every family from the current state of its source."""
         drifts, validation = self._read_results()
         families = self._families(drifts, validation, self._alerts())
-        dropped: Counter[str] = Counter()
+        dropped: Counter[tuple[str, str]] = Counter()
         for family, series in families:
-            dropped[_exposed_name(family)] = self._fill(family, series)
+            name = _exposed_name(family)
+            for service, count in self._fill(family, series).items():
+                dropped[name, service] += count
         yield from (family for family, _ in families)
         with self._lock:
             self._overflow.update(dropped)
-            totals = {name: self._overflow[name] for name in dropped}
+            # Every family has its service-less series, 0 until anything is left out, so
+            # increase() sees the counter start; services appear once they overflow.
+            totals = {(_exposed_name(family), ""): 0 for family, _ in families}
+            totals.update(self._overflow)
         overflow = _overflow_family()
-        for name, total in sorted(totals.items()):
-            overflow.add_metric((name,), total)
+        for labels, total in sorted(totals.items()):
+            overflow.add_metric(labels, total)
         yield overflow
 
     def _read_results(self) -> tuple[Sequence[DatasetDrift], Sequence[ValidationResult]]:
@@ -119,13 +129,15 @@ class MlspanCollector:
             logger.exception("reading drift results for /metrics failed")
             return (), ()
 
-    def _fill(self, family: Metric, series: Series) -> int:
-        """Add at most the configured number of series; return how many were left out."""
-        cap = self._config.max_series_per_metric
+    def _fill(self, family: Metric, series: Series) -> Counter[str]:
+        """Add the series the caps allow; return how many were left out, by service."""
+        config = self._config
+        per_service = config.max_series_per_service if family.name in PER_SERVICE_FAMILIES else None
+        capped = cap_series(series, config.max_series_per_metric, per_service)
         add = family.add_metric  # type: ignore[attr-defined]
-        for labels in sorted(series)[:cap]:
+        for labels in capped.kept:
             add(labels, series[labels])
-        return max(0, len(series) - cap)
+        return capped.dropped
 
     def _families(
         self,
@@ -154,8 +166,8 @@ def _exposed_name(family: Metric) -> str:
 def _overflow_family() -> CounterMetricFamily:
     return CounterMetricFamily(
         LABEL_OVERFLOW,
-        "Series not exported because the label-cardinality cap was reached, by family.",
-        labels=("metric",),
+        "Series not exported because a label-cardinality cap was reached, by family and service.",
+        labels=("metric", "service"),
     )
 
 

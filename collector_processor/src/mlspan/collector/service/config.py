@@ -4,7 +4,7 @@
 data_dir: ./.mlspan            # the data folder (store, queues, alert history)
 storage: {url: ""}             # lineage store; empty: SQLite in the data folder
 api: {endpoint: 127.0.0.1:4319}  # query API and /metrics; enabled: false turns it off
-metrics: {max_series_per_metric: 10000}
+metrics: {max_series_per_metric: 10000, max_series_per_service: 2000}
 receivers:  {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:4317}, http: {}}}}
 processors: {lineage: {}}
 connectors: {drift: {}}
