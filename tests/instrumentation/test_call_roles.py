@@ -277,3 +277,32 @@ def test_a_users_own_joblib_fits_in_threads_stay_in_the_callers_trace() -> None:
     assert sorted(str(model_version_of(m)) for m in fitted) == sorted(
         str(attrs(span)[MODEL_VERSION]) for span in spans
     )
+
+
+def passthrough(x: np.ndarray, unused: object = None) -> np.ndarray:
+    return x
+
+
+def test_every_span_fits_half_the_request_budget_candidates_and_failures_included() -> None:
+    from sklearn.preprocessing import FunctionTransformer
+
+    from mlspan.instrumentation.otlp_size import span_bytes
+
+    x, y = digits(200)
+    huge = {"table": "x" * 400_000}
+    search = GridSearchCV(
+        make_pipeline(FunctionTransformer(passthrough, kw_args={"unused": huge}), GaussianNB()),
+        {"gaussiannb__var_smoothing": [1e-9, 1e-8]},
+        cv=2,
+    )
+    budget = 256 * 1024
+    with instrumented(candidate_spans=True, max_request_bytes=budget) as exporter:
+        search.fit(x, y)
+        with pytest.raises(ValueError):
+            make_pipeline(
+                FunctionTransformer(passthrough, kw_args={"unused": huge}), GaussianNB()
+            ).fit(x, y[:10])
+    spans = exporter.get_finished_spans()
+    assert {attrs(span)[CALL_ROLE] for span in spans} == {"user", "step", "candidate"}
+    for span in spans:
+        assert span_bytes(span) <= budget // 2, span.name

@@ -56,6 +56,11 @@ class InstrumentationOptions:
     max_request_bytes: int = 4 * 1024 * 1024
     """Largest OTLP export request sent (the common 4 MiB gRPC receive limit)."""
 
+    @property
+    def max_span_bytes(self) -> int:
+        """Byte budget of one span: half a request, at most 1 MiB, so spans batch well."""
+        return min(1024 * 1024, self.max_request_bytes // 2)
+
     def validate(self) -> None:
         """Raise ValueError naming the first option out of range."""
         positive = {

@@ -111,10 +111,10 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = trace.get_tracer(
             __name__, __version__, tracer_provider=kwargs.get("tracer_provider")
         )
-        per_span = options.summary_events_per_span
+        per_span, span_bytes = options.summary_events_per_span, options.max_span_bytes
         self._accumulator = OnlineAccumulator(
             Summarizer.from_options(options),
-            lambda batch: emit_online_batch(tracer, batch, per_span),
+            lambda batch: emit_online_batch(tracer, batch, per_span, span_bytes),
             options.online_flush_rows,
             options.online_flush_seconds,
         )

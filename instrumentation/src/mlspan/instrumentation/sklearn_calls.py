@@ -46,6 +46,7 @@ from mlspan.instrumentation.sklearn_methods import (
     arguments,
     dataset_role,
 )
+from mlspan.instrumentation.span_budget import bound_attributes
 from mlspan.instrumentation.summarize import Summarizer, SummaryCache
 from mlspan.semconv import (
     CALL_ROLE,
@@ -322,6 +323,7 @@ class SklearnRecorder:
         try:
             record.span.record_exception(error)
             record.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            bound_attributes(record.span, self._options.max_span_bytes // 2)
         except Exception:
             _logger.warning("mlspan could not record an exception", exc_info=True)
         finally:
@@ -331,7 +333,9 @@ class SklearnRecorder:
         try:
             if record.light:
                 self._finish_light(record, result)
-            elif record.role is not CallRole.CANDIDATE:
+            elif record.role is CallRole.CANDIDATE:
+                bound_attributes(record.span, self._options.max_span_bytes // 2)
+            else:
                 self._finish_full(record, instance, result)
         except Exception:
             _logger.warning("mlspan could not finish the span of %s", record.method, exc_info=True)
@@ -408,4 +412,5 @@ class SklearnRecorder:
             context,
             self._options.summary_events_per_span,
             f"summary {type(instance).__name__}",
+            max_span_bytes=self._options.max_span_bytes,
         )
