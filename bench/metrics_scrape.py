@@ -1,7 +1,8 @@
 """Cost of one ``/metrics`` scrape, computed at scrape time from the drift results.
 
-Builds latest drift results for M models x F features x 12 drift metrics (plus one
-validation check per feature and the ingest counters), registers the mlspan collector
+Builds latest drift results for M models (one service each, so the per-service cap does
+not cut) x F features x 12 drift metrics (plus one validation check per feature and the
+ingest counters), registers the mlspan collector
 and times ``generate_latest`` (what ``GET /metrics`` runs), with and without the
 cardinality cap cutting. Run: ``.venv/bin/python bench/metrics_scrape.py``.
 """
@@ -46,7 +47,7 @@ class Results:
         self.drift: list[DatasetDrift] = []
         self.validation: list[ValidationResult] = []
         for m in range(models):
-            key = ModelKey("svc", f"model{m}", "1")
+            key = ModelKey(f"svc{m}", f"model{m}", "1")  # one service per model
             feats = tuple(
                 FeatureDrift(
                     f"feature{f}",
