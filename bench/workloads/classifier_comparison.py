@@ -71,7 +71,7 @@ def datasets(samples: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
-def surface(model: Any, grid: np.ndarray) -> np.ndarray:
+def surface(model: Any, grid: np.ndarray) -> Any:
     """The response a decision-boundary plot colours: probability or decision value."""
     if hasattr(model, "decision_function"):
         return model.decision_function(grid)

@@ -148,6 +148,10 @@ class Runner:
 
 def main(argv: list[str] | None = None) -> int:
     args = options(argv)
+    repository = WORKLOADS.parent.parent
+    started = revision(repository)
+    changed = len(started["uncommitted_library_files"])
+    print(f"commit {started['commit']} (+{changed} uncommitted library files)", flush=True)
     programs = [path.resolve() for path in args.program or []] or [
         WORKLOADS / f"{name}.py" for name in PROGRAMS if not args.only or name in args.only
     ]
@@ -160,13 +164,20 @@ def main(argv: list[str] | None = None) -> int:
                 outcome.lineage = check_lineage(collector, outcome.name, outcome.runs)
             collector_status = collector.stop()
     figures = summary(outcomes)
+    ended = revision(repository)
     print()
     print(text(outcomes, figures))
+    if ended != started:
+        print(
+            f"\nthe tree changed during the run: now at {ended['commit']} "
+            f"(+{len(ended['uncommitted_library_files'])} uncommitted library files)"
+        )
     if collector_status != 0:
         print(f"\nmlspan collector exited with {collector_status} (log: {folder / 'collector'})")
     if args.json:
         document = {
-            "revision": revision(WORKLOADS.parent.parent),
+            "revision": started,
+            "revision_at_end": ended,
             "settings": {
                 "rounds": 0 if args.check_only else args.rounds,
                 "quick": args.quick,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -57,6 +58,7 @@ def main() -> None:
     pipeline = Pipeline(
         [("scale", StandardScaler()), ("classify", LogisticRegression(max_iter=2000))]
     )
+    param_grid: dict[str, list[Any]]
     if quick:
         param_grid = {"classify__C": [0.1, 1.0]}
     else:

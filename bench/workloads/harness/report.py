@@ -16,7 +16,10 @@ LIBRARY_FOLDERS: Final = ("instrumentation", "collector_processor", "semantic_co
 
 
 def revision(repository: Path) -> dict[str, Any]:
-    """The commit measured, and library files changed in the working tree beyond it."""
+    """The commit checked out, and library files changed in the working tree beyond it.
+
+    Taken at the start and at the end of a run: others may commit or edit meanwhile.
+    """
 
     def git(*arguments: str) -> str:
         try:
