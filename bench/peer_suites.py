@@ -141,8 +141,14 @@ def compare(
     return differing, unstable
 
 
-def summarize(results: Sequence[ModuleRuns], counters: dict[str, float]) -> dict[str, Any]:
-    """The report as a JSON-ready document (see the module docstring)."""
+def summarize(
+    results: Sequence[ModuleRuns], counters: dict[str, float], commit: str
+) -> dict[str, Any]:
+    """The report as a JSON-ready document (see the module docstring).
+
+    Besides each module and the overall figures, ``packages`` gives the ratios of each
+    library's modules together (the overhead goal is stated for scikit-learn's).
+    """
     modules: list[dict[str, Any]] = []
     for runs in results:
         differing, unstable = compare(runs.plain, runs.instrumented)
@@ -165,11 +171,23 @@ def summarize(results: Sequence[ModuleRuns], counters: dict[str, float]) -> dict
             }
         )
     rounds = len(results[0].plain) if results else 0
+    packages: dict[str, dict[str, Any]] = {}
+    for package in dict.fromkeys(_package(runs.module) for runs in results):
+        group = [runs for runs in results if _package(runs.module) == package]
+        plain, instrumented = _totals(group, "plain"), _totals(group, "instrumented")
+        members = [m for m in modules if _package(m["module"]) == package]
+        packages[package] = {
+            "identical": all(m["identical"] for m in members),
+            "tests": sum(m["tests"] for m in members),
+            "cpu_ratio": _median_ratio(plain, instrumented, "cpu_s"),
+            "wall_ratio": _median_ratio(plain, instrumented, "wall_s"),
+        }
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": commit,
         "rounds": rounds,
         "modules": modules,
+        "packages": packages,
         "identical": all(m["identical"] for m in modules),
         "tests": sum(m["tests"] for m in modules),
         "cpu_plain_s": sum(m["cpu_plain_s"] for m in modules),
@@ -184,6 +202,10 @@ def summarize(results: Sequence[ModuleRuns], counters: dict[str, float]) -> dict
         "requests_rejected": int(counters.get("mlspan_requests_rejected_total", 0.0)),
         "spans_dropped": int(counters.get("mlspan_spans_dropped_total", 0.0)),
     }
+
+
+def _package(module: str) -> str:
+    return module.partition(".")[0]
 
 
 def _totals(results: Sequence[ModuleRuns], side: str) -> list[Run]:
@@ -250,6 +272,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['cpu_plain_s']:>7.1f} s {report['cpu_ratio']:>9.3f} "
         f"{report['wall_ratio']:>10.3f} {report['spans_received']:>9,}  (spans: total received)"
     )
+    for package, figures in report["packages"].items():
+        lines.append(
+            f"{'overall ' + package:<46} {figures['tests']:>5} "
+            f"{'yes' if figures['identical'] else 'NO':>4} {'':>9} {figures['cpu_ratio']:>9.3f} "
+            f"{figures['wall_ratio']:>10.3f}"
+        )
     lines.append(
         f"rounds {report['rounds']}, commit {report['commit']}, {report['date']}; collector: "
         f"{report['requests_rejected']} requests rejected, {report['spans_dropped']} spans dropped"
@@ -282,14 +310,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         folder = Path(tempfile.mkdtemp(prefix="mlspan-peer-"))
     try:
+        started_at = _commit()
         results, counters = run_rounds(args.modules, args.rounds, folder, args.keyword)
+        ended_at = _commit()
     except PeerSuiteError as exc:
         print(f"peer suites: {exc}", file=sys.stderr)
         return 2
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
-    report = summarize(results, counters)
+    commit = started_at if started_at == ended_at else f"{started_at} -> {ended_at}"
+    report = summarize(results, counters, commit)
     print(format_report(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

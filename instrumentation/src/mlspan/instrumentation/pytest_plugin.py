@@ -88,7 +88,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Instrument when asked, and start recording outcomes when a file is given."""
     outcomes_path = config.getoption("mlspan_outcomes")
-    if outcomes_path:
+    if outcomes_path and not hasattr(config, "workerinput"):  # pytest-xdist: the controller writes
         path = config.invocation_params.dir / outcomes_path  # relative to where pytest started
         config.pluginmanager.register(OutcomeRecorder(path), "mlspan-outcomes")
     if is_enabled(config):
