@@ -55,8 +55,8 @@ def test_spans_sent_over_otlp_http_become_queryable_lineage(tmp_path: Path) -> N
         http = service.receivers()["otlp"].http
         assert http is not None
         p = Pipeline()
-        consumer = p.span("score", ["model:x:m"], ["data:x:scores"])
         producer = p.span("fit", ["data:x:train"], ["model:x:m"])
+        consumer = p.span("score", ["model:x:m"], ["data:x:scores"])
         for spans in ([consumer], [producer]):  # consumer first: out of order
             request = urllib.request.Request(
                 f"http://127.0.0.1:{http.port}/v1/traces",

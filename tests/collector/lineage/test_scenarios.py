@@ -58,18 +58,65 @@ def test_diamond_is_deduplicated(ingest: Ingest, queries: LineageQueries) -> Non
     assert len(edges) == len(set(edges))
 
 
-def test_cycle_terminates(ingest: Ingest, queries: LineageQueries) -> None:
+def _has_cycle(edges: list[dict[str, str]]) -> bool:
+    graph: dict[str, list[str]] = {}
+    for edge in edges:
+        graph.setdefault(edge["from"], []).append(edge["to"])
+    state: dict[str, int] = {}
+
+    def visit(node: str) -> bool:
+        state[node] = 1
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1 or (nxt not in state and visit(nxt)):
+                return True
+        state[node] = 2
+        return False
+
+    return any(node not in state and visit(node) for node in list(graph))
+
+
+def test_a_content_cycle_is_walked_in_time_order(ingest: Ingest, queries: LineageQueries) -> None:
     p = Pipeline()
-    ingest(
-        batch(
-            "svc",
-            [p.span("a", ["data:x:y"], ["data:x:x"]), p.span("b", ["data:x:x"], ["data:x:y"])],
-        )
-    )
+    first = p.span("a", ["data:x:y"], ["data:x:x"])
+    later = p.span("b", ["data:x:x"], ["data:x:y"])  # made y again, after a had used it
+    ingest(batch("svc", [first, later]))
     result = queries.trace("data:x:x")
-    assert _run_components(result) == {"a": 1, "b": 2}
+    assert _run_components(result) == {"a": 1}  # b ran after a: not what a consumed
     assert sorted(_artifact_ids(result)) == ["data:x:x", "data:x:y"]
-    assert set(_run_components(queries.impact("data:x:x"))) == {"a", "b"}
+    assert _run_components(queries.trace("data:x:y")) == {"b": 1, "a": 2}
+    downstream = queries.impact("data:x:x")
+    assert _run_components(downstream) == {"b": 1}  # a ran before b made y
+    for answer in (result, queries.trace("data:x:y"), downstream, queries.impact("data:x:y")):
+        assert not _has_cycle(answer["edges"])
+
+
+def test_a_frame_written_and_read_back_traces_without_a_loop(
+    ingest: Ingest, queries: LineageQueries
+) -> None:
+    p = Pipeline()
+    spans = [
+        p.span("read_csv", ["file:x:raw"], ["data:x:raw"]),
+        p.span("to_parquet", ["data:x:clean", "data:x:raw"], ["file:x:parquet"]),
+        p.span("read_parquet", ["file:x:parquet"], ["data:x:clean"]),  # the same content
+        p.span("fit", ["data:x:clean"], ["model:x:m"]),
+        p.span("predict", ["data:x:clean", "model:x:m"], ["data:x:pred"]),
+    ]
+    ingest(batch("svc", spans))
+    result = queries.trace("data:x:pred")
+    assert set(_run_components(result)) == {
+        "predict",
+        "fit",
+        "read_parquet",
+        "to_parquet",
+        "read_csv",
+    }
+    assert not _has_cycle(result["edges"])
+    edges = {(e["from"], e["to"]) for e in result["edges"]}
+    assert ("data:x:raw", spans[1].span_id.hex()) in edges
+    assert ("data:x:clean", spans[1].span_id.hex()) not in edges  # would close the loop
+    impact = queries.impact("file:x:parquet")
+    assert set(_run_components(impact)) == {"read_parquet", "fit", "predict"}
+    assert not _has_cycle(impact["edges"])
 
 
 def test_rerun_of_versioned_computation(ingest: Ingest, queries: LineageQueries) -> None:

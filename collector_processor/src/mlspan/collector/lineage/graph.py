@@ -1,9 +1,9 @@
 """Walking the lineage graph: upstream (``trace``) and downstream (``impact``).
 
-The walk is breadth-first and level by level: each level costs two store round trips
-(runs -> artifacts, artifacts -> runs) whatever its width, and every node is visited
-once, so diamonds are deduplicated and cycles terminate. A node's depth is the number of
-runs between it and the root along the shortest path.
+The walk is breadth-first and level by level: each level costs three store round trips
+(runs -> artifacts, artifacts -> runs, the new runs' start times) whatever its width,
+and every node is visited once, so diamonds are deduplicated and cycles terminate. A
+node's depth is the number of runs between it and the root along the shortest path.
 """
 
 from __future__ import annotations
@@ -40,37 +40,48 @@ def walk(
     max_depth: int | None = None,
     max_nodes: int = 10_000,
 ) -> Graph:
-    """Visit everything reachable from the root runs/artifacts in ``direction``."""
+    """Visit everything reachable from the root runs/artifacts in ``direction``.
+
+    The walk respects time: upstream, an artifact's producers count only if they started
+    no later than the latest run found consuming it (a run that wrote the same content
+    afterwards did not make what was consumed); downstream, its consumers only if they
+    started no earlier than the earliest producer found. Content digests make round
+    trips (a frame written to a file and read back has its own digest again) into
+    cycles of the content graph; an edge that would close such a cycle back in time is
+    left out, so the answer is a DAG.
+    """
     upstream = direction == UPSTREAM
     # upstream: a run's inputs, then each artifact's producers; downstream: the reverse.
     run_edge, artifact_edge = (INPUT, OUTPUT) if upstream else (OUTPUT, INPUT)
     graph = Graph()
     graph.run_depth.update(dict.fromkeys(runs, 0))
     graph.artifact_depth.update(dict.fromkeys(artifacts, 0))
+    clock = _Clock(store, upstream)
+    clock.learn(runs)
     run_frontier = list(runs)
     artifact_frontier = list(artifacts)
     depth = 0
     seen_edges: set[tuple[str, str]] = set()
 
-    def expand(links: dict[str, list[str]], depths: dict[str, int]) -> list[str]:
-        """Record the edges between each node and its links; the newly found links."""
-        found: list[str] = []
-        for node, linked in links.items():
-            for other in linked:
-                # upstream, data flowed from the link into the node; downstream, the reverse
-                edge = (other, node) if upstream else (node, other)
-                if edge not in seen_edges:
-                    seen_edges.add(edge)
-                    graph.edges.append(edge)
-                if other not in depths:
-                    depths[other] = depth
-                    found.append(other)
-        return found
+    def record(edge: tuple[str, str]) -> None:
+        if edge not in seen_edges:
+            seen_edges.add(edge)
+            graph.edges.append(edge)
 
     while run_frontier or artifact_frontier:
         if run_frontier:
-            found = expand(store.run_io(run_frontier, run_edge), graph.artifact_depth)
-            artifact_frontier.extend(found)
+            links = store.run_io(run_frontier, run_edge)
+            for run_id, linked in links.items():
+                for artifact_id in linked:
+                    if artifact_id in graph.artifact_depth and clock.closes_cycle(
+                        run_id, artifact_id
+                    ):
+                        continue
+                    record((artifact_id, run_id) if upstream else (run_id, artifact_id))
+                    clock.extend(artifact_id, run_id)
+                    if artifact_id not in graph.artifact_depth:
+                        graph.artifact_depth[artifact_id] = depth
+                        artifact_frontier.append(artifact_id)
         run_frontier = []
         if max_depth is not None and depth >= max_depth:
             graph.truncated = bool(artifact_frontier) and _has_more(
@@ -81,11 +92,77 @@ def walk(
             graph.truncated = True
             break
         depth += 1
-        run_frontier = expand(
-            store.artifact_runs(artifact_frontier, artifact_edge), graph.run_depth
-        )
+        links = store.artifact_runs(artifact_frontier, artifact_edge)
+        clock.learn([run_id for linked in links.values() for run_id in linked])
+        for artifact_id, linked in links.items():
+            for run_id in linked:
+                if not clock.in_time(artifact_id, run_id):
+                    continue
+                record((run_id, artifact_id) if upstream else (artifact_id, run_id))
+                clock.link(artifact_id, run_id)
+                if run_id not in graph.run_depth:
+                    graph.run_depth[run_id] = depth
+                    run_frontier.append(run_id)
         artifact_frontier = []
     return graph
+
+
+class _Clock:
+    """Start times of the runs found, and each artifact's time horizon in the walk.
+
+    Upstream, an artifact's horizon is the latest start of the runs found consuming it
+    (producers must not start after it) and its linked runs are its producers; downstream,
+    the earliest start of its producers found (consumers must not start before it).
+    """
+
+    def __init__(self, store: Store, upstream: bool) -> None:
+        self._store = store
+        self._upstream = upstream
+        self._start: dict[str, int] = {}
+        self._horizon: dict[str, int] = {}
+        self._linked: dict[str, list[int]] = {}
+
+    def learn(self, run_ids: list[str] | tuple[str, ...]) -> None:
+        """Fetch the start times of runs not seen yet (one store round trip)."""
+        missing = [run_id for run_id in dict.fromkeys(run_ids) if run_id not in self._start]
+        if missing:
+            for run_id, run in self._store.runs(missing).items():
+                self._start[run_id] = run.start_ns
+
+    def extend(self, artifact_id: str, run_id: str) -> None:
+        """``run_id`` consumes (upstream) or produces (downstream) ``artifact_id``."""
+        start = self._start.get(run_id)
+        if start is None:
+            return
+        known = self._horizon.get(artifact_id)
+        if known is None:
+            self._horizon[artifact_id] = start
+        else:
+            self._horizon[artifact_id] = max(known, start) if self._upstream else min(known, start)
+
+    def in_time(self, artifact_id: str, run_id: str) -> bool:
+        """Whether ``run_id`` may produce (upstream) or consume (downstream) the artifact."""
+        horizon, start = self._horizon.get(artifact_id), self._start.get(run_id)
+        if horizon is None or start is None:
+            return True
+        return start <= horizon if self._upstream else start >= horizon
+
+    def link(self, artifact_id: str, run_id: str) -> None:
+        """Remember a producer (upstream) or consumer (downstream) kept for the artifact."""
+        start = self._start.get(run_id)
+        if start is not None:
+            self._linked.setdefault(artifact_id, []).append(start)
+
+    def closes_cycle(self, run_id: str, artifact_id: str) -> bool:
+        """Whether an edge between ``run_id`` and an artifact already in the graph goes
+        back in time: upstream, every producer found started after this consumer;
+        downstream, every consumer found started before this producer."""
+        start, linked = self._start.get(run_id), self._linked.get(artifact_id)
+        if start is None or not linked:
+            return False
+        if self._upstream:
+            return min(linked) > start
+        return max(linked) < start
 
 
 def _has_more(store: Store, artifacts: list[str], direction: str) -> bool:
