@@ -123,7 +123,8 @@ def test_fit_time_kinds_are_reused_for_small_batches() -> None:
 def test_online_calls_get_light_spans_and_one_summary_span() -> None:
     x = pd.DataFrame({"a": np.arange(300.0), "b": np.arange(300.0) % 7})
     y = (x["a"] > 150).astype(int)
-    with instrumented(online_max_rows=10, online_flush_rows=50) as exporter:
+    options = {"online_max_rows": 10, "online_flush_rows": 50, "online_root_span_seconds": 0}
+    with instrumented(**options) as exporter:
         model = LogisticRegression().fit(x, y)
         exporter.clear()
         for start in range(0, 120, 2):
@@ -140,6 +141,34 @@ def test_online_calls_get_light_spans_and_one_summary_span() -> None:
     assert rows == [50, 50, 20]
     origins = {e["mlspan.feature.origin"] for s in summaries for e in summary_events(s)}
     assert origins == {"input", "prediction"}
+
+
+def test_bare_online_calls_get_a_root_span_at_most_every_interval() -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tests.instrumentation.instrumented import provider_with
+
+    x = pd.DataFrame({"a": np.arange(300.0), "b": np.arange(300.0) % 7})
+    y = (x["a"] > 150).astype(int)
+    exporter = InMemorySpanExporter()
+    provider = provider_with(exporter)
+    with instrumented(provider=provider, online_max_rows=10, online_flush_rows=1000):
+        model = LogisticRegression().fit(x, y)
+        exporter.clear()
+        for start in range(0, 120, 2):  # a bare loop: one root span in the interval
+            model.predict(x.iloc[start : start + 2])
+        with provider.get_tracer("app").start_as_current_span("request") as request:
+            for start in range(0, 20, 2):  # inside a trace: a child span per call
+                model.predict(x.iloc[start : start + 2])
+    spans = exporter.get_finished_spans()
+    light = [s for s in spans if s.name == "predict LogisticRegression"]
+    roots = [s for s in light if s.parent is None]
+    children = [s for s in light if s.parent is not None]
+    assert len(roots) == 1 and len(children) == 10
+    assert all(s.parent.span_id == request.get_span_context().span_id for s in children)  # type: ignore[union-attr]
+    (summary,) = [s for s in spans if operation(s) == "summary"]
+    assert dict(summary.attributes or {})[SUMMARY_CALLS] == 70  # every call is counted
+    assert FeatureSummary.from_attributes(summary_events(summary)[0]).stats.count == 140
 
 
 def test_small_transform_calls_accumulate_inputs_only() -> None:

@@ -41,6 +41,8 @@ class InstrumentationOptions:
     """Emit the accumulated online summaries once this many rows were seen."""
     online_flush_seconds: float = 60.0
     """... or once this many seconds passed since the first accumulated call."""
+    online_root_span_seconds: float = 5.0
+    """One-row calls outside any trace get a root span at most this often (0: every call)."""
     summary_events_per_span: int = 128
     """Most summary events per span; more go to child ``summary`` spans (SDK default 128)."""
     max_summary_columns: int = 10_000
@@ -79,6 +81,10 @@ class InstrumentationOptions:
         }.items():
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        if self.online_root_span_seconds < 0:
+            raise ValueError(
+                f"online_root_span_seconds must be >= 0, got {self.online_root_span_seconds}"
+            )
         if self.online_flush_seconds <= 0:
             raise ValueError(f"online_flush_seconds must be > 0, got {self.online_flush_seconds}")
         if not 8 <= self.kll_k <= 65535:

@@ -31,7 +31,7 @@ from mlspan.instrumentation.model_version import (
     store_feature_kinds,
     store_model_version,
 )
-from mlspan.instrumentation.online import ModelKey, OnlineAccumulator
+from mlspan.instrumentation.online import ModelKey, OnlineAccumulator, RootSpanPacer
 from mlspan.instrumentation.options import InstrumentationOptions
 from mlspan.instrumentation.roles import EVALUATIONS, RoleBook, role_of
 from mlspan.instrumentation.search_results import evaluation_attributes, search_attributes
@@ -92,6 +92,7 @@ class SklearnRecorder:
         self._class_paths: dict[type, str] = {}
         self._roles = RoleBook()
         self._param_names = ParamNames()
+        self._bare_light = RootSpanPacer(options.online_root_span_seconds)
         self.exported: set[type] = set()
         """Classes scikit-learn's public modules export; other sklearn classes are internal."""
 
@@ -240,9 +241,17 @@ class SklearnRecorder:
             attributes[DATASET_ROWS] = rows
             if not light:
                 attributes[DATASET_COLUMNS] = shape[1]
-        span = self._tracer.start_span(f"{method} {type(instance).__name__}", attributes=attributes)
-        if not span.is_recording():
-            span.end()
+        span = self._light_without_span(light)
+        if span is None:
+            span = self._tracer.start_span(
+                f"{method} {type(instance).__name__}", attributes=attributes
+            )
+            if light and self._options.online_root_span_seconds > 0:
+                self._bare_light.recorded(span.is_recording())
+            if not span.is_recording():
+                span.end()
+                return None
+        elif not self._bare_light.recording:
             return None
         record = Call(span, method, role, x, rows=rows, light=light, attributes=attributes)
         try:
@@ -255,6 +264,16 @@ class SklearnRecorder:
             span.end()
             raise
         return record
+
+    def _light_without_span(self, light: bool) -> trace.Span | None:
+        """``INVALID_SPAN`` for a one-row call outside any trace that only feeds the
+        accumulated summary (its root span is due at most every
+        ``online_root_span_seconds``), else None: the call gets a span of its own."""
+        if not light or self._options.online_root_span_seconds <= 0:
+            return None
+        if trace.get_current_span().get_span_context().is_valid:
+            return None  # inside a traced request: a child span of it
+        return None if self._bare_light.due() else trace.INVALID_SPAN
 
     def _describe(
         self, record: Call, instance: Any, y: object, stored: str | None, state: CallState
