@@ -155,3 +155,34 @@ def test_file_and_bytes_digests(tmp_path: Path) -> None:
     assert file_id.startswith(f"file:{ALGORITHM}:") and len(file_id.split(":")[2]) == 32
     path.write_bytes(payload[:-1] + b"\x00")
     assert digest_file(path) != file_id
+
+
+def test_arrow_strings_hash_their_content_not_their_storage() -> None:
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    values = pd.Series(rng.choice(["north", "south", "", "east"], 5000), dtype="str")
+    values.iloc[::7] = None  # a null over what was a string: the bytes may stay below it
+    assert "pyarrow" in str(values.dtype.storage)
+    base = digest_data(values)
+    chunked = pd.concat([values.iloc[:1234], values.iloc[1234:]])
+    assert chunked.array.__arrow_array__().num_chunks == 2
+    assert digest_data(chunked) == base
+    rebuilt = pd.Series(values.tolist(), dtype="str")
+    assert digest_data(rebuilt) == base
+    large = pd.Series(
+        pd.arrays.ArrowExtensionArray(
+            pa.array(values.tolist(), type=pa.large_string(), from_pandas=True)
+        )
+    )
+    assert digest_data(large) != base  # another dtype, named in the digest's header
+    sliced = values.iloc[10:]
+    assert digest_data(sliced) == digest_data(
+        pd.Series(sliced.tolist(), dtype="str").set_axis(sliced.index)
+    )
+    for change in ("", None, "northx"):
+        changed = values.copy()
+        changed.iloc[4001] = change if values.iloc[4001] != change else "west"
+        assert digest_data(changed) != base, change
+    split = pd.Series(["ab", "c"], dtype="str"), pd.Series(["a", "bc"], dtype="str")
+    assert digest_data(split[0]) != digest_data(split[1])

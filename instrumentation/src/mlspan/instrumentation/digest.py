@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from mlspan.instrumentation.arrow_digest import arrow_strings, update_arrow_strings
+
 ALGORITHM: Final = "xxh3_128"
 """Name of the hash algorithm, as recorded in ``mlspan.digest.algorithm``."""
 
@@ -171,6 +173,10 @@ def _update_column(hasher: Any, series: Any) -> None:
     dtype = series.dtype
     if isinstance(dtype, np.dtype) and _is_fixed_width(dtype):
         _update_cells(hasher, series.to_numpy())
+        return
+    strings = arrow_strings(series)
+    if strings is not None:
+        update_arrow_strings(hasher, strings)
         return
     hashed = pandas.util.hash_pandas_object(series, index=False, categorize=False)
     hasher.update(np.asarray(hashed, dtype="<u8").tobytes())
