@@ -39,6 +39,7 @@ from mlspan.instrumentation.package import _instruments_pandas
 from mlspan.instrumentation.patching import ImportHooks, Patcher
 from mlspan.instrumentation.provenance import Provenance, finalize_sources
 from mlspan.instrumentation.version import __version__
+from mlspan.instrumentation.warning_location import keep_warning_locations
 from mlspan.semconv import (
     DATASET_COLUMNS,
     DATASET_DIGEST,
@@ -247,6 +248,7 @@ class PandasInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._provenance = Provenance()
         self._recorder = _Recorder(tracer, self._provenance)
         self._patcher = Patcher()
+        keep_warning_locations(self._patcher)
         if self._hooks is None:
             self._hooks = ImportHooks(("pandas",), self._patch_module)
         self._hooks.activate()

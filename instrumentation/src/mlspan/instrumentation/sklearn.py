@@ -45,6 +45,7 @@ from mlspan.instrumentation.sklearn_calls import SklearnRecorder
 from mlspan.instrumentation.sklearn_methods import METHODS
 from mlspan.instrumentation.summarize import Summarizer
 from mlspan.instrumentation.version import __version__
+from mlspan.instrumentation.warning_location import keep_warning_locations
 
 PUBLIC_MODULES: Final = tuple(
     f"sklearn.{name}"
@@ -121,6 +122,7 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._recorder = SklearnRecorder(tracer, options, self._accumulator)
         self._wrappers = {method: self._recorder.wrapper(method) for method in METHODS}
         self._patcher = Patcher()
+        keep_warning_locations(self._patcher)
         if self._hooks is None:
             self._hooks = ImportHooks((*PUBLIC_MODULES, *EXPERIMENTAL), self._patch_module)
         if self._joblib_hooks is None:
