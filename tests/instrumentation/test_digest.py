@@ -186,3 +186,23 @@ def test_arrow_strings_hash_their_content_not_their_storage() -> None:
         assert digest_data(changed) != base, change
     split = pd.Series(["ab", "c"], dtype="str"), pd.Series(["a", "bc"], dtype="str")
     assert digest_data(split[0]) != digest_data(split[1])
+
+
+def test_a_file_digest_does_not_go_through_the_open_builtin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"x" * 3_000_000)
+    expected = digest_file(target)
+    opened: list[object] = []
+    real_open = builtins.open
+
+    def spy(file: object, *args: object, **kwargs: object) -> object:
+        opened.append(file)
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", spy)
+    assert digest_file(target) == expected
+    assert opened == []
