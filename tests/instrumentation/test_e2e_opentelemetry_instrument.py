@@ -10,7 +10,6 @@ and the script's own output must be identical to a plain run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from mlspan.semconv import (
 from mlspan.semconv.events import FEATURE_SUMMARY
 from mlspan.semconv.values import FeatureKind, FeatureOrigin
 from mlspan.summaries import FeatureSummary
+from tests.support.launcher import clean_environment, run_instrumented
 from tests.support.otlp_sink import OtlpSink, ReceivedSpan, attributes_to_dict
 
 pytestmark = pytest.mark.slow
@@ -98,11 +98,6 @@ def write_dataset(path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-def clean_environment() -> dict[str, str]:
-    """The test process's environment without OpenTelemetry settings of its own."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-
-
 @dataclass(frozen=True)
 class Outcome:
     source: Path
@@ -120,27 +115,13 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     assert "mlspan" not in SCRIPT
     source = workdir / "customers.csv"
     write_dataset(source)
-    launcher = Path(sys.executable).parent / "opentelemetry-instrument"
-    assert launcher.exists(), launcher
     with OtlpSink() as sink:
-        environment = clean_environment() | {
-            "OTEL_SERVICE_NAME": SERVICE,
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_METRICS_EXPORTER": "none",
-            "OTEL_LOGS_EXPORTER": "none",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink.grpc_endpoint}",
-            "OTEL_EXPORTER_OTLP_INSECURE": "true",
-        }
         target = workdir / "instrumented.csv"
-        instrumented = subprocess.run(
-            [str(launcher), sys.executable, str(script), str(source), str(target)],
+        instrumented = run_instrumented(
+            [str(script), str(source), str(target)],
             cwd=workdir,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+            grpc_endpoint=sink.grpc_endpoint,
+            service=SERVICE,
         )
         spans = sink.received_spans()
     plain = subprocess.run(

@@ -11,14 +11,12 @@ parent chain, and none is a root.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlspan.semconv import CALL_ROLE, SEARCH_CANDIDATES
-from tests.instrumentation.test_e2e_opentelemetry_instrument import clean_environment
+from tests.support.launcher import run_instrumented
 from tests.support.otlp_sink import OtlpSink, ReceivedSpan
 
 pytestmark = pytest.mark.slow
@@ -49,29 +47,13 @@ print("best:", search.best_params_, round(float(search.best_score_), 6))
 def run(tmp_path: Path, extra: dict[str, str]) -> tuple[str, list[ReceivedSpan]]:
     script = tmp_path / "search.py"
     script.write_text(SCRIPT, encoding="utf-8")
-    launcher = Path(sys.executable).parent / "opentelemetry-instrument"
     with OtlpSink() as sink:
-        environment = (
-            clean_environment()
-            | {
-                "OTEL_SERVICE_NAME": "parallel-search",
-                "OTEL_TRACES_EXPORTER": "otlp",
-                "OTEL_METRICS_EXPORTER": "none",
-                "OTEL_LOGS_EXPORTER": "none",
-                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink.grpc_endpoint}",
-                "OTEL_EXPORTER_OTLP_INSECURE": "true",
-            }
-            | extra
-        )
-        done = subprocess.run(
-            [str(launcher), sys.executable, str(script)],
+        done = run_instrumented(
+            [str(script)],
             cwd=tmp_path,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+            grpc_endpoint=sink.grpc_endpoint,
+            service="parallel-search",
+            extra=extra,
         )
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr, done.stderr

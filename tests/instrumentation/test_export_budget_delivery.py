@@ -12,9 +12,7 @@ is real.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ import mlspan.instrumentation
 from mlspan.instrumentation.export_budget import OtlpBudgetInstrumentor
 from mlspan.semconv import FEATURE_SUMMARY, MODEL_PARAMS
 from mlspan.summaries import CategoricalSummary, FeatureSummary
+from tests.support.launcher import run_instrumented as launch
 from tests.support.otlp_sink import OtlpSink, ReceivedSpan, attributes_to_dict
 
 pytestmark = pytest.mark.slow
@@ -85,25 +84,8 @@ def run_instrumented(
 ) -> subprocess.CompletedProcess[str]:
     script = workdir / "digits.py"
     script.write_text(SCRIPT, encoding="utf-8")
-    launcher = Path(sys.executable).parent / "opentelemetry-instrument"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | {
-        "OTEL_SERVICE_NAME": "digits",
-        "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink.grpc_endpoint}",
-        "OTEL_EXPORTER_OTLP_INSECURE": "true",
-        **extra,
-    }
-    return subprocess.run(
-        [str(launcher), sys.executable, str(script)],
-        cwd=workdir,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    return launch(
+        [str(script)], cwd=workdir, grpc_endpoint=sink.grpc_endpoint, service="digits", extra=extra
     )
 
 
