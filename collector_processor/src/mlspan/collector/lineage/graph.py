@@ -46,9 +46,10 @@ def walk(
     no later than the latest run found consuming it (a run that wrote the same content
     afterwards did not make what was consumed); downstream, its consumers only if they
     started no earlier than the earliest producer found. Content digests make round
-    trips (a frame written to a file and read back has its own digest again) into
-    cycles of the content graph; an edge that would close such a cycle back in time is
-    left out, so the answer is a DAG.
+    trips (a frame written to a file and read back has its own digest again) and
+    repeated runs of one pipeline into cycles of the content graph; an edge leading back
+    toward the root (to a node found at a smaller depth) is left out, so the answer is a
+    DAG: along every kept edge the depth never falls, and it rises at each run.
     """
     upstream = direction == UPSTREAM
     # upstream: a run's inputs, then each artifact's producers; downstream: the reverse.
@@ -73,10 +74,8 @@ def walk(
             links = store.run_io(run_frontier, run_edge)
             for run_id, linked in links.items():
                 for artifact_id in linked:
-                    if artifact_id in graph.artifact_depth and clock.closes_cycle(
-                        run_id, artifact_id
-                    ):
-                        continue
+                    if graph.artifact_depth.get(artifact_id, depth) < graph.run_depth[run_id]:
+                        continue  # back toward the root: would close a cycle
                     record((artifact_id, run_id) if upstream else (run_id, artifact_id))
                     clock.extend(artifact_id, run_id)
                     if artifact_id not in graph.artifact_depth:
@@ -98,8 +97,9 @@ def walk(
             for run_id in linked:
                 if not clock.in_time(artifact_id, run_id):
                     continue
+                if graph.run_depth.get(run_id, depth) <= graph.artifact_depth[artifact_id]:
+                    continue  # back toward the root: would close a cycle
                 record((run_id, artifact_id) if upstream else (artifact_id, run_id))
-                clock.link(artifact_id, run_id)
                 if run_id not in graph.run_depth:
                     graph.run_depth[run_id] = depth
                     run_frontier.append(run_id)
@@ -120,7 +120,6 @@ class _Clock:
         self._upstream = upstream
         self._start: dict[str, int] = {}
         self._horizon: dict[str, int] = {}
-        self._linked: dict[str, list[int]] = {}
 
     def learn(self, run_ids: list[str] | tuple[str, ...]) -> None:
         """Fetch the start times of runs not seen yet (one store round trip)."""
@@ -146,23 +145,6 @@ class _Clock:
         if horizon is None or start is None:
             return True
         return start <= horizon if self._upstream else start >= horizon
-
-    def link(self, artifact_id: str, run_id: str) -> None:
-        """Remember a producer (upstream) or consumer (downstream) kept for the artifact."""
-        start = self._start.get(run_id)
-        if start is not None:
-            self._linked.setdefault(artifact_id, []).append(start)
-
-    def closes_cycle(self, run_id: str, artifact_id: str) -> bool:
-        """Whether an edge between ``run_id`` and an artifact already in the graph goes
-        back in time: upstream, every producer found started after this consumer;
-        downstream, every consumer found started before this producer."""
-        start, linked = self._start.get(run_id), self._linked.get(artifact_id)
-        if start is None or not linked:
-            return False
-        if self._upstream:
-            return min(linked) > start
-        return max(linked) < start
 
 
 def _has_more(store: Store, artifacts: list[str], direction: str) -> bool:
