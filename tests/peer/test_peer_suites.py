@@ -70,7 +70,7 @@ def test_ci_subset_keeps_every_outcome_and_exports_spans(tmp_path: Path) -> None
         assert module["tests"] > 100
         assert module["plain_outcomes"].get("passed", 0) > 100
         assert module["spans_per_run"] > 0, f"{module['module']}: no spans reached the collector"
-        assert module["cpu_ratio"] > 0 and module["wall_ratio"] > 0
+        assert min(module["cpu_ratio"], module["cpu_ratio_of_minima"], module["wall_ratio"]) > 0
     assert {package: figures["identical"] for package, figures in report["packages"].items()} == {
         "sklearn": True,
         "pandas": True,
