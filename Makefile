@@ -39,7 +39,7 @@ semconv: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/instrumentation_overhead.py
 
-# scikit-learn's and pandas' own test modules, plain vs `pytest --mlspan` (about an hour).
+# scikit-learn's and pandas' own test modules, plain vs `pytest --mlspan` (30-60 minutes).
 peer-bench: $(STAMP)
 	$(BIN)/python bench/peer_suites.py $(PEER_ARGS)
 
