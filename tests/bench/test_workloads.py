@@ -11,7 +11,6 @@ runs. A probe program shows that the runner notices a changed output and lost sp
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.launcher import clean_environment
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +67,7 @@ class Report:
 
 def run_runner(folder: Path, *arguments: str, timeout: float) -> Report:
     report = folder / "report.json"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    environment = clean_environment()
     completed = subprocess.run(
         [sys.executable, str(RUNNER), "--check-only", "--json", str(report), *arguments],
         cwd=folder,
