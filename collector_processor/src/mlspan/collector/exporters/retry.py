@@ -3,7 +3,9 @@
 Modelled on the OpenTelemetry Collector's ``retry_on_failure``: the first retry waits
 ``initial_interval``, each next one ``multiplier`` times longer up to ``max_interval``,
 each jittered by ``randomization_factor``; a server's own delay (``Retry-After`` or
-gRPC ``RetryInfo``) wins when it is longer. ``max_elapsed_time`` of 0 retries forever.
+gRPC ``RetryInfo``) wins when it is longer. No wait exceeds ``max_interval``: the jitter
+range is cut at the cap (so waits at the cap still spread below it instead of piling up
+on it). ``max_elapsed_time`` of 0 retries forever.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ class RetryConfig:
     """Give up on a batch after this many seconds (0: never give up)."""
     multiplier: float = 1.5
     randomization_factor: float = 0.5
-    """Each wait is drawn from ``interval * (1 ± randomization_factor)``."""
+    """Each wait is drawn from ``interval * (1 ± randomization_factor)``, at most
+    ``max_interval``."""
 
     def validate(self) -> None:
         """Check intervals and factors."""
@@ -87,10 +90,19 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def next_wait(self, server_delay: float | None = None) -> float:
-        """Seconds to wait before the next attempt."""
+        """Seconds to wait before the next attempt, never more than ``max_interval``.
+
+        The wait is uniform in ``[interval * (1 - factor), interval * (1 + factor)]`` with
+        the upper end cut at ``max_interval``: clamping a draw instead would put up to
+        half of all waits at exactly the cap and re-synchronise the retries that jitter
+        is there to spread.
+        """
         factor = self._config.randomization_factor
-        wait = self._interval * (1 + self._rng.uniform(-factor, factor))
-        self._interval = min(self._interval * self._config.multiplier, self._config.max_interval)
+        cap = self._config.max_interval
+        low = self._interval * (1 - factor)
+        high = min(self._interval * (1 + factor), cap)
+        wait = self._rng.uniform(low, high)
+        self._interval = min(self._interval * self._config.multiplier, cap)
         if server_delay is not None:
-            wait = max(wait, min(server_delay, self._config.max_interval))
+            wait = max(wait, min(server_delay, cap))
         return wait
