@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
+from mlspan.collector.pipeline.factory import ConfigError
 from mlspan.collector.security.config import BearerTokensConfig
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ MIN_TOKEN_LENGTH: Final = 16
 _SEPARATORS: Final = re.compile(r"[\s,]+")
 
 
-class TokenError(Exception):
-    """The configured token source is missing or empty."""
+class TokenError(ConfigError):
+    """The configured token source is missing or empty (a configuration error found at
+    start-up, when the values are read)."""
 
 
 def split_tokens(text: str) -> tuple[str, ...]:

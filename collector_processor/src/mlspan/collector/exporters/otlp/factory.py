@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from urllib.parse import urlsplit
 
 from mlspan.collector.exporters.otlp.config import (
     Compression,
@@ -16,6 +18,10 @@ from mlspan.collector.exporters.queued import QueueConfig, QueuedExporter, Sende
 from mlspan.collector.pdata import TracesConsumer
 from mlspan.collector.pipeline.factory import Factory, Host, Kind
 from mlspan.collector.queue import BatchQueue, DiskQueue, MemoryQueue
+from mlspan.collector.security.bearer import BearerCredentials
+from mlspan.collector.security.exposure import is_loopback
+
+logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -28,12 +34,32 @@ def build_queue(config: QueueConfig, host: Host, component_id: str) -> BatchQueu
     return MemoryQueue(config.queue_size)
 
 
-def _sender(config: OtlpExporterConfig) -> Sender:
-    gzip = config.compression is Compression.GZIP
+def _credentials(config: OtlpExporterConfig, name: str) -> BearerCredentials | None:
+    """The bearer token to send (read now: a missing file or variable fails start-up)."""
+    if config.auth is None or config.auth.bearer_tokens is None:
+        return None
+    credentials = BearerCredentials.from_config(config.auth.bearer_tokens)
     if config.protocol is Protocol.HTTP:
-        return HttpSender(config.traces_url, config.headers, gzip, config.ca_file)
+        host = urlsplit(config.traces_url).hostname or ""
+    else:
+        host = grpc_target(config.endpoint).rpartition(":")[0].strip("[]")
+    if not config.secure and not is_loopback(host):
+        logger.warning("exporter %s sends its token to %s in plain text", name, host)
+    return credentials
+
+
+def _sender(config: OtlpExporterConfig, name: str) -> Sender:
+    gzip = config.compression is Compression.GZIP
+    auth = _credentials(config, name)
+    if config.protocol is Protocol.HTTP:
+        return HttpSender(config.traces_url, config.headers, gzip, tls=config.client_tls, auth=auth)
     return GrpcSender(
-        grpc_target(config.endpoint), config.headers, gzip, config.secure, config.ca_file
+        grpc_target(config.endpoint),
+        config.headers,
+        gzip,
+        config.secure,
+        tls=config.client_tls,
+        auth=auth,
     )
 
 
@@ -46,7 +72,7 @@ def create_otlp_exporter(
     return QueuedExporter(
         name=name,
         queue=build_queue(config.sending_queue, host, name),
-        sender=_sender(config),
+        sender=_sender(config, name),
         stats=host.stats,
         retry=config.retry_on_failure,
         workers=config.sending_queue.num_consumers,

@@ -9,7 +9,6 @@ RESOURCE_EXHAUSTED is retryable only when the server sent ``RetryInfo``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
 import grpc
@@ -18,6 +17,9 @@ from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from mlspan.collector.exporters.retry import SendResult
+from mlspan.collector.security.bearer import BearerCredentials
+from mlspan.collector.security.config import TlsClientConfig
+from mlspan.collector.security.tls import grpc_channel_credentials
 
 EXPORT_METHOD: Final = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 STATUS_DETAILS_KEY: Final = "grpc-status-details-bin"
@@ -34,7 +36,8 @@ _RETRYABLE: Final = frozenset(
 
 
 class GrpcSender:
-    """One gRPC channel to an OTLP endpoint."""
+    """One gRPC channel to an OTLP endpoint; with ``secure``, TLS per ``tls`` (or just
+    ``ca_file``); with ``auth``, a bearer token in every call's metadata."""
 
     def __init__(
         self,
@@ -43,11 +46,13 @@ class GrpcSender:
         gzip: bool = False,
         secure: bool = False,
         ca_file: str = "",
+        *,
+        tls: TlsClientConfig | None = None,
+        auth: BearerCredentials | None = None,
     ) -> None:
         options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
         if secure:
-            root = Path(ca_file).read_bytes() if ca_file else None
-            credentials = grpc.ssl_channel_credentials(root_certificates=root)
+            credentials = grpc_channel_credentials(tls or TlsClientConfig(ca_file=ca_file))
             self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
             self._channel = grpc.insecure_channel(target, options=options)
@@ -55,13 +60,18 @@ class GrpcSender:
             EXPORT_METHOD, request_serializer=None, response_deserializer=None
         )
         self._metadata = tuple((key.lower(), value) for key, value in headers.items())
+        self._auth = auth
         self._compression = grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
 
     def send(self, raw: bytes, span_count: int, timeout: float) -> SendResult:
         """One export call."""
+        metadata = self._metadata
+        if self._auth is not None:
+            name, value = self._auth.header()
+            metadata = (*metadata, (name.lower(), value))
         try:
             response = self._export(
-                raw, timeout=timeout, metadata=self._metadata, compression=self._compression
+                raw, timeout=timeout, metadata=metadata, compression=self._compression
             )
         except grpc.RpcError as error:
             return classify_rpc_error(error)

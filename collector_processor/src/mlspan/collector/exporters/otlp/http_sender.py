@@ -22,16 +22,27 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from mlspan.collector.exporters.retry import SendResult
+from mlspan.collector.security.bearer import BearerCredentials
+from mlspan.collector.security.config import TlsClientConfig
+from mlspan.collector.security.tls import client_ssl_context
 
 PROTOBUF: Final = "application/x-protobuf"
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 
 class HttpSender:
-    """Posts requests to one OTLP/HTTP traces URL."""
+    """Posts requests to one OTLP/HTTP traces URL; an https URL uses TLS per ``tls`` (or
+    just ``ca_file``); with ``auth``, a bearer token goes with every request."""
 
     def __init__(
-        self, url: str, headers: Mapping[str, str], gzip: bool = False, ca_file: str = ""
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        gzip: bool = False,
+        ca_file: str = "",
+        *,
+        tls: TlsClientConfig | None = None,
+        auth: BearerCredentials | None = None,
     ) -> None:
         parts = urlsplit(url)
         self._secure = parts.scheme == "https"
@@ -42,7 +53,10 @@ class HttpSender:
         self._headers = {"Content-Type": PROTOBUF, **headers}
         if gzip:
             self._headers["Content-Encoding"] = "gzip"
-        self._context = ssl.create_default_context(cafile=ca_file or None) if self._secure else None
+        self._auth = auth
+        self._context: ssl.SSLContext | None = None
+        if self._secure:
+            self._context = client_ssl_context(tls or TlsClientConfig(ca_file=ca_file))
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -66,8 +80,12 @@ class HttpSender:
         """One POST."""
         body = gzip.compress(raw, compresslevel=6) if self._gzip else raw
         connection = self._connection(timeout)
+        headers = self._headers
+        if self._auth is not None:
+            name, value = self._auth.header()
+            headers = {**headers, name: value}
         try:
-            connection.request("POST", self._path, body, self._headers)
+            connection.request("POST", self._path, body, headers)
             response = connection.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
