@@ -13,10 +13,11 @@ import os
 import sys
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
+
+from mlspan.collector.api.client import open_api_url
 
 DEFAULT_API: Final = "http://127.0.0.1:4319"
 API_ENV: Final = "MLSPAN_API"
@@ -74,7 +75,7 @@ def fetch(args: argparse.Namespace, path: str, extra: Mapping[str, str] | None =
         params["version"] = args.version
     url = f"{args.api.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with open_api_url(url, timeout=30) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
         try:
