@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from mlspan.collector.pipeline.factory import ConfigError
+from mlspan.collector.security.config import AuthConfig, TlsServerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ class GrpcConfig:
     counted as ``too_large`` (gRPC's own limit is a multiple of it, see ``grpc_server``)."""
     max_concurrent_requests: int = 8
     """Requests handled at once (server threads)."""
+    tls: TlsServerConfig | None = None
+    """Serve over TLS (``client_ca_file``: mutual TLS); see docs/security.md."""
+    auth: AuthConfig | None = None
+    """Require ``authorization: Bearer <token>`` metadata (else UNAUTHENTICATED)."""
 
     def validate(self) -> None:
         """Check the endpoint and limits."""
@@ -73,6 +78,10 @@ class HttpConfig:
     """Connections served at once; more get 503 with Retry-After."""
     read_timeout: float = 30.0
     """Seconds a client may take to send a request."""
+    tls: TlsServerConfig | None = None
+    """Serve HTTPS (``client_ca_file``: mutual TLS); see docs/security.md."""
+    auth: AuthConfig | None = None
+    """Require ``Authorization: Bearer <token>`` (else 401 with ``WWW-Authenticate``)."""
 
     def validate(self) -> None:
         """Check the endpoint, path and limits."""
