@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from mlspan.collector.security.bearer import BearerAuthenticator, Denial, Verdict
+from mlspan.collector.security.config import AuthConfig
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +49,11 @@ class BearerAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             return continuation(handler_call_details)
         logger.debug("gRPC call refused: %s token", verdict.value)
         return self._handlers[verdict]
+
+
+def auth_interceptors(auth: AuthConfig | None) -> list[grpc.ServerInterceptor]:
+    """The interceptors a gRPC server needs for ``auth`` (none without it); reads the
+    tokens now, raising ``TokenError`` when they cannot be read."""
+    if auth is None or auth.bearer_tokens is None:
+        return []
+    return [BearerAuthInterceptor(BearerAuthenticator.from_config(auth.bearer_tokens))]

@@ -73,3 +73,11 @@ def grpc_channel_credentials(config: TlsClientConfig | None) -> grpc.ChannelCred
     return grpc.ssl_channel_credentials(
         root_certificates=root, private_key=key, certificate_chain=cert
     )
+
+
+def add_grpc_port(server: grpc.Server, endpoint: str, tls: TlsServerConfig | None) -> int:
+    """Bind ``endpoint`` on ``server``, with TLS when ``tls`` is set; the port bound
+    (0 when gRPC could not bind)."""
+    if tls is None:
+        return int(server.add_insecure_port(endpoint))
+    return int(server.add_secure_port(endpoint, grpc_server_credentials(tls)))

@@ -29,6 +29,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from mlspan.collector.receivers.otlp.config import MIB, GrpcConfig
 from mlspan.collector.receivers.otlp.ingest import IngestResult, Status, TraceIngest
+from mlspan.collector.security.grpc_auth import auth_interceptors
+from mlspan.collector.security.tls import add_grpc_port
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class GrpcReceiver:
             # Across connections: past this, gRPC itself answers RESOURCE_EXHAUSTED, which
             # carries no RetryInfo (a last resort against many simultaneous clients).
             maximum_concurrent_rpcs=self.config.max_concurrent_requests * 4,
+            # Calls without an accepted bearer token end UNAUTHENTICATED (auth: set).
+            interceptors=auth_interceptors(self.config.auth),
         )
         handler = grpc.unary_unary_rpc_method_handler(
             self._export, request_deserializer=None, response_serializer=None
@@ -111,7 +115,7 @@ class GrpcReceiver:
             (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),)
         )
         try:
-            port = server.add_insecure_port(self.config.endpoint)
+            port = add_grpc_port(server, self.config.endpoint, self.config.tls)
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {self.config.endpoint}: {exc}") from exc
         if port == 0:
