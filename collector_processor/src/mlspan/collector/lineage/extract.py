@@ -14,12 +14,32 @@ Edges: ``mlspan.io.inputs`` and ``mlspan.dataset.digest`` are inputs;
 an output of a fit and an input of every other model operation. ``mlspan.dataset.source``
 names the span's ``file:`` artifacts (or, when it has none, its dataset digest), which is
 what lets ``mlspan trace data/predictions.csv`` find an artifact by path.
+
+Values are checked on receipt (see ``sanitize``): timestamps a store cannot hold, an end
+before the start, hyperparameters with non-finite numbers or deep nesting, oversized
+values and mlspan attributes of the wrong type are clamped and counted by reason. A span
+that still cannot be read is left out alone (counted in ``Extracted.invalid_spans``); the
+rest of its batch is recorded.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+from mlspan.collector.lineage.sanitize import (
+    CLAMP_WRONG_TYPE,
+    MAX_ARTIFACT_ID,
+    MAX_NS,
+    MAX_TEXT,
+    clamp_times,
+    clean_params,
+    cut,
+    params_need_check,
+    usable_ids,
+)
 from mlspan.collector.pdata import TraceBatch, string_attribute
 from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.collector.store import (
@@ -64,21 +84,35 @@ _FIT_OPERATIONS: Final = frozenset(
 )
 _FILE_PREFIX: Final = "file:"
 _CANDIDATE: Final = CallRole.CANDIDATE.value
+_STRING_TYPES: Final = frozenset({None, "string_value"})
+_ARRAY_TYPES: Final = frozenset({None, "string_value", "array_value"})
+
+logger = logging.getLogger(__name__)
 
 
-def _texts(value: Any) -> list[str]:
+def _texts(value: Any, counts: Counter[str]) -> list[str]:
     """A string-array attribute value; a single string counts as one element.
 
     Reads ``string_value`` first instead of asking which field is set: an array's
     ``string_value`` is empty and any other type's ``array_value`` has no values.
+    Elements that are not strings, and ids past ``MAX_ARTIFACT_ID``, are left out and
+    counted.
     """
     if value is None:
         return []
     text: str = value.string_value
     if text:
-        return [text]
+        return [text] if len(text) <= MAX_ARTIFACT_ID else usable_ids([text], counts)
+    if value.WhichOneof("value") not in _ARRAY_TYPES:
+        counts[CLAMP_WRONG_TYPE] += 1
+        return []
     texts = [v.string_value for v in value.array_value.values]
-    return texts if all(texts) else [t for t in texts if t]
+    if all(texts) and max(map(len, texts), default=0) <= MAX_ARTIFACT_ID:
+        return texts
+    wrong = sum(1 for v in value.array_value.values if v.WhichOneof("value") not in _STRING_TYPES)
+    if wrong:
+        counts[CLAMP_WRONG_TYPE] += wrong
+    return usable_ids(texts, counts)
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:
@@ -90,11 +124,29 @@ def _unique(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _string(value: Any) -> str:
-    return "" if value is None else str(value.string_value)
+def _string(value: Any, counts: Counter[str]) -> str:
+    """A string attribute; "" (counted) when it holds another type, cut when too long."""
+    if value is None:
+        return ""
+    text: str = value.string_value
+    if not text:
+        if value.WhichOneof("value") not in _STRING_TYPES:
+            counts[CLAMP_WRONG_TYPE] += 1
+        return ""
+    return text if len(text) <= MAX_TEXT else cut(text, counts)
 
 
-def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) -> LineageBatch:
+@dataclass
+class Extracted(LineageBatch):
+    """A batch's lineage records, with what was repaired or left out on the way."""
+
+    clamped: Counter[str] = field(default_factory=Counter)
+    """Values clamped on receipt, by reason (``sanitize.CLAMP_*``)."""
+    invalid_spans: int = 0
+    """ML spans left out because they could not be read."""
+
+
+def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) -> Extracted:
     """The runs, edges, names and components one batch contributes.
 
     Spans whose operation is in ``skip_operations``, and candidate spans, are not runs.
@@ -102,112 +154,153 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
     parameters on fits): each lookup of an absent key still costs a fraction of a
     microsecond. Records are built with ``tuple.__new__`` (no Python-level constructor
     call per record), and a component is one record per batch (its latest span's start,
-    owner and tags).
+    owner and tags). A span that raises while being read is left out with whatever it
+    had added; the others are kept.
     """
-    out = LineageBatch()
-    add_run = out.runs.append
-    add_io = out.io.append
-    add_name = out.names.append
-    new = tuple.__new__
-    fit_operations = _FIT_OPERATIONS
-    candidate = _CANDIDATE
+    out = Extracted()
+    counts = out.clamped
+    received_ns = int(batch.received_at * 1e9)
     plain: dict[str, int] = {}
     """Latest start per component that declared no owner or tags (no key tuple to build)."""
     declared: dict[tuple[str, str, tuple[str, ...]], int] = {}
     for resource in batch.view.resource_spans:
-        service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
+        try:
+            service = cut(
+                string_attribute(resource.resource.attributes, SERVICE_NAME) or "", counts
+            )
+        except Exception:
+            logger.debug("unreadable service name", exc_info=True)
+            service = ""
         for scope in resource.scope_spans:
             for span in scope.spans:
-                get = span.attributes.get
-                value = get(OPERATION_NAME)
-                operation: str = "" if value is None else value.string_value
-                value = get(COMPONENT_NAME)
-                component: str = "" if value is None else value.string_value
-                if (not operation and not component) or operation in skip_operations:
-                    continue
-                value = get(CALL_ROLE)
-                if value is not None and value.string_value == candidate:
-                    continue
-                run_id: str = span.span_id.hex()
-                start: int = span.start_time_unix_nano
-                name: str = span.name
-                fit = operation in fit_operations
-                commit = digest = params = model_class = model_name = model_version = ""
-                if component:
-                    commit = _string(get(CODE_COMMIT))
-                    digest = _string(get(CODE_DIGEST))
-                value = get(MODEL_VERSION)
-                if value is not None:
-                    model_version = value.string_value
-                    model_class = _string(get(MODEL_CLASS))
-                    model_name = _string(get(MODEL_NAME))
-                    if fit:
-                        params = _string(get(MODEL_PARAMS))
-                status = span.status
-                code = status.code
-                add_run(
-                    new(
-                        RunRecord,
-                        (
-                            run_id,
-                            span.trace_id.hex(),
-                            span.parent_span_id.hex(),
-                            service,
-                            name,
-                            operation,
-                            component or name,
-                            start,
-                            span.end_time_unix_nano,
-                            _STATUS[code] if 0 <= code < 3 else "unset",
-                            status.message,
-                            commit,
-                            digest,
-                            params,
-                            model_class,
-                            model_name,
-                            model_version,
-                        ),
-                    )
-                )
-                inputs = _texts(get(IO_INPUTS))
-                outputs = _texts(get(IO_OUTPUTS))
-                dataset = _string(get(DATASET_DIGEST))
-                if dataset and dataset not in outputs:
-                    # A read's dataset is what it produced: it is an output, not an input.
-                    inputs.append(dataset)
-                value = get(PREDICTION_DIGEST)
-                if value is not None and value.string_value:
-                    outputs.append(value.string_value)
-                if model_version:
-                    (outputs if fit else inputs).append(model_version)
-                if inputs:
-                    add_io(new(IoRecord, (run_id, INPUT, _unique(inputs), start)))
-                if outputs:
-                    add_io(new(IoRecord, (run_id, OUTPUT, _unique(outputs), start)))
-                value = get(DATASET_SOURCE)
-                if value is not None and value.string_value:
-                    source: str = value.string_value
-                    files = [a for a in inputs if a.startswith(_FILE_PREFIX)]
-                    files += [a for a in outputs if a.startswith(_FILE_PREFIX)]
-                    for artifact in _unique(files) if files else (dataset,) if dataset else ():
-                        add_name(new(NameRecord, (artifact, source, start)))
-                if not component:
-                    if plain.get(name, -1) < start:
-                        plain[name] = start
-                    continue
-                value = get(COMPONENT_OWNER)
-                owner = "" if value is None else value.string_value
-                value = get(COMPONENT_TAGS)
-                if not owner and value is None:
-                    if plain.get(component, -1) < start:
-                        plain[component] = start
-                    continue
-                key = (component, owner, tuple(_texts(value)))
-                if declared.get(key, -1) < start:
-                    declared[key] = start
+                marks = (len(out.runs), len(out.io), len(out.names))
+                try:
+                    _span(span, service, skip_operations, received_ns, out, plain, declared)
+                except Exception:
+                    logger.debug("lineage could not read a span", exc_info=True)
+                    del out.runs[marks[0] :], out.io[marks[1] :], out.names[marks[2] :]
+                    out.invalid_spans += 1
     no_tags: tuple[str, ...] = ()
     seen = [(at, name, "", no_tags) for name, at in plain.items()]
     seen += [(at, *key) for key, at in declared.items()]
     seen.sort(key=lambda item: item[0])
     out.components.extend(ComponentRecord(name, owner, tags, at) for at, name, owner, tags in seen)
     return out
+
+
+def _span(
+    span: Any,
+    service: str,
+    skip_operations: frozenset[str],
+    received_ns: int,
+    out: Extracted,
+    plain: dict[str, int],
+    declared: dict[tuple[str, str, tuple[str, ...]], int],
+) -> None:
+    """Add one span's run, edges and names to ``out`` and note its component."""
+    counts = out.clamped
+    get = span.attributes.get
+    value = get(OPERATION_NAME)
+    operation: str = "" if value is None else value.string_value
+    value = get(COMPONENT_NAME)
+    component: str = "" if value is None else value.string_value
+    if (not operation and not component) or operation in skip_operations:
+        return
+    value = get(CALL_ROLE)
+    if value is not None and value.string_value == _CANDIDATE:
+        return
+    run_id: str = span.span_id.hex()
+    start: int = span.start_time_unix_nano
+    end: int = span.end_time_unix_nano
+    if not 0 < start <= end <= MAX_NS:
+        start, end = clamp_times(start, end, received_ns, counts)
+    name: str = span.name
+    status = span.status
+    message: str = status.message
+    if len(name) + len(message) + len(operation) + len(component) > MAX_TEXT:
+        name, message = cut(name, counts), cut(message, counts)
+        operation, component = cut(operation, counts), cut(component, counts)
+    fit = operation in _FIT_OPERATIONS
+    commit = digest = params = model_class = model_name = model_version = ""
+    if component:
+        commit = _string(get(CODE_COMMIT), counts)
+        digest = _string(get(CODE_DIGEST), counts)
+    value = get(MODEL_VERSION)
+    if value is not None:
+        model_version = _string(value, counts)
+        model_class = _string(get(MODEL_CLASS), counts)
+        model_name = _string(get(MODEL_NAME), counts)
+        if fit:
+            value = get(MODEL_PARAMS)
+            if value is not None:
+                params = value.string_value
+                if not params:
+                    _string(value, counts)
+                elif params_need_check(params):
+                    params = clean_params(params, counts)
+    code = status.code
+    out.runs.append(
+        tuple.__new__(
+            RunRecord,
+            (
+                run_id,
+                span.trace_id.hex(),
+                span.parent_span_id.hex(),
+                service,
+                name,
+                operation,
+                component or name,
+                start,
+                end,
+                _STATUS[code] if 0 <= code < 3 else "unset",
+                message,
+                commit,
+                digest,
+                params,
+                model_class,
+                model_name,
+                model_version,
+            ),
+        )
+    )
+    inputs = _texts(get(IO_INPUTS), counts)
+    outputs = _texts(get(IO_OUTPUTS), counts)
+    dataset = _string(get(DATASET_DIGEST), counts)
+    if len(dataset) > MAX_ARTIFACT_ID:
+        dataset = ""
+    if dataset and dataset not in outputs:
+        # A read's dataset is what it produced: it is an output, not an input.
+        inputs.append(dataset)
+    value = get(PREDICTION_DIGEST)
+    if value is not None:
+        prediction = _string(value, counts)
+        if prediction and len(prediction) <= MAX_ARTIFACT_ID:
+            outputs.append(prediction)
+    if model_version and len(model_version) <= MAX_ARTIFACT_ID:
+        (outputs if fit else inputs).append(model_version)
+    if inputs:
+        out.io.append(tuple.__new__(IoRecord, (run_id, INPUT, _unique(inputs), start)))
+    if outputs:
+        out.io.append(tuple.__new__(IoRecord, (run_id, OUTPUT, _unique(outputs), start)))
+    value = get(DATASET_SOURCE)
+    if value is not None:
+        source = _string(value, counts)
+        if source:
+            files = [a for a in inputs if a.startswith(_FILE_PREFIX)]
+            files += [a for a in outputs if a.startswith(_FILE_PREFIX)]
+            for artifact in _unique(files) if files else (dataset,) if dataset else ():
+                out.names.append(tuple.__new__(NameRecord, (artifact, source, start)))
+    if not component:
+        if plain.get(name, -1) < start:
+            plain[name] = start
+        return
+    value = get(COMPONENT_OWNER)
+    owner = _string(value, counts)
+    value = get(COMPONENT_TAGS)
+    if not owner and value is None:
+        if plain.get(component, -1) < start:
+            plain[component] = start
+        return
+    key = (component, owner, tuple(cut(t, counts) for t in _texts(value, counts)))
+    if declared.get(key, -1) < start:
+        declared[key] = start
