@@ -94,7 +94,7 @@ def run_view(run: RunRecord) -> dict[str, Any]:
     if run.params:
         try:
             params = json.loads(run.params)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
             params = run.params
     return {
         "run_id": run.run_id,
