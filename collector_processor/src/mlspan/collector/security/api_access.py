@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from mlspan.collector.security.bearer import BearerAuthenticator, Verdict
+from mlspan.collector.security.bearer import BearerAuthenticator, Verdict, http_authenticator
 from mlspan.collector.security.config import ApiWritesConfig, AuthConfig
 
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,13 +27,6 @@ class Refusal:
     status: int
     message: str
     headers: tuple[tuple[str, str], ...] = ()
-
-
-def authenticator(auth: AuthConfig | None) -> BearerAuthenticator | None:
-    """The authenticator of an ``auth`` section, reading its tokens now."""
-    if auth is None or auth.bearer_tokens is None:
-        return None
-    return BearerAuthenticator.from_config(auth.bearer_tokens)
 
 
 class ApiAccess:
@@ -52,8 +45,8 @@ class ApiAccess:
     @classmethod
     def from_config(cls, auth: AuthConfig | None, writes: ApiWritesConfig) -> ApiAccess:
         """Build from ``api.auth`` and ``api.writes``; raises ``TokenError``."""
-        write = authenticator(writes.auth) if writes.enabled else None
-        return cls(authenticator(auth), write, writes.enabled)
+        write = http_authenticator(writes.auth) if writes.enabled else None
+        return cls(http_authenticator(auth), write, writes.enabled)
 
     @property
     def open_to_anyone(self) -> bool:

@@ -9,14 +9,22 @@ from the token source on every call so that a rotated file is followed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
-from mlspan.collector.security.config import BearerTokensConfig
+from mlspan.collector.security.config import AuthConfig, BearerTokensConfig
 from mlspan.collector.security.tokens import TokenSet
 
 REALM: Final = "mlspan"
+
+
+class Headers(Protocol):
+    """Request headers: a mapping or ``http.server``'s ``email.message.Message``."""
+
+    def items(self) -> Iterable[tuple[str, str]]:
+        """``(name, value)`` pairs."""
+        ...
 
 
 class Verdict(enum.Enum):
@@ -58,7 +66,7 @@ class BearerAuthenticator:
             return Verdict.INVALID
         return Verdict.ACCEPTED if self.tokens.matches(token.strip()) else Verdict.INVALID
 
-    def check_headers(self, headers: Mapping[str, str]) -> Verdict:
+    def check_headers(self, headers: Headers) -> Verdict:
         """The verdict on HTTP headers (any case of the header name)."""
         for name, value in headers.items():
             if name.lower() == self.header:
@@ -100,3 +108,11 @@ class BearerCredentials:
         when it changed)."""
         config = self.tokens.config
         return config.header, f"{config.scheme} {self.tokens.first}"
+
+
+def http_authenticator(auth: AuthConfig | None) -> BearerAuthenticator | None:
+    """The authenticator of an ``auth`` section (None without one), reading its tokens
+    now; raises ``TokenError`` when they cannot be read."""
+    if auth is None or auth.bearer_tokens is None:
+        return None
+    return BearerAuthenticator.from_config(auth.bearer_tokens)

@@ -7,6 +7,7 @@ takes a restart. Servers require TLS 1.2 or newer (``min_version``); with a
 
 from __future__ import annotations
 
+import socket
 import ssl
 from pathlib import Path
 
@@ -81,3 +82,15 @@ def add_grpc_port(server: grpc.Server, endpoint: str, tls: TlsServerConfig | Non
     if tls is None:
         return int(server.add_insecure_port(endpoint))
     return int(server.add_secure_port(endpoint, grpc_server_credentials(tls)))
+
+
+def wrap_listening_socket(sock: socket.socket, tls: TlsServerConfig | None) -> socket.socket:
+    """``sock`` unchanged without ``tls``, else wrapped so accepted connections speak TLS.
+
+    The handshake is not done in ``accept`` (the thread accepting for everyone) but on a
+    connection's first read, in the thread serving it, under its read timeout: a client
+    that never finishes the handshake holds only its own thread."""
+    if tls is None:
+        return sock
+    context = server_ssl_context(tls)
+    return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
@@ -43,6 +44,8 @@ from mlspan.collector.receivers.otlp.decode import (
     media_type,
 )
 from mlspan.collector.receivers.otlp.ingest import IngestResult, Status, TraceIngest
+from mlspan.collector.security.bearer import Denial, Verdict, http_authenticator
+from mlspan.collector.security.tls import wrap_listening_socket
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +91,14 @@ class _Server(ThreadingHTTPServer):
         finally:
             self.receiver._slots.release()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A failed TLS handshake or a dropped connection is the client's business, not a
+        # traceback on stderr; anything else is logged with its traceback.
+        if isinstance(sys.exc_info()[1], OSError):
+            logger.debug("connection from %s failed", client_address, exc_info=True)
+        else:
+            logger.exception("connection from %s failed", client_address)
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -110,6 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Refuse an oversized body before the client sends it (``Expect: 100-continue``,
         which curl uses for large bodies)."""
         receiver = self.server.receiver
+        if self._refused_unauthenticated():
+            return False
         limit = receiver.config.max_request_body_size
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -128,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
         receiver = self.server.receiver
         config = receiver.config
         json_body = media_type(self.headers.get("Content-Type", "")) == JSON
+        if self._refused_unauthenticated():
+            return
         if self.path.split("?", 1)[0] != config.traces_url_path:
             self._drain_or_close()
             self._send_status(404, code_pb2.NOT_FOUND, "unknown path", json_body)
@@ -155,6 +170,34 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_status(
             _HTTP_STATUS[result.status], _RPC_CODE[result.status], result.message, json_body, retry
         )
+        self._discard_unread()
+
+    def _refused_unauthenticated(self) -> bool:
+        """With ``auth`` configured, answer 401 (and close) unless the request carries an
+        accepted ``Authorization: Bearer`` token; True when refused."""
+        authenticator = self.server.receiver.authenticator
+        if authenticator is None:
+            return False
+        verdict = authenticator.check_headers(self.headers)
+        if verdict is Verdict.ACCEPTED:
+            return False
+        self._send_unauthenticated(authenticator.deny(verdict))
+        return True
+
+    def _send_unauthenticated(self, denial: Denial) -> None:
+        self.close_connection = True
+        try:
+            self._linger = max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            self._linger = 0
+        json_body = media_type(self.headers.get("Content-Type", "")) == JSON
+        rpc_status = status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=denial.message)
+        if json_body:
+            body = json_format.MessageToJson(rpc_status, indent=None).encode()
+        else:
+            body = rpc_status.SerializeToString()
+        headers = {"WWW-Authenticate": denial.challenge}
+        self._send(401, body, JSON if json_body else PROTOBUF, headers)
         self._discard_unread()
 
     def _discard_unread(self) -> None:
@@ -308,6 +351,8 @@ class HttpReceiver:
         self.ingest = ingest
         self.retry_after = retry_after
         self._slots = threading.BoundedSemaphore(config.max_connections)
+        self.authenticator = http_authenticator(config.auth)
+        """Checks ``Authorization: Bearer`` when ``auth`` is configured."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -323,6 +368,7 @@ class HttpReceiver:
         try:
             server.server_bind()
             server.server_activate()
+            server.socket = wrap_listening_socket(server.socket, self.config.tls)
         except OSError:
             server.server_close()
             raise
