@@ -6,10 +6,11 @@ import logging
 
 from mlspan.collector.pdata import FastSchema, TracesConsumer
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Host, Kind
-from mlspan.collector.receivers.otlp.config import OtlpReceiverConfig, is_loopback, split_endpoint
+from mlspan.collector.receivers.otlp.config import OtlpReceiverConfig, split_endpoint
 from mlspan.collector.receivers.otlp.grpc_server import GrpcReceiver
 from mlspan.collector.receivers.otlp.http_server import HttpReceiver
 from mlspan.collector.receivers.otlp.ingest import TraceIngest
+from mlspan.collector.security.exposure import warn_if_exposed
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +47,12 @@ class OtlpReceiver:
             if server is None:
                 continue
             endpoint = server.config.endpoint
-            if not is_loopback(split_endpoint(endpoint)[0]):
-                logger.warning(
-                    "receiver %s listens on %s: reachable from other hosts", self.name, endpoint
-                )
+            warn_if_exposed(
+                f"receiver {self.name} ({'gRPC' if server is self.grpc else 'HTTP'})",
+                split_endpoint(endpoint)[0],
+                authenticated=server.config.auth is not None,
+                encrypted=server.config.tls is not None,
+            )
             try:
                 server.start()
             except OSError as exc:
