@@ -31,6 +31,7 @@ from mlspan.collector.api.server import DEFAULT_HOST, DEFAULT_PORT
 from mlspan.collector.metrics.config import MetricsConfig
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Kind, parse_dataclass
 from mlspan.collector.receivers.otlp.config import split_endpoint
+from mlspan.collector.security.config import ApiWritesConfig, AuthConfig, TlsServerConfig
 from mlspan.collector.service.runtime import RuntimeConfig
 
 DEFAULT_DATA_DIR: Final = "./.mlspan"
@@ -66,6 +67,12 @@ class ApiConfig:
     enabled: bool = True
     endpoint: str = DEFAULT_API_ENDPOINT
     """Listen address; loopback by default, another interface only when set here."""
+    tls: TlsServerConfig | None = None
+    """Serve HTTPS (``client_ca_file``: mutual TLS); see docs/security.md."""
+    auth: AuthConfig | None = None
+    """Token needed to read (GET); writes too unless ``writes.auth`` sets their own."""
+    writes: ApiWritesConfig = field(default_factory=ApiWritesConfig)
+    """Write endpoints (flag, tag, note, ...): ``enabled: false`` or a separate token."""
 
     def validate(self) -> None:
         """Check the endpoint."""
