@@ -7,13 +7,18 @@ others; the server runs in a daemon thread between ``start()`` and ``shutdown()`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Final
+from typing import Any, Final
 
 from mlspan.collector.api.router import MAX_BODY_BYTES, Response, Router
+from mlspan.collector.security.api_access import ApiAccess
+from mlspan.collector.security.config import TlsServerConfig
+from mlspan.collector.security.tls import wrap_listening_socket
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +31,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     router: Router
+    access: ApiAccess | None = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A failed TLS handshake or a dropped connection: no traceback on stderr.
+        if isinstance(sys.exc_info()[1], OSError):
+            logger.debug("connection from %s failed", client_address, exc_info=True)
+        else:
+            logger.exception("connection from %s failed", client_address)
 
 
 class _Server6(_Server):
@@ -40,6 +53,13 @@ class _Handler(BaseHTTPRequestHandler):
     """Seconds an idle keep-alive connection (and its thread) is kept."""
 
     def _answer(self) -> None:
+        access = self.server.access
+        refusal = access.check(self.command, self.headers) if access is not None else None
+        if refusal is not None:  # before the body is read: refused requests cost nothing
+            self.close_connection = True
+            error = Response.error(refusal.status, refusal.message)
+            self._send(dataclasses.replace(error, headers=refusal.headers))
+            return
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True
             self._send(Response.error(411, "chunked bodies are not accepted; send Content-Length"))
@@ -82,11 +102,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ApiServer:
-    """Serves ``router`` on ``host:port`` (port 0 picks a free port; see ``port``)."""
+    """Serves ``router`` on ``host:port`` (port 0 picks a free port; see ``port``), over
+    HTTPS with ``tls``, letting through only what ``access`` allows (docs/security.md)."""
 
     def __init__(
-        self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, router: Router | None = None
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        router: Router | None = None,
+        access: ApiAccess | None = None,
+        tls: TlsServerConfig | None = None,
     ) -> None:
+        self._access = access
+        self._tls = tls
         self._host = host
         self._requested_port = port
         self._router = router if router is not None else Router()
@@ -111,7 +139,8 @@ class ApiServer:
     def url(self) -> str:
         """Base URL of the running server, e.g. ``http://127.0.0.1:4319``."""
         host = self._host if ":" not in self._host else f"[{self._host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:
         """Bind and serve in a background thread; raises ``OSError`` if the port is taken."""
@@ -121,6 +150,12 @@ class ApiServer:
             server_class = _Server6 if ":" in self._host else _Server
             server = server_class((self._host, self._requested_port), _Handler)
             server.router = self._router
+            server.access = self._access
+            try:
+                server.socket = wrap_listening_socket(server.socket, self._tls)
+            except OSError:
+                server.server_close()
+                raise
             self._server = server
             self._thread = threading.Thread(
                 target=server.serve_forever, name=f"api-{self.port}", daemon=True

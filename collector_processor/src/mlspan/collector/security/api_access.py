@@ -10,11 +10,15 @@ but only for reading, or when writes are disabled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from mlspan.collector.security.bearer import BearerAuthenticator, Verdict, http_authenticator
+from mlspan.collector.security.bearer import (
+    BearerAuthenticator,
+    Headers,
+    Verdict,
+    http_authenticator,
+)
 from mlspan.collector.security.config import ApiWritesConfig, AuthConfig
 
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,13 +57,13 @@ class ApiAccess:
         """Whether reads need no token (writes then fall back to the same rule)."""
         return self.read is None
 
-    def check(self, method: str, headers: Mapping[str, str]) -> Refusal | None:
+    def check(self, method: str, headers: Headers) -> Refusal | None:
         """None when the request may proceed, else how to refuse it."""
         if method.upper() in READ_METHODS:
             return self._check_read(headers)
         return self._check_write(headers)
 
-    def _check_read(self, headers: Mapping[str, str]) -> Refusal | None:
+    def _check_read(self, headers: Headers) -> Refusal | None:
         if self.read is None:
             return None
         verdict = self.read.check_headers(headers)
@@ -69,7 +73,7 @@ class ApiAccess:
             return None
         return _unauthorized(self.read, verdict)
 
-    def _check_write(self, headers: Mapping[str, str]) -> Refusal | None:
+    def _check_write(self, headers: Headers) -> Refusal | None:
         if not self.writes_enabled:
             return Refusal(403, "writes are disabled on this collector (api.writes.enabled)")
         if self.write is None:
