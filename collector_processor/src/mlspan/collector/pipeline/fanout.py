@@ -34,7 +34,13 @@ class Fanout:
             except QueueFullError as exc:
                 refused = exc
         if refused is not None:
-            raise refused
+            try:
+                raise refused
+            finally:
+                # Without this, this frame (local ``refused``) and the exception's
+                # traceback (this frame) form a cycle that keeps every caller's frame,
+                # a receiver's gRPC call among them, alive until a full collection.
+                refused = None
 
 
 def fan_out(consumers: Sequence[TracesConsumer]) -> TracesConsumer:
