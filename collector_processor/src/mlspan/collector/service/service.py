@@ -24,7 +24,9 @@ from mlspan.collector.pdata import FastSchema
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import Factory, Host, Kind
 from mlspan.collector.receivers.otlp import OtlpReceiver
-from mlspan.collector.receivers.otlp.config import is_loopback, split_endpoint
+from mlspan.collector.receivers.otlp.config import split_endpoint
+from mlspan.collector.security.api_access import ApiAccess
+from mlspan.collector.security.exposure import warn_if_exposed
 from mlspan.collector.service.config import CollectorConfig
 from mlspan.collector.service.graph import Graph, build_graph
 from mlspan.collector.service.runtime import tune_process, untune_process
@@ -111,10 +113,12 @@ class Service:
             component.start()
         if self.router is not None:
             register_metrics_route(self.router, self.registry)
-            host_name, port = split_endpoint(self.config.api.endpoint, "api.endpoint")
-            if not is_loopback(host_name):
-                logger.warning("query API listens on %s: reachable from other hosts", host_name)
-            self.api = ApiServer(host_name, port, self.router)
+            api = self.config.api
+            host_name, port = split_endpoint(api.endpoint, "api.endpoint")
+            access = ApiAccess.from_config(api.auth, api.writes)
+            authenticated = not access.open_to_anyone
+            warn_if_exposed("query API", host_name, authenticated, encrypted=api.tls is not None)
+            self.api = ApiServer(host_name, port, self.router, access, api.tls)
             self.api.start()
         for change in tune_process(self.config.service.runtime):
             logger.debug("process tuning: %s", change)
