@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 DROP_REASON: Final = "drift_queue_full"
 """``spans_dropped`` reason for batches the drift queue had no room for."""
+BAD_SUMMARY_REASON: Final = "bad_summary"
+"""``spans_dropped`` reason for spans with a feature summary that failed its checks (the
+summary is left out; the span's other summaries and its lineage are kept)."""
 
 Result = tuple[DatasetDrift, list[ValidationResult]]
 
@@ -175,13 +178,20 @@ class DriftEngine:
         now = self._clock()
         with self._lock:
             changed: set[tuple[ModelKey, str, str]] = set()
-            for record in extract(batch, self._config.baseline, self.counts):
-                state = self._states.get(record.key)
-                if state is None:
-                    state = self._states[record.key] = ModelState(record.key)
-                state.add(record, now)
-                if record.side == BASELINE:
-                    changed.add((record.key, record.summary.name, record.summary.origin.value))
+            bad_before = self.counts.bad_spans
+            try:
+                for record in extract(batch, self._config.baseline, self.counts):
+                    state = self._states.get(record.key)
+                    if state is None:
+                        state = self._states[record.key] = ModelState(record.key)
+                    state.add(record, now)
+                    if record.side == BASELINE:
+                        changed.add((record.key, record.summary.name, record.summary.origin.value))
+            finally:
+                if self.counts.bad_spans > bad_before:
+                    self._stats.spans_dropped(
+                        BAD_SUMMARY_REASON, self.counts.bad_spans - bad_before
+                    )
             if self._store is not None and changed:
                 self._store.save_baselines(
                     [(key, self._states[key].baseline[(n, o)]) for key, n, o in changed],

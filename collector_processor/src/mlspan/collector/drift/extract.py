@@ -2,28 +2,28 @@
 
 Most spans carry no events, so that is checked first, then that one of them is a
 feature summary (named ``mlspan.feature.summary``), before any span attribute is read;
-only those events are decoded. Undecodable summaries are counted, never raised. A
+only those events are decoded, by the checked ``decode_summary``: a bad summary is
+counted and logged (rate-limited), never raised, and the span's other summaries are kept. A
 search's candidate spans (``mlspan.call.role`` ``candidate``) feed no drift series, even
 if they carry summaries: they see folds of the search's own data, not a model's inputs.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from mlspan.collector.drift.config import BaselineConfig
+from mlspan.collector.drift.rejections import RejectionLog
 from mlspan.collector.drift.results import ModelKey
+from mlspan.collector.drift.summary_check import BadSummary, decode_summary
 from mlspan.collector.pdata import TraceBatch, plain_attributes, string_attribute
 from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.semconv import attributes as attr
 from mlspan.semconv.events import FEATURE_SUMMARY
 from mlspan.semconv.values import CallRole, DatasetRole, OperationName
-from mlspan.summaries import FeatureSummary, SummaryDecodeError
-
-logger = logging.getLogger(__name__)
+from mlspan.summaries import FeatureSummary
 
 FIT_OPERATIONS: Final = frozenset(
     {OperationName.FIT.value, OperationName.FIT_TRANSFORM.value, OperationName.PARTIAL_FIT.value}
@@ -65,6 +65,10 @@ class ExtractCounts:
 
     decoded: int = 0
     bad: int = 0
+    """Summaries rejected by ``decode_summary``."""
+    bad_spans: int = 0
+    """Spans with at least one rejected summary (their other summaries are kept)."""
+    log: RejectionLog = field(default_factory=RejectionLog, repr=False)
 
 
 def side_of(operation: str, role: str, digest: str, time: float, config: BaselineConfig) -> str:
@@ -127,14 +131,18 @@ def _span_summaries(
         or ""
     )
     key = ModelKey(service, name, string_attribute(attributes, attr.MODEL_VERSION) or "")
+    rejected = False
     for event in span.events:
         if event.name != FEATURE_SUMMARY:
             continue
         try:
-            summary = FeatureSummary.from_attributes(plain_attributes(event.attributes))
-        except SummaryDecodeError as exc:
+            summary = decode_summary(plain_attributes(event.attributes))
+        except BadSummary as exc:
             counts.bad += 1
-            logger.debug("bad feature summary in span %s: %s", bytes(span.span_id).hex(), exc)
+            rejected = True
+            counts.log.record(exc.reason, bytes(span.span_id).hex())
             continue
         counts.decoded += 1
         yield SummaryRecord(key, side, summary, digest, operation, time)
+    if rejected:
+        counts.bad_spans += 1

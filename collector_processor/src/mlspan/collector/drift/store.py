@@ -20,7 +20,8 @@ from mlspan.collector.drift.codec import (
     validation_to_json,
 )
 from mlspan.collector.drift.results import DatasetDrift, ModelKey, ValidationResult
-from mlspan.summaries import FeatureSummary, SummaryDecodeError
+from mlspan.collector.drift.summary_check import BadSummary, decode_summary
+from mlspan.summaries import FeatureSummary
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS drift_baseline (
@@ -103,8 +104,8 @@ class ResultStore:
         out: list[tuple[ModelKey, FeatureSummary]] = []
         for service, model, version, text in rows:
             try:
-                summary = FeatureSummary.from_attributes(json.loads(text))
-            except (SummaryDecodeError, ValueError):
+                summary = decode_summary(json.loads(text))
+            except (BadSummary, ValueError, RecursionError):
                 continue
             out.append((ModelKey(service, model, version), summary))
         return out
