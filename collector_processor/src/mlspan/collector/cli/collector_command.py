@@ -110,7 +110,9 @@ def _banner(service: Service) -> str:
         if receiver.grpc is not None:
             lines.append(f"  OTLP/gRPC  {component_id}: {receiver.grpc.address}")
         if receiver.http is not None:
-            lines.append(f"  OTLP/HTTP  {component_id}: http://{receiver.http.address}/v1/traces")
+            scheme = "https" if receiver.http.config.tls is not None else "http"
+            address = receiver.http.address
+            lines.append(f"  OTLP/HTTP  {component_id}: {scheme}://{address}/v1/traces")
     if service.api is not None:
         lines.append(f"  query API: {service.api.url}  (metrics: {service.api.url}/metrics)")
     lines.append(f"  data folder: {service.data_dir}")
