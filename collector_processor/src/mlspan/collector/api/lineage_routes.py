@@ -7,7 +7,7 @@ ambiguous prefixes and malformed cursors 400, each with a message saying why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from mlspan.collector.api.router import (
@@ -24,11 +24,21 @@ from mlspan.collector.lineage.views import AmbiguousReferenceError, UnknownRefer
 TAGS: Final = ("lineage",)
 _OBJECT: Final = {"type": "object"}
 _REF_DOC: Final = "Run id, artifact id, file path or name, or unique id prefix (percent-encoded)"
+MAX_UNIX_SECONDS: Final = ((1 << 63) - 1) // 1_000_000_000
+"""Latest time the store's 64-bit nanosecond timestamps hold (year 2262)."""
 _DEPTH: Final = Parameter(
-    "max_depth", "integer", "Stop after this many runs from the root", minimum=0
+    "max_depth",
+    "integer",
+    "Stop after this many runs from the root",
+    minimum=0,
+    maximum=10_000,
 )
 _STALE: Final = Parameter(
-    "stale_after_days", "number", "Age threshold for staleness warnings", minimum=0
+    "stale_after_days",
+    "number",
+    "Age threshold for staleness warnings",
+    minimum=0,
+    maximum=36_500,
 )
 _LIMIT: Final = Parameter(
     "limit", "integer", "Most runs to return", default=20, minimum=1, maximum=1000
@@ -66,6 +76,25 @@ def _text(body: Any, key: str, required: bool) -> str:
 
 def _ns(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1e9)
+
+
+def _object(request: Request) -> Mapping[str, Any]:
+    """An optional JSON object body: ``{}`` without one, 400 for any other JSON value."""
+    return {} if request.body is None else request.json_object()
+
+
+def _cursor(value: str | None) -> str | None:
+    """A ``recent`` cursor whose time part fits the store (``<ns>.<run id>``), else 400."""
+    if value is None:
+        return None
+    start, sep, run_id = value.partition(".")
+    try:
+        fits = bool(sep and run_id) and 0 <= int(start) <= MAX_UNIX_SECONDS * 1_000_000_000
+    except ValueError:
+        fits = False
+    if not fits:
+        raise BadRequestError(f"malformed cursor '{value[:100]}': pass next_cursor back as is")
+    return value
 
 
 def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
@@ -111,7 +140,7 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
     add(
         "GET",
         "/api/v1/runs",
-        lambda r: q.recent(r.params["limit"], r.params["cursor"], r.params["component"]),
+        lambda r: q.recent(r.params["limit"], _cursor(r.params["cursor"]), r.params["component"]),
         "Recent runs, newest first, paged with a cursor",
         (
             _LIMIT,
@@ -138,14 +167,18 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
         "History of a component: its runs, newest first",
         (
             _LIMIT,
-            Parameter("since", "number", "Unix seconds, inclusive"),
-            Parameter("until", "number", "Unix seconds, exclusive"),
+            Parameter(
+                "since", "number", "Unix seconds, inclusive", minimum=0, maximum=MAX_UNIX_SECONDS
+            ),
+            Parameter(
+                "until", "number", "Unix seconds, exclusive", minimum=0, maximum=MAX_UNIX_SECONDS
+            ),
         ),
     )
     add(
         "POST",
         "/api/v1/artifacts/{ref}/flag",
-        lambda r: q.flag(r.path_params["ref"], _text(r.body or {}, "reason", required=False)),
+        lambda r: q.flag(r.path_params["ref"], _text(_object(r), "reason", required=False)),
         "Flag an output as wrong (body: optional reason)",
         body=True,
     )

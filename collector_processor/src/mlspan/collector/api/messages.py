@@ -7,17 +7,21 @@ Handlers signal client errors by raising ``HttpError`` (or ``NotFoundError`` /
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from mlspan.collector.api.json_safe import encode
+from mlspan.collector.api.limits import DEFAULT_MAX_BODY_BYTES
+
 JSON_TYPE: Final = "application/json"
 TEXT_TYPE: Final = "text/plain; charset=utf-8"
-MAX_BODY_BYTES: Final = 1 << 20
-"""Largest request body a handler receives; larger bodies get 413."""
+MAX_BODY_BYTES: Final = DEFAULT_MAX_BODY_BYTES
+"""Default largest request body (``api.limits.max_request_body_size``); larger get 413."""
+INT64_MAX: Final = (1 << 63) - 1
+"""Integer query parameters are refused outside the store's 64-bit range."""
 
 PATH_PARAMETER: Final = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _SCHEMA_TYPES: Final = {"string", "integer", "number", "boolean"}
@@ -92,6 +96,8 @@ class Parameter:
                 value = int(raw)
             except ValueError:
                 raise BadRequestError(f"query parameter '{self.name}' must be an integer") from None
+            if not -INT64_MAX <= value <= INT64_MAX:
+                raise BadRequestError(f"query parameter '{self.name}' is out of range")
         elif self.type == "number":
             try:
                 value = float(raw)
@@ -151,14 +157,13 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> Response:
-        """A JSON response."""
-        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return cls(status=status, body=encoded.encode(), content_type=JSON_TYPE)
+        """A JSON response; values JSON cannot carry are made safe (see ``json_safe``)."""
+        return cls(status=status, body=encode(data), content_type=JSON_TYPE)
 
     @classmethod
     def text(cls, text: str, content_type: str = TEXT_TYPE, status: int = 200) -> Response:
         """A text response with the given content type (e.g. Prometheus exposition)."""
-        return cls(status=status, body=text.encode(), content_type=content_type)
+        return cls(status=status, body=text.encode("utf-8", "replace"), content_type=content_type)
 
     @classmethod
     def error(cls, status: int, message: str) -> Response:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from mlspan.collector.api.json_safe import MAX_DEPTH, BodyShapeError, check_body
 from mlspan.collector.api.messages import (
     JSON_TYPE,
     MAX_BODY_BYTES,
@@ -55,6 +56,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+"""Methods a route may be registered for; any other method on a known path gets 405."""
+MAX_QUERY_FIELDS: Final = 200
 
 
 Handler = Callable[[Request], Response]
@@ -193,7 +196,10 @@ class Router:
     def _dispatch(
         self, method: str, target: str, body: bytes, headers: Mapping[str, str]
     ) -> Response:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError as exc:
+            raise BadRequestError(f"malformed request target: {exc}") from None
         path = parts.path or "/"
         segments = [s for s in path.strip("/").split("/")] if path.strip("/") else []
         allowed: list[str] = []
@@ -204,7 +210,12 @@ class Router:
             if route.method != method:
                 allowed.append(route.method)
                 continue
-            query = parse_qs(parts.query, keep_blank_values=True)
+            try:
+                query = parse_qs(
+                    parts.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS
+                )
+            except ValueError:
+                raise BadRequestError(f"more than {MAX_QUERY_FIELDS} query parameters") from None
             request = Request(
                 method=method,
                 path=path,
@@ -256,14 +267,26 @@ def _declared(route: Route, query: Mapping[str, Sequence[str]]) -> dict[str, Any
 
 
 def _json_body(body: bytes, headers: Mapping[str, str]) -> Any:
+    """The parsed JSON body (None without one, or for another content type).
+
+    The body's size is bounded by the server (``api.limits.max_request_body_size``);
+    nesting and lone surrogates are checked here, so handlers see plain, shallow JSON.
+    """
     if not body:
         return None
-    if len(body) > MAX_BODY_BYTES:
-        raise HttpError(413, f"request body over {MAX_BODY_BYTES} bytes")
     content_type = headers.get("content-type", JSON_TYPE).split(";")[0].strip().lower()
     if content_type != JSON_TYPE:
         return None
     try:
-        return json.loads(body)
+        parsed = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequestError(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequestError(
+            f"request body is not accepted: nested deeper than {MAX_DEPTH} levels"
+        ) from None
+    try:
+        check_body(parsed)
+    except BodyShapeError as exc:
+        raise BadRequestError(f"request body is not accepted: {exc}") from None
+    return parsed

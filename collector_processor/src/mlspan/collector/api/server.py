@@ -2,20 +2,25 @@
 
 Request parsing and answering are the router's job; this module only moves bytes. One
 thread per connection (``ThreadingHTTPServer``) keeps a slow client from blocking the
-others; the server runs in a daemon thread between ``start()`` and ``shutdown()``.
+others, within the bounds of ``ApiLimits`` (connection cap, listen backlog, per-phase
+deadlines in ``connection``, body cap); the server runs in a daemon thread between
+``start()`` and ``shutdown()``.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import logging
 import socket
+import ssl
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Final
 
-from mlspan.collector.api.router import MAX_BODY_BYTES, Response, Router
+from mlspan.collector.api.connection import ApiHandler
+from mlspan.collector.api.limits import ApiLimits
+from mlspan.collector.api.router import JSON_TYPE, Response, Router
 from mlspan.collector.security.api_access import ApiAccess
 from mlspan.collector.security.config import TlsServerConfig
 from mlspan.collector.security.tls import wrap_listening_socket
@@ -25,80 +30,108 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4319
 """The query API (and ``/metrics``) port documented in the README."""
+_RETRY_AFTER_SECONDS: Final = 1
+_REFUSAL_SEND_SECONDS: Final = 1.0
 
 
-class _Server(ThreadingHTTPServer):
+class ApiHttpServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``limits.max_connections`` of them.
+
+    One more connection is answered 503 with ``Retry-After`` from the accepting thread
+    and closed, so a burst or a slow client never starts unbounded threads; the listen
+    backlog is ``limits.backlog``.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
-    router: Router
-    access: ApiAccess | None = None
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        router: Router,
+        limits: ApiLimits,
+        access: ApiAccess | None = None,
+    ) -> None:
+        self.router = router
+        self.limits = limits
+        self.access = access
+        self.request_queue_size = limits.backlog
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, ApiHandler, bind_and_activate=False)
+        try:
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.server_close()
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve in a new thread while under the cap; else refuse at once."""
+        if not self._slots.acquire(blocking=False):
+            _refuse(request)
+            return
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._forget(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, then give its slot back."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._forget(request)
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        self._slots.release()
+
+    def close_connections(self) -> None:
+        """Cut every open connection (at shutdown), so no kept-alive one lingers."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A failed TLS handshake or a dropped connection: no traceback on stderr.
+        """A failed TLS handshake or a dropped connection: no traceback on stderr."""
         if isinstance(sys.exc_info()[1], OSError):
             logger.debug("connection from %s failed", client_address, exc_info=True)
         else:
             logger.exception("connection from %s failed", client_address)
 
 
-class _Server6(_Server):
+class _Server6(ApiHttpServer):
     address_family = socket.AF_INET6
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = "mlspan"
-    timeout = 30
-    """Seconds an idle keep-alive connection (and its thread) is kept."""
+def _refuse(request: socket.socket) -> None:
+    """Over the connection cap: a 503 with ``Retry-After`` and close, without a thread.
 
-    def _answer(self) -> None:
-        access = self.server.access
-        refusal = access.check(self.command, self.headers) if access is not None else None
-        if refusal is not None:  # before the body is read: refused requests cost nothing
-            self.close_connection = True
-            error = Response.error(refusal.status, refusal.message)
-            self._send(dataclasses.replace(error, headers=refusal.headers))
-            return
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            self._send(Response.error(411, "chunked bodies are not accepted; send Content-Length"))
-            return
-        length_header = self.headers.get("Content-Length", "0") or "0"
-        try:
-            length = int(length_header)
-        except ValueError:
-            self._send(Response.error(400, "Content-Length is not an integer"))
-            return
-        if length < 0:
-            self._send(Response.error(400, "Content-Length is negative"))
-            return
-        if length > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._send(Response.error(413, f"request body over {MAX_BODY_BYTES} bytes"))
-            return
-        body = self.rfile.read(length) if length else b""
-        headers = {key: value for key, value in self.headers.items()}
-        self._send(self.server.router.dispatch(self.command, self.path, body, headers))
-
-    def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    do_GET = _answer
-    do_POST = _answer
-    do_PUT = _answer
-    do_PATCH = _answer
-    do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
+    A TLS connection is closed without an answer: answering needs a handshake, which
+    the accepting thread must not wait for."""
+    if isinstance(request, ssl.SSLSocket):
+        with contextlib.suppress(OSError):
+            request.close()
+        return
+    body = Response.error(503, "too many connections; retry shortly").body
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"Content-Type: {JSON_TYPE}\r\nContent-Length: {len(body)}\r\n"
+        f"Retry-After: {_RETRY_AFTER_SECONDS}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with contextlib.suppress(OSError, ValueError):
+        request.settimeout(_REFUSAL_SEND_SECONDS)
+        request.sendall(head + body)
+        request.shutdown(socket.SHUT_RDWR)
+    request.close()
 
 
 class ApiServer:
@@ -112,13 +145,15 @@ class ApiServer:
         router: Router | None = None,
         access: ApiAccess | None = None,
         tls: TlsServerConfig | None = None,
+        limits: ApiLimits | None = None,
     ) -> None:
+        self._limits = limits if limits is not None else ApiLimits()
         self._access = access
         self._tls = tls
         self._host = host
         self._requested_port = port
         self._router = router if router is not None else Router()
-        self._server: _Server | None = None
+        self._server: ApiHttpServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -147,10 +182,9 @@ class ApiServer:
         with self._lock:
             if self._server is not None or self._stopped:
                 return
-            server_class = _Server6 if ":" in self._host else _Server
-            server = server_class((self._host, self._requested_port), _Handler)
-            server.router = self._router
-            server.access = self._access
+            server_class = _Server6 if ":" in self._host else ApiHttpServer
+            address = (self._host, self._requested_port)
+            server = server_class(address, self._router, self._limits, self._access)
             try:
                 server.socket = wrap_listening_socket(server.socket, self._tls)
             except OSError:
@@ -175,3 +209,4 @@ class ApiServer:
             server.shutdown()
             thread.join(timeout=10)
             server.server_close()
+            server.close_connections()
