@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from mlspan.collector.api.limits import ApiLimits
 from mlspan.collector.api.server import DEFAULT_HOST, DEFAULT_PORT
 from mlspan.collector.metrics.config import MetricsConfig
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Kind, parse_dataclass
@@ -73,6 +74,8 @@ class ApiConfig:
     """Token needed to read (GET); writes too unless ``writes.auth`` sets their own."""
     writes: ApiWritesConfig = field(default_factory=ApiWritesConfig)
     """Write endpoints (flag, tag, note, ...): ``enabled: false`` or a separate token."""
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    """Connection cap, backlog, timeouts and body cap (``api.limits``)."""
 
     def validate(self) -> None:
         """Check the endpoint."""

@@ -118,7 +118,7 @@ class Service:
             access = ApiAccess.from_config(api.auth, api.writes)
             authenticated = not access.open_to_anyone
             warn_if_exposed("query API", host_name, authenticated, encrypted=api.tls is not None)
-            self.api = ApiServer(host_name, port, self.router, access, api.tls)
+            self.api = ApiServer(host_name, port, self.router, access, api.tls, api.limits)
             self.api.start()
         for change in tune_process(self.config.service.runtime):
             logger.debug("process tuning: %s", change)
