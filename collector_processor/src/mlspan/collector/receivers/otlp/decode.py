@@ -8,6 +8,10 @@
   lowerCamelCase and original snake_case field names are both accepted, and unknown
   fields are ignored. The document is converted to protobuf bytes once, so the rest of
   the pipeline only ever sees protobuf.
+- The body is untrusted: every failure of the JSON parser or of protobuf's JSON mapping
+  (invalid UTF-8, wrong shapes or types at any level, nesting past the recursion limit,
+  numbers out of range, lone surrogates in keys, which protobuf's C extension reports
+  as ``SystemError``) is a ``DecodeFailure``, answered 400, never an internal error.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ JSON: Final = "application/json"
 SUPPORTED_TYPES: Final = frozenset({PROTOBUF, JSON})
 SUPPORTED_ENCODINGS: Final = frozenset({"", "identity", "gzip", "deflate"})
 _ID_FIELDS: Final = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
+_ID_HEX_LENGTHS: Final = {"trace": (0, 32), "span": (0, 16)}
+"""Hex digits an OTLP/JSON id may have: empty (absent) or exactly 16 or 8 bytes."""
 _CHUNK: Final = 64 * 1024
 
 
@@ -82,9 +88,13 @@ def json_to_protobuf(body: bytes) -> bytes:
     """An OTLP/JSON ``ExportTraceServiceRequest`` as protobuf bytes; raises
     ``DecodeFailure``."""
     try:
-        document = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeFailure(f"JSON body is not UTF-8: {exc}") from None
+    try:
+        document = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise DecodeFailure(f"invalid JSON: {exc}") from exc
+        raise DecodeFailure(f"invalid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise DecodeFailure("JSON body must be an object")
     try:
@@ -92,8 +102,18 @@ def json_to_protobuf(body: bytes) -> bytes:
         request = trace_service_pb2.ExportTraceServiceRequest()
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
         return bytes(request.SerializeToString())
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise DecodeFailure(f"invalid OTLP/JSON: {exc}") from exc
+    except DecodeFailure:
+        raise
+    except Exception as exc:  # untrusted input: any failure is the document's
+        raise DecodeFailure(f"invalid OTLP/JSON: {_describe(exc)}") from None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, (json_format.ParseError, ValueError)):
+        return str(exc)
+    if isinstance(exc, SystemError):  # upb: a key that is not valid Unicode
+        return "a key or value is not valid Unicode"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:
@@ -125,8 +145,15 @@ def _convert_ids(message: Any) -> None:
             continue
         if not isinstance(value, str):
             raise DecodeFailure(f"'{key}' must be a hex string")
+        lengths = _ID_HEX_LENGTHS["trace" if key.startswith("trace") else "span"]
+        if len(value) not in lengths:
+            raise DecodeFailure(
+                f"'{key}' must be {lengths[1]} hex digits, not {len(value)}: {value[:40]!r}"
+            )
         try:
             raw = bytes.fromhex(value)
-        except ValueError as exc:
-            raise DecodeFailure(f"'{key}' is not hex: {value[:40]!r}") from exc
+            if len(raw) * 2 != len(value):  # fromhex skips whitespace
+                raise ValueError(value)
+        except ValueError:
+            raise DecodeFailure(f"'{key}' is not hex: {value[:40]!r}") from None
         message[key] = base64.b64encode(raw).decode("ascii")

@@ -6,6 +6,10 @@ which parses them once with the reduced ``FastSchema``, refuses spans with malfo
 Every outcome is counted in ``IngestStats``; malformed input is logged, rate-limited.
 The pipeline either takes the whole batch or raises ``QueueFullError`` before taking
 any of it, so a retryable answer never loses what was acknowledged.
+
+Request bytes are untrusted: any exception while parsing them is the request's fault
+(MALFORMED), never an internal error. Messages that echo request content are made safe
+to encode (``printable``) before they reach a response or a log.
 """
 
 from __future__ import annotations
@@ -27,6 +31,17 @@ logger = logging.getLogger(__name__)
 
 _ZERO_TRACE: Final = bytes(16)
 _ZERO_SPAN: Final = bytes(8)
+MAX_MESSAGE: Final = 512
+"""Longest message (characters) echoed to a client in an error or partial success."""
+
+
+def printable(message: str) -> str:
+    """``message`` cut to ``MAX_MESSAGE`` characters, with lone surrogates (which a JSON
+    document can carry as ``\\ud800`` but UTF-8 cannot encode) escaped as ``\\udXXX``, so
+    that writing it into a response or a log can never fail."""
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Status(enum.Enum):
@@ -86,6 +101,7 @@ class TraceIngest:
 
     def reject(self, status: Status, message: str) -> IngestResult:
         """Count and log (rate-limited) a refused request."""
+        message = printable(message)
         self._stats.request_rejected(self.name, status.value)
         self._log.warning(
             status.value,
@@ -103,8 +119,8 @@ class TraceIngest:
             return IngestResult(Status.UNAVAILABLE, "collector is shutting down")
         try:
             batch = TraceBatch.from_bytes(self._schema, raw)
-        except (DecodeError, RecursionError, ValueError) as exc:
-            return self.reject(Status.MALFORMED, f"cannot parse request: {exc}")
+        except Exception as exc:  # untrusted bytes: every parse failure is the request's
+            return self.reject(Status.MALFORMED, _parse_failure(exc))
         rejected = 0
         message = ""
         if self._validate_ids and batch.span_count:
@@ -112,8 +128,8 @@ class TraceIngest:
             if bad:
                 try:
                     batch, rejected = _without_bad_ids(self._schema, raw)
-                except (DecodeError, RecursionError, ValueError) as exc:
-                    return self.reject(Status.MALFORMED, f"cannot parse request: {exc}")
+                except Exception as exc:  # as above: the request's fault
+                    return self.reject(Status.MALFORMED, _parse_failure(exc))
                 message = f"{rejected} spans with malformed trace or span ids were refused"
                 self._stats.spans_dropped("invalid_id", rejected)
                 self._log.warning("invalid_id", "receiver %s: %s", self.name, message)
@@ -121,11 +137,22 @@ class TraceIngest:
             try:
                 self._consumer.consume(batch)
             except QueueFullError as exc:
+                # The traceback holds the frames of every stage the batch went through,
+                # and through them (f_back) the transport's call: a stage that keeps the
+                # exception (or a reference cycle through it) would keep a gRPC call and
+                # its HTTP/2 stream alive until the next full garbage collection.
+                exc.__traceback__ = None
                 self._stats.request_rejected(self.name, Status.QUEUE_FULL.value)
                 self._log.warning("queue_full", "receiver %s: %s", self.name, exc)
-                return IngestResult(Status.QUEUE_FULL, str(exc) or "queue full")
+                return IngestResult(Status.QUEUE_FULL, printable(str(exc)) or "queue full")
             self._stats.spans_received(self.name, batch.span_count)
         return IngestResult(Status.OK, message, batch.span_count, rejected)
+
+
+def _parse_failure(exc: Exception) -> str:
+    if isinstance(exc, (DecodeError, RecursionError, ValueError)):
+        return f"cannot parse request: {exc}"
+    return f"cannot parse request: {type(exc).__name__}: {exc}"
 
 
 def _count_bad_ids(batch: TraceBatch) -> int:
