@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from typing import Any, Final
 
@@ -42,6 +43,8 @@ CLAMP_WRONG_TYPE: Final = "wrong_type"
 """An mlspan attribute of another type than the convention's (ignored)."""
 CLAMP_REASONS: Final = (CLAMP_START, CLAMP_END, CLAMP_PARAMS, CLAMP_OVERSIZED, CLAMP_WRONG_TYPE)
 
+_BIG_EXPONENT: Final = re.compile(r"[eE]\+?\d{3}")
+"""A number literal that may overflow to infinity (``1e999``)."""
 _NON_FINITE: Final = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}
 
 
@@ -75,12 +78,14 @@ def usable_ids(ids: list[str], counts: Counter[str]) -> list[str]:
 
 
 def params_need_check(text: str) -> bool:
-    """True when ``text`` might hold non-finite numbers, deep nesting or too many
-    characters (substring counts in C: cheap enough for every fit)."""
+    """True when ``text`` might hold non-finite numbers (``NaN``, ``Infinity``, an
+    exponent of three digits), deep nesting or too many characters (substring searches
+    in C: cheap enough for every fit)."""
     return (
         len(text) > MAX_PARAMS
         or "NaN" in text
         or "Infinity" in text
+        or _BIG_EXPONENT.search(text) is not None
         or text.count("[") + text.count("{") > MAX_PARAMS_DEPTH
     )
 

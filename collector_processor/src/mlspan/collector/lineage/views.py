@@ -7,6 +7,7 @@ artifact was known by (``mlspan.dataset.source``), or a unique prefix of an id.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -86,6 +87,26 @@ def resolve_artifact(store: Store, reference: str) -> Resolved:
     if found.artifact is None:
         raise UnknownReferenceError(f"'{reference}' is a run, not an artifact")
     return found
+
+
+def _params(text: str) -> Any:
+    """Stored hyperparameter JSON as a value strict JSON can carry: the text itself when
+    it is not JSON or nests too deep to parse, and the strings ``"NaN"``/``"Infinity"``
+    for non-finite numbers (runs stored before values were clamped on receipt)."""
+    try:
+        value = json.loads(text, parse_constant=str, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        return text
+    try:
+        json.dumps(value, allow_nan=False)
+    except (ValueError, RecursionError):
+        return text
+    return value
+
+
+def _finite_float(literal: str) -> float | str:
+    value = float(literal)
+    return value if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
 def run_view(run: RunRecord) -> dict[str, Any]:
