@@ -6,10 +6,14 @@ cannot be decoded; 413 when Content-Length or the decompressed size is over the 
 415 for another content type or encoding; 400 without Content-Length or a chunked body
 (``Transfer-Encoding: chunked`` is read up to the same limit); 429 (queues
 full) and 503 (shutting down, too many connections) with ``Retry-After``. Error bodies
-are ``google.rpc.Status`` messages in the request's encoding.
+are ``google.rpc.Status`` messages in the request's encoding. Any other method than
+``POST`` gets 405 with ``Allow: POST``. A fault inside the collector is answered 500,
+logged and counted (``internal``); it never ends the server's thread.
 
 A stdlib ``ThreadingHTTPServer`` with a cap on concurrent connections: over the cap a
-connection gets 503 at once instead of a new thread.
+connection gets 503 at once instead of a new thread. Its listen backlog is sized for
+bursts (``LISTEN_BACKLOG``, or ``max_connections`` if larger), not the stdlib's 5, so a
+burst of connections is accepted and answered instead of waiting for SYN retries.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ from mlspan.collector.receivers.otlp.decode import (
     json_to_protobuf,
     media_type,
 )
+from mlspan.collector.receivers.otlp.http_answers import (
+    ALLOWED_METHODS,
+    TEXT,
+    error_body,
+    status_body,
+)
 from mlspan.collector.receivers.otlp.ingest import IngestResult, Status, TraceIngest
 from mlspan.collector.security.bearer import Denial, Verdict, http_authenticator
 from mlspan.collector.security.tls import wrap_listening_socket
@@ -60,6 +70,8 @@ _HTTP_STATUS: Final = {
 _LINGER_BYTES: Final = 256 << 20
 """Most bytes of a refused oversized body read and thrown away before closing."""
 _LINGER_SECONDS: Final = 2.0
+LISTEN_BACKLOG: Final = 128
+"""Least listen backlog of the HTTP socket (the kernel caps it at ``somaxconn``)."""
 _RPC_CODE: Final = {
     Status.MALFORMED: code_pb2.INVALID_ARGUMENT,
     Status.TOO_LARGE: code_pb2.RESOURCE_EXHAUSTED,
@@ -108,7 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "mlspan-otlp"
+    error_message_format = "%(code)d %(message)s\n"
+    error_content_type = TEXT
     _linger = 0
+    _answered = False
 
     def setup(self) -> None:
         super().setup()
@@ -116,6 +131,37 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._answered = True
+        super().send_response(code, message)
+
+    def handle_one_request(self) -> None:
+        """One request; a fault while serving it is logged, counted and answered 500
+        (when nothing was sent yet), and closes the connection, not the server."""
+        self._answered = False
+        try:
+            super().handle_one_request()
+        except OSError:  # the client went away or timed out
+            self.close_connection = True
+        except Exception:
+            self.close_connection = True
+            receiver = self.server.receiver
+            logger.exception("receiver %s: unexpected error", receiver.ingest.name)
+            receiver.ingest.reject(Status.INTERNAL, "internal error")
+            if not self._answered:
+                with contextlib.suppress(Exception):
+                    self._send(500, b"internal error\n", TEXT)
+
+    def parse_request(self) -> bool:
+        """The request line and headers; any method but POST is answered 405 here (the
+        stdlib would answer 501 with an HTML page)."""
+        if not super().parse_request():
+            return False
+        if self.command == "POST":
+            return True
+        self._not_post()
+        return False
 
     def handle_expect_100(self) -> bool:
         """Refuse an oversized body before the client sends it (``Expect: 100-continue``,
@@ -306,25 +352,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _not_post(self) -> None:
+        """405 with ``Allow: POST``: a Status for OTLP content types, else plain text;
+        no body for ``HEAD``."""
         self._drain_or_close()
-        json_body = media_type(self.headers.get("Content-Type", "")) == JSON
-        self._send_status(405, code_pb2.UNIMPLEMENTED, "only POST is allowed", json_body)
-
-    do_GET = _not_post
-    do_PUT = _not_post
-    do_DELETE = _not_post
-    do_PATCH = _not_post
+        content_type = media_type(self.headers.get("Content-Type", ""))
+        message = f"method {self.command} is not allowed: only POST"
+        body, body_type = error_body(code_pb2.UNIMPLEMENTED, message, content_type)
+        self._send(405, body, body_type, {"Allow": ALLOWED_METHODS})
 
     def _send_status(
         self, status: int, code: int, message: str, json_body: bool, retry: int | None = None
     ) -> None:
-        rpc_status = status_pb2.Status(code=code, message=message)
-        if json_body:
-            body = json_format.MessageToJson(rpc_status, indent=None).encode()
-        else:
-            body = rpc_status.SerializeToString()
+        body, content_type = status_body(code, message, json_body)
         headers = {"Retry-After": str(retry)} if retry is not None else {}
-        self._send(status, body, JSON if json_body else PROTOBUF, headers)
+        self._send(status, body, content_type, headers)
 
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
@@ -338,7 +379,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
         except OSError:
             self.close_connection = True
 
@@ -365,6 +407,7 @@ class HttpReceiver:
         server_class = _Server6 if ":" in host else _Server
         server = server_class((host, port), _Handler, bind_and_activate=False)
         server.receiver = self
+        server.request_queue_size = max(LISTEN_BACKLOG, self.config.max_connections)
         try:
             server.server_bind()
             server.server_activate()
