@@ -28,7 +28,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from mlspan.collector.receivers.otlp.config import MIB, GrpcConfig
-from mlspan.collector.receivers.otlp.ingest import IngestResult, Status, TraceIngest
+from mlspan.collector.receivers.otlp.ingest import IngestResult, Status, TraceIngest, printable
 from mlspan.collector.security.grpc_auth import auth_interceptors
 from mlspan.collector.security.tls import add_grpc_port
 
@@ -138,23 +138,27 @@ class GrpcReceiver:
             server.stop(grace).wait()
 
     def _export(self, request: bytes, context: Any) -> bytes:
-        if len(request) > self._limit:
-            message = f"request of {len(request)} bytes over {self._limit}"
-            result = self._ingest.reject(Status.TOO_LARGE, message)
-        else:
-            try:
+        try:
+            if len(request) > self._limit:
+                message = f"request of {len(request)} bytes over {self._limit}"
+                result = self._ingest.reject(Status.TOO_LARGE, message)
+            else:
                 result = self._ingest.ingest(request)
-            except Exception:  # never let a bug take the server thread down silently
-                logger.exception("receiver %s: unexpected error", self._ingest.name)
-                result = self._ingest.reject(Status.INTERNAL, "internal error")
-        if result.status is Status.OK:
-            return result.response_bytes()
+            if result.status is Status.OK:
+                return result.response_bytes()
+        except Exception as exc:  # a bug: answer INTERNAL, keep the server thread
+            logger.exception("receiver %s: unexpected error", self._ingest.name)
+            # Its traceback reaches this frame and ``context``: should anything keep
+            # the exception, the call (and its HTTP/2 stream) would stay alive with it.
+            exc.__traceback__ = None
+            result = self._ingest.reject(Status.INTERNAL, "internal error")
         self._abort(context, result)
 
     def _abort(self, context: Any, result: IngestResult) -> NoReturn:
         grpc_code, rpc_code = _CODES[result.status]
         delay = self._retry_after if result.status in _RETRYABLE else None
-        details = status_details(rpc_code, result.message, delay)
+        message = printable(result.message)
+        details = status_details(rpc_code, message, delay)
         context.set_trailing_metadata(((STATUS_DETAILS_KEY, details),))
-        context.abort(grpc_code, result.message)
+        context.abort(grpc_code, message)
         raise AssertionError("unreachable: context.abort raises")
