@@ -24,7 +24,9 @@ failure if any request failed. After two failed requests in a row the rest of th
 is not sent (the destination is down; each attempt already waited out the exporter's
 own retries) and counted as failed. A span larger than the budget on its own cannot be
 sent: it is dropped, counted, and logged once at WARNING naming the option.
-``uninstrument()`` puts the original methods back exactly.
+``BatchSpanProcessor.shutdown`` and the exporters' ``shutdown`` are wrapped too, so that
+exit waits at most ``shutdown_timeout_seconds`` for an endpoint that delivers nothing
+(``export_shutdown``). ``uninstrument()`` puts the original methods back exactly.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from mlspan.instrumentation.export_shutdown import ShutdownBudget, Unsent, report_unsent
 from mlspan.instrumentation.options import ENV_PREFIX, InstrumentationOptions
 from mlspan.instrumentation.otlp_size import resource_group_bytes, scope_group_bytes, span_bytes
 from mlspan.instrumentation.patching import ImportHooks, Patcher
@@ -51,7 +54,9 @@ EXPORTER_MODULES: Final = (
     "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
 )
-"""Modules whose ``OTLPSpanExporter.export`` is wrapped."""
+"""Modules whose ``OTLPSpanExporter.export`` (and ``shutdown``) is wrapped."""
+PROCESSOR_MODULE: Final = "opentelemetry.sdk.trace.export"
+"""Module whose ``BatchSpanProcessor.shutdown`` is wrapped."""
 _MAX_FAILURES_IN_A_ROW: Final = 2
 
 
@@ -96,6 +101,11 @@ class ExportStats:
         """Spans given up after failures in a row."""
         with self._lock:
             self.failed += spans
+
+    def totals(self) -> tuple[int, int, int]:
+        """``(exported, failed, dropped)`` read together."""
+        with self._lock:
+            return self.exported, self.failed, self.dropped
 
     def count_dropped(self, sizes: Sequence[int]) -> bool:
         """Spans too large to send; True the first time (the caller then warns)."""
@@ -169,6 +179,8 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _hooks: ImportHooks | None = None
     _patcher: Patcher | None = None
     _stats: ExportStats | None = None
+    _budget: ShutdownBudget | None = None
+    _exporter_classes: tuple[type, ...] = ()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """None: the exporters are patched only if (and when) they are imported."""
@@ -184,9 +196,11 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         options = InstrumentationOptions.resolve(kwargs)
         self._stats = ExportStats(options.max_request_bytes)
+        self._budget = ShutdownBudget(options.shutdown_timeout_seconds)
+        self._exporter_classes = ()
         self._patcher = Patcher()
         if self._hooks is None:
-            self._hooks = ImportHooks(EXPORTER_MODULES, self._patch_module)
+            self._hooks = ImportHooks((*EXPORTER_MODULES, PROCESSOR_MODULE), self._patch_module)
         self._hooks.activate()
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -195,20 +209,85 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._patcher is not None:
             self._patcher.restore_all()
         self._patcher = None
+        self._budget = None
 
     def _patch_module(self, module: ModuleType) -> None:
         patcher = self._patcher
+        if patcher is None:
+            return
+        if module.__name__ == PROCESSOR_MODULE:
+            processor = getattr(module, "BatchSpanProcessor", None)
+            if isinstance(processor, type):
+                patcher.wrap_attribute(processor, "shutdown", self._shutdown_processor)
+            return
         exporter = getattr(module, "OTLPSpanExporter", None)
-        if patcher is not None and isinstance(exporter, type):
+        if isinstance(exporter, type):
             patcher.wrap_attribute(exporter, "export", self._export)
+            patcher.wrap_attribute(exporter, "shutdown", self._shutdown_exporter)
+            self._exporter_classes = (*self._exporter_classes, exporter)
+
+    def _shutdown_processor(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Shut a ``BatchSpanProcessor`` down within the budget when it exports over OTLP."""
+        budget, stats = self._budget, self._stats
+        exporter: Any = getattr(instance, "span_exporter", None)
+        if (
+            budget is None
+            or stats is None
+            or not self._exporter_classes
+            or not isinstance(exporter, self._exporter_classes)
+        ):
+            return wrapped(*args, **kwargs)
+        finished = budget.shutdown(
+            exporter, lambda: wrapped(*args, **kwargs), instance.span_exporter.shutdown
+        )
+        try:
+            endpoint = str(getattr(exporter, "_endpoint", None) or type(exporter).__name__)
+            counts = Unsent(*stats.totals(), unsent=budget.unsent)
+            report_unsent(endpoint, counts, budget.timeout, left_running=not finished)
+        except Exception:
+            _logger.debug("mlspan could not report unsent spans", exc_info=True)
+        return None
+
+    def _shutdown_exporter(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """The first ``shutdown`` runs; a second (the processor's, after the budget gave
+        the exporter up) is a quiet no-op instead of the SDK's "already shutdown" warning."""
+        budget = self._budget
+        if budget is None or budget.stop_once(instance):
+            return wrapped(*args, **kwargs)
+        return None
 
     def _export(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        stats = self._stats
+        stats, budget = self._stats, self._budget
         spans = args[0] if args else kwargs.get("spans")
-        if stats is None or not spans or len(args) + len(kwargs) != 1:
+        if stats is None or budget is None or not spans or len(args) + len(kwargs) != 1:
             return wrapped(*args, **kwargs)
+        if budget.is_given_up(instance):
+            budget.count_unsent(len(spans))
+            return SpanExportResult.FAILURE
+        try:
+            result = self._export_batch(wrapped, stats, spans, args, kwargs)
+        except Exception:
+            if not budget.is_given_up(instance):
+                raise
+            stats.count_unsent(len(spans))  # the exporter was stopped under this call
+            return SpanExportResult.FAILURE
+        budget.observe(instance, len(spans), result is SpanExportResult.SUCCESS)
+        return result
+
+    def _export_batch(
+        self,
+        wrapped: Any,
+        stats: ExportStats,
+        spans: Sequence[Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         try:
             plan = plan_requests(spans, stats.max_request_bytes)
         except Exception:

@@ -57,6 +57,9 @@ class InstrumentationOptions:
     """Accuracy parameter of the numerical quantile sketch (KLL)."""
     max_request_bytes: int = 4 * 1024 * 1024
     """Largest OTLP export request sent (the common 4 MiB gRPC receive limit)."""
+    shutdown_timeout_seconds: float = 2.0
+    """How long shutdown (interpreter exit) waits for an OTLP endpoint that delivers
+    nothing; the spans not sent by then are given up, counted and reported."""
 
     @property
     def max_span_bytes(self) -> int:
@@ -85,6 +88,9 @@ class InstrumentationOptions:
             raise ValueError(
                 f"online_root_span_seconds must be >= 0, got {self.online_root_span_seconds}"
             )
+        timeout = self.shutdown_timeout_seconds
+        if not 0 <= timeout <= 3600:
+            raise ValueError(f"shutdown_timeout_seconds must be in [0, 3600], got {timeout}")
         if self.online_flush_seconds <= 0:
             raise ValueError(f"online_flush_seconds must be > 0, got {self.online_flush_seconds}")
         if not 8 <= self.kll_k <= 65535:

@@ -1,0 +1,194 @@
+"""A bounded shutdown for OTLP span exports: interpreter exit never waits long for a dead
+or silent endpoint.
+
+At exit the SDK's ``TracerProvider`` shuts its ``BatchSpanProcessor`` down, which joins
+the export thread for up to 30 s before it tells the exporter to stop; meanwhile the OTLP
+exporter retries each batch with exponential backoff (1, 2, 4, 8 s) within a 10 s
+deadline, and a blackhole endpoint (TCP accepted, never answered) holds each attempt for
+the whole deadline. A program whose collector is down therefore took 30 s longer to exit.
+
+``OtlpBudgetInstrumentor`` wraps ``BatchSpanProcessor.shutdown`` (the public method, on
+the class) and hands processors whose exporter is an OTLP span exporter to
+``ShutdownBudget.shutdown``. That opens a window of ``shutdown_timeout_seconds``
+(default 2 s): while requests are delivered, each window is followed by another (a
+healthy endpoint drains the whole queue); once a window ends with nothing delivered, or
+with the last request failed, the exporter is given up: its own ``shutdown()`` is called
+(which cancels an in-flight gRPC call and interrupts a retry wait), every batch still
+handed to it is counted and not sent, and the processor's shutdown is waited for at most
+a short grace period more (an HTTP request in flight cannot be cancelled; the export
+thread is a daemon thread and ends with the interpreter). Spans that could not be sent
+during the whole run are then reported in one WARNING line naming the endpoint and the
+option.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from mlspan.instrumentation.options import ENV_PREFIX
+
+_logger = logging.getLogger(__name__)
+
+GRACE_SECONDS: Final = 0.5
+"""After giving up, how long the processor's shutdown may still take before it is left
+to end with the interpreter."""
+
+
+@dataclass
+class _Window:
+    """Shutdown of one processor: what was delivered since the current window opened."""
+
+    timeout: float
+    opened: float = field(default_factory=time.monotonic)
+    delivered: int = 0
+    last_failed: bool = False
+    given_up: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def progressing(self) -> bool:
+        """True when this window delivered spans and the last request did not fail."""
+        return self.delivered > 0 and not self.last_failed
+
+
+class ShutdownBudget:
+    """Per-exporter shutdown windows; thread-safe, held by ``OtlpBudgetInstrumentor``."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.unsent = 0
+        """Spans handed to a given-up exporter, never sent."""
+        self.gave_up = 0
+        """Exporters given up at shutdown."""
+        self._lock = threading.Lock()
+        self._windows: weakref.WeakKeyDictionary[Any, _Window] = weakref.WeakKeyDictionary()
+        self._stopped: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def is_given_up(self, exporter: Any) -> bool:
+        """True once ``exporter`` was given up: its batches are counted, not sent."""
+        window = self._window(exporter)
+        return window is not None and window.given_up.is_set()
+
+    def count_unsent(self, spans: int) -> None:
+        """Spans not sent because their exporter was given up."""
+        with self._lock:
+            self.unsent += spans
+
+    def observe(self, exporter: Any, spans: int, delivered: bool) -> None:
+        """Note one export result of ``exporter`` during its shutdown window."""
+        window = self._window(exporter)
+        if window is None:
+            return
+        with self._lock:
+            window.delivered += spans if delivered else 0
+            window.last_failed = not delivered
+
+    def stop_once(self, exporter: Any) -> bool:
+        """True the first time ``exporter`` is stopped (its ``shutdown`` should run)."""
+        with self._lock:
+            if exporter in self._stopped:
+                return False
+            self._stopped.add(exporter)
+            return True
+
+    def shutdown(
+        self, exporter: Any, run: Callable[[], object], stop: Callable[[], object]
+    ) -> bool:
+        """Run the processor's shutdown ``run`` within the budget; False if it was left
+        running. ``stop`` shuts the exporter down (interrupting its retries)."""
+        window = _Window(self.timeout)
+        with self._lock:
+            self._windows[exporter] = window
+        done = threading.Event()
+
+        def run_then_signal() -> None:
+            try:
+                run()
+            except Exception:
+                _logger.warning("mlspan: span processor shutdown failed", exc_info=True)
+            finally:
+                done.set()
+
+        try:
+            threading.Thread(target=self._watch, args=(window, stop), daemon=True).start()
+            threading.Thread(target=run_then_signal, daemon=True).start()
+        except RuntimeError:  # no new threads at this stage of interpreter exit
+            run_then_signal()
+        while not done.wait(0.05):
+            if window.given_up.is_set():
+                if done.wait(GRACE_SECONDS):
+                    break
+                window.finished.set()
+                return False
+        window.finished.set()
+        return True
+
+    def _watch(self, window: _Window, stop: Callable[[], object]) -> None:
+        """Give the exporter up at the end of the first window without progress."""
+        while not window.finished.wait(window.timeout):
+            with self._lock:
+                if window.progressing():
+                    window.delivered = 0
+                    window.opened = time.monotonic()
+                    continue
+            window.given_up.set()
+            with self._lock:
+                self.gave_up += 1
+            try:
+                stop()
+            except Exception:
+                _logger.debug("mlspan: exporter shutdown failed", exc_info=True)
+            return
+
+    def _window(self, exporter: Any) -> _Window | None:
+        with self._lock:
+            return self._windows.get(exporter)
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """Spans handed to OTLP exporters since ``instrument()``, by fate."""
+
+    exported: int
+    failed: int
+    dropped: int
+    unsent: int
+
+    @property
+    def missing(self) -> int:
+        """Spans that did not reach the endpoint."""
+        return self.failed + self.dropped + self.unsent
+
+
+def report_unsent(endpoint: str, counts: Unsent, timeout: float, left_running: bool) -> None:
+    """Log the one WARNING line about spans that could not be sent (nothing if none)."""
+    missing = counts.missing
+    failed, unsent, dropped = counts.failed, counts.unsent, counts.dropped
+    if missing == 0 and not left_running:
+        return
+    parts = []
+    if failed:
+        parts.append(f"{failed} failed")
+    if unsent:
+        parts.append(f"{unsent} given up at shutdown")
+    if dropped:
+        parts.append(f"{dropped} too large")
+    if left_running:
+        parts.append("more still queued")
+    _logger.warning(
+        "mlspan could not send %s%d of %d span(s) to %s (%s; shutdown waits %.1f s for an "
+        "endpoint that delivers nothing): set %sSHUTDOWN_TIMEOUT_SECONDS (option "
+        "shutdown_timeout_seconds) to wait longer",
+        "at least " if left_running else "",
+        missing,
+        missing + counts.exported,
+        endpoint,
+        ", ".join(parts),
+        timeout,
+        ENV_PREFIX,
+    )
