@@ -32,13 +32,15 @@ from mlspan.collector.lineage.counters import LineageCounters, LineageMetrics
 from mlspan.collector.lineage.extract import extract
 from mlspan.collector.lineage.wal import Ticket, WriteAheadLog
 from mlspan.collector.lineage.writer import (
+    DROP_STORE_ERROR,
     MAX_BATCHES_PER_WRITE,
     IsolatingWriter,
 )
 from mlspan.collector.pdata import FastSchema, QueueFullError, TraceBatch, TracesConsumer
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import ConfigError, Factory, Host, Kind
-from mlspan.collector.store import LineageBatch, Store, open_store
+from mlspan.collector.pipeline.ratelog import RateLimitedLog
+from mlspan.collector.store import LineageBatch, Store, StoreUnavailableError, open_store
 from mlspan.semconv import OperationName
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ WAL_FOLDER: Final = "lineage-wal"
 """The write-ahead log's folder in the data folder (a second lineage processor of the
 same collector gets ``lineage-wal-2`` and so on, in pipeline order)."""
 MIB: Final = 1024 * 1024
+RETRY_INITIAL_S: Final = 0.1
+RETRY_MAX_S: Final = 5.0
+"""Backoff bounds while the store is unavailable."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,9 @@ class LineageProcessor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._stopping = threading.Event()
+        """Set at shutdown: an unavailable store is no longer waited for."""
+        self._log = RateLimitedLog(logger)
 
     @property
     def store(self) -> Store:
@@ -214,6 +222,7 @@ class LineageProcessor:
                 return
             self._stopped = True
             thread = self._thread
+        self._stopping.set()
         if thread is not None:
             try:
                 self._queue.put(_STOP, timeout=self._config.shutdown_timeout)
@@ -244,12 +253,43 @@ class LineageProcessor:
                 return
 
     def _write(self, batches: list[_Records]) -> None:
-        self._writer.write([batch.records for batch in batches])
+        """Write the batches; while the store is unavailable, retry with backoff (the
+        queue fills meanwhile and receivers answer with the retryable status). At
+        shutdown an unavailable store is given up on: the entries stay in the log for
+        the next start (without a log, the spans are counted as dropped)."""
+        records = [batch.records for batch in batches]
+        delay = RETRY_INITIAL_S
+        while True:
+            try:
+                self._writer.write(records)
+                break
+            except StoreUnavailableError as exc:
+                if self._stopping.is_set():
+                    self._give_up(batches, exc)
+                    return
+                self._log.warning(
+                    "store_unavailable", "lineage store unavailable, retrying: %s", exc
+                )
+                self._stopping.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
         wal = self._wal
         if wal is not None:
             for batch in batches:
                 if batch.ticket is not None:
                     wal.done(batch.ticket)
+
+    def _give_up(self, batches: list[_Records], exc: Exception) -> None:
+        spans = sum(len(batch.records.runs) for batch in batches)
+        if self._wal is not None:
+            logger.error(
+                "lineage store unavailable at shutdown (%s): %d runs stay in the write-ahead "
+                "log for the next start",
+                exc,
+                spans,
+            )
+        else:
+            logger.error("lineage store unavailable at shutdown (%s): %d runs lost", exc, spans)
+            self._stats.spans_dropped(DROP_STORE_ERROR, spans)
 
     def _replay(self, wal: WriteAheadLog) -> None:
         """Write the lineage of every request the log kept from a previous process, then

@@ -7,6 +7,10 @@ one by one (each with its edges), then its names and components one by one, so o
 records the store refuses are lost. Those are logged and counted: lost runs as dropped
 spans (``lineage_store_error``), lost names and components in ``LineageCounters``.
 Store writes are idempotent, so rewriting what a failed transaction rolled back is safe.
+
+A failure of the store itself (``StoreUnavailableError``: locked, disk full, connection
+lost) says nothing about the records, so it is not narrowed down: it propagates, and the
+processor retries the whole write later.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Final
 
 from mlspan.collector.lineage.counters import LineageCounters
 from mlspan.collector.pdata.stats import IngestStats
-from mlspan.collector.store import IoRecord, LineageBatch, Store
+from mlspan.collector.store import IoRecord, LineageBatch, Store, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +54,13 @@ class IsolatingWriter:
         self._counters = counters
 
     def write(self, batches: Sequence[LineageBatch]) -> None:
-        """Write every batch; never raises for a record the store refuses."""
+        """Write every batch; never raises for a record the store refuses, raises
+        ``StoreUnavailableError`` when the store fails whatever the records."""
         try:
             self._store.write(merge(batches))
             return
+        except StoreUnavailableError:
+            raise
         except Exception as exc:
             if len(batches) == 1:
                 self._narrow(batches[0], exc)
@@ -66,6 +73,8 @@ class IsolatingWriter:
         for batch in batches:
             try:
                 self._store.write(batch)
+            except StoreUnavailableError:
+                raise
             except Exception as exc:
                 self._narrow(batch, exc)
 
@@ -101,6 +110,8 @@ class IsolatingWriter:
     def _try(self, piece: LineageBatch, what: str) -> bool:
         try:
             self._store.write(piece)
+        except StoreUnavailableError:
+            raise
         except Exception:
             logger.exception("lineage store refused %s; it is dropped", what)
             return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from mlspan.collector.store.protocol import TARGET_KINDS, Store
+from mlspan.collector.store.protocol import TARGET_KINDS, Store, StoreUnavailableError
 from mlspan.collector.store.records import (
     INPUT,
     OUTPUT,
@@ -62,6 +62,7 @@ __all__ = [
     "RunRecord",
     "SqliteStore",
     "Store",
+    "StoreUnavailableError",
     "StoreVersionError",
     "artifact_kind",
     "open_store",

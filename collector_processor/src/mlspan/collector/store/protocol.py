@@ -23,11 +23,20 @@ TARGET_KINDS: Final = ("component", "run")
 """What tags and notes attach to."""
 
 
+class StoreUnavailableError(RuntimeError):
+    """The store cannot take a write now (locked, disk full, I/O error, connection
+    lost), whatever the records: retry the same write later. Any other exception from
+    ``Store.write`` means the records themselves were refused."""
+
+
 class Store(Protocol):
     """Runs, artifacts and the edges between them, plus user annotations."""
 
     def write(self, batch: LineageBatch) -> None:
-        """Persist one batch atomically; re-delivered runs and edges are idempotent."""
+        """Persist one batch atomically; re-delivered runs and edges are idempotent.
+
+        Raises ``StoreUnavailableError`` when the failure is the store's, not the
+        records'."""
 
     def close(self) -> None:
         """Release connections; safe to call more than once."""

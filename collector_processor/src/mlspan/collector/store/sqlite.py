@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from mlspan.collector.store import sqlite_io_index
+from mlspan.collector.store.protocol import StoreUnavailableError
 from mlspan.collector.store.records import (
     INPUT,
     OUTPUT,
@@ -140,9 +141,16 @@ class SqliteStore:
 
     # -- writes ----------------------------------------------------------------------
     def write(self, batch: LineageBatch) -> None:
-        """Persist one batch in one transaction."""
+        """Persist one batch in one transaction; ``StoreUnavailableError`` when SQLite
+        itself fails (locked past the busy timeout, disk full, I/O error)."""
         if not batch:
             return
+        try:
+            self._write(batch)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailableError(f"lineage store {self._path}: {exc}") from exc
+
+    def _write(self, batch: LineageBatch) -> None:
         with self._transaction() as db:
             self._write_runs(db, batch.runs, batch.io)
             if batch.names:
