@@ -28,7 +28,8 @@ offset size    field
 Beyond the bounds: items distinct and non-empty weights adding up to at most the total,
 the offset at most the total, and a current map size the items justify (the map doubles
 only when three quarters full, so a tiny blob cannot make the library allocate a huge
-one) unless the map is at its largest size.
+one: an 8-byte blob declaring a map of 2**30 slots made it allocate 2 GB) unless the map
+is at its largest size, itself bounded by ``LG_MAX_MAP``.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def check_frequent_strings(data: bytes) -> FrequentLayout:
     if unused:
         raise SketchFormatError("a reserved header field is set")
     if flags == FLAGS_EMPTY:
-        if preamble != PREAMBLE_EMPTY or len(data) != EMPTY_BYTES:
-            raise SketchFormatError("an empty sketch with a body")
+        if preamble != PREAMBLE_EMPTY or len(data) != EMPTY_BYTES or lg_cur != LG_MIN_MAP:
+            raise SketchFormatError("an empty sketch with a body or a grown map")
         return FrequentLayout(lg_max, 0, 0, {})
     if flags or preamble != PREAMBLE_FULL:
         raise SketchFormatError(f"flags {flags:#04x} / preamble {preamble} are inconsistent")

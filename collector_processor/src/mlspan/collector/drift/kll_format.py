@@ -126,6 +126,8 @@ def check_kll_doubles(data: bytes) -> KllLayout:
     if empty and single:
         raise SketchFormatError("flags say both empty and single-item")
     if empty:
+        if flags != FLAG_EMPTY:
+            raise SketchFormatError(f"an empty sketch with flags {flags:#04x}")
         _expect(preamble, serial, PREAMBLE_SHORT, SERIAL_FULL, "an empty")
         _expect_length(data, EMPTY_BYTES)
         capacity = total_capacity(k, 1)

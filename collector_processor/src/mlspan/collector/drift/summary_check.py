@@ -1,8 +1,9 @@
 """The collector's decoder of feature-summary events: every field checked, nothing trusted.
 
 A summary event arrives from the network. ``decode_summary`` checks each attribute's
-type and range, the consistency of the counts, moments and sketch with each other, and
-reads the sketch bytes with the bounds-checked readers of ``kll_format`` and
+type and range, the consistency of the counts, moments and sketch with each other
+(moments possible for the extremes, values within ``MAX_MAGNITUDE``), and reads the
+sketch bytes with the bounds-checked readers of ``kll_format`` and
 ``frequent_format`` before it builds the ``FeatureSummary``; only then can the sketch
 reach the native DataSketches code (when windows merge and drift is computed). Anything
 wrong raises ``BadSummary`` with a short reason, and nothing else escapes: the caller
@@ -40,6 +41,10 @@ MAX_COUNT: Final = 1 << 53
 """Largest count accepted: every count stays exact as a float."""
 MAX_CAP: Final = 1 << 20
 """Largest categorical cardinality cap accepted."""
+MAX_MAGNITUDE: Final = 1e75
+"""Largest absolute value a numerical summary may describe: merging moments and the
+drift tests raise powers of the spread and of sums of squares (up to the 4th), which
+overflow float64 beyond it."""
 MAX_SKETCH_TEXT: Final = 4 * 1024 * 1024
 """Longest base64 sketch or categories JSON accepted (a span's whole byte budget)."""
 
@@ -104,20 +109,42 @@ def _numerical(
     layout = check_kll_doubles(sketch)
     if layout.n != finite:
         raise BadSummary(f"the sketch summarises {layout.n} values, the counts say {finite}")
+    mean = _number(attributes, attr.SUMMARY_MEAN)
     m2 = _number(attributes, attr.SUMMARY_M2)
+    m3 = _number(attributes, attr.SUMMARY_M3)
     m4 = _number(attributes, attr.SUMMARY_M4)
-    if m2 < 0.0 or m4 < 0.0:
-        raise BadSummary("a negative sum of squared deviations")
     low, high = math.inf, -math.inf
     if finite:
         low = _number(attributes, attr.SUMMARY_MIN, None)
         high = _number(attributes, attr.SUMMARY_MAX, None)
         if low != layout.min_value or high != layout.max_value:
             raise BadSummary(f"extremes [{low}, {high}] differ from the sketch's")
-    mean = _number(attributes, attr.SUMMARY_MEAN)
-    m3 = _number(attributes, attr.SUMMARY_M3)
+        if max(-low, high) > MAX_MAGNITUDE:
+            raise BadSummary(f"values beyond +-{MAX_MAGNITUDE:g} cannot be compared safely")
+        _check_moments(finite, mean, m2, m3, m4, low, high)
     moments = Moments(finite, mean, m2, m3, m4, low, high)
     return NumericalSummary(count, nulls, nan, inf, moments, sketch, k)
+
+
+def _check_moments(
+    n: int, mean: float, m2: float, m3: float, m4: float, low: float, high: float
+) -> None:
+    """Moments that finite values in ``[low, high]`` can have, with room for rounding.
+
+    Every deviation from the mean is at most the spread, so the sums of its powers are
+    at most ``n`` times the spread's powers; the mean lies between the extremes. The
+    spread is widened by a relative 1e-9 of the values' magnitude (the rounding of the
+    mean of a constant column makes tiny non-zero deviations).
+    """
+    magnitude = max(abs(low), abs(high))
+    slack = 1e-9 * magnitude + 1e-300
+    spread = (high - low) + slack
+    if not low - slack <= mean <= high + slack:
+        raise BadSummary(f"mean {mean} lies outside [{low}, {high}]")
+    if not (0.0 <= m2 <= n * spread**2 and abs(m3) <= n * spread**3 and m4 >= 0.0):
+        raise BadSummary("sums of powered deviations impossible for the extremes")
+    if m4 > n * spread**4:
+        raise BadSummary("sum of fourth powers impossible for the extremes")
 
 
 def _categorical(
