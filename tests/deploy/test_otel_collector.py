@@ -61,3 +61,18 @@ def test_dns_resolver_names_the_headless_service() -> None:
     assert services[0]["metadata"]["namespace"] == namespace
     assert services[0]["spec"]["clusterIP"] == "None"
     assert [port["port"] for port in services[0]["spec"]["ports"]] == [4317]
+
+
+def test_the_ingest_token_is_sent_to_mlspan_and_required_from_applications() -> None:
+    # mlspan's receivers require the ingest token; the Collector reads the same file.
+    config = _config()
+    assert "bearertokenauth/ingest" in config["service"]["extensions"]
+    extension = config["extensions"]["bearertokenauth/ingest"]
+    assert set(extension) == {"filename"}, "tokens come from the Secret file, never inline"
+    mlspan = yaml.safe_load((DEPLOY / "mlspan" / "collector.yaml").read_text())
+    grpc = mlspan["receivers"]["otlp"]["protocols"]["grpc"]
+    assert extension["filename"] == grpc["auth"]["bearer_tokens"]["token_file"]
+    otlp = config["exporters"]["loadbalancing"]["protocol"]["otlp"]
+    assert otlp["auth"]["authenticator"] == "bearertokenauth/ingest"
+    for protocol in config["receivers"]["otlp"]["protocols"].values():
+        assert protocol["auth"]["authenticator"] == "bearertokenauth/ingest"

@@ -7,6 +7,7 @@ promtool and amtool come with the Debian packages ``prometheus`` and
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,43 @@ def _rules() -> list[dict[str, Any]]:
     return [rule for group in loaded["groups"] for rule in group["rules"]]
 
 
-def test_promtool_checks_the_config_and_its_rule_files() -> None:
+def test_promtool_checks_the_config_and_its_rule_files(tmp_path: Path) -> None:
     promtool = require_binary("promtool", "apt-get install prometheus")
-    output = _run(promtool, "check", "config", str(PROMETHEUS / "prometheus.yml"))
+    # promtool opens the scrape job's token file, which the stack mounts from a secret:
+    # check a copy of the folder with a stand-in token file beside it.
+    folder = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, folder)
+    token = folder / _token_file()
+    token.parent.mkdir(parents=True, exist_ok=True)
+    token.write_text("stand-in-token\n")
+    output = _run(promtool, "check", "config", str(folder / "prometheus.yml"))
     assert "SUCCESS: 1 rule files found" in output
+
+
+def _token_file() -> str:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    job = next(job for job in config["scrape_configs"] if job["job_name"] == "mlspan")
+    path: str = job["authorization"]["credentials_file"]
+    return path
+
+
+def test_prometheus_sends_the_api_read_token_mounted_from_a_secret() -> None:
+    # The collector's /metrics needs the read token (deploy/mlspan/collector.yaml); the
+    # compose stack mounts it where the relative credentials_file points.
+    assert not _token_file().startswith("/")
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    targets = {
+        secret["target"]: secret["source"]
+        for secret in compose["services"]["prometheus"]["secrets"]
+    }
+    assert targets[f"/etc/prometheus/{_token_file()}"] == "mlspan-api-read-token"
+    collector = yaml.safe_load((DEPLOY / "mlspan" / "collector.yaml").read_text())
+    read_file = collector["api"]["auth"]["bearer_tokens"]["token_file"]
+    mounted = {
+        secret["target"]: secret["source"]
+        for secret in compose["services"]["mlspan-collector"]["secrets"]
+    }
+    assert mounted[read_file] == "mlspan-api-read-token"
 
 
 def test_promtool_checks_the_rules() -> None:

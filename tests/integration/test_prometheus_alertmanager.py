@@ -80,6 +80,7 @@ def _prometheus_config(folder: Path, api_port: int, am_port: int) -> Path:
     ]
     job = next(job for job in config["scrape_configs"] if job["job_name"] == "mlspan")
     job["scrape_interval"] = "1s"
+    job.pop("authorization", None)  # the collector started here has no API token
     job["static_configs"][0]["targets"] = [f"127.0.0.1:{api_port}"]
     path = folder / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
