@@ -28,7 +28,13 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from mlspan.collector.receivers.otlp.config import MIB, GrpcConfig
-from mlspan.collector.receivers.otlp.ingest import IngestResult, Status, TraceIngest, printable
+from mlspan.collector.receivers.otlp.ingest import (
+    IngestResult,
+    Status,
+    TraceIngest,
+    fault_report,
+    printable,
+)
 from mlspan.collector.security.grpc_auth import auth_interceptors
 from mlspan.collector.security.tls import add_grpc_port
 
@@ -147,10 +153,10 @@ class GrpcReceiver:
             if result.status is Status.OK:
                 return result.response_bytes()
         except Exception as exc:  # a bug: answer INTERNAL, keep the server thread
-            logger.exception("receiver %s: unexpected error", self._ingest.name)
-            # Its traceback reaches this frame and ``context``: should anything keep
-            # the exception, the call (and its HTTP/2 stream) would stay alive with it.
-            exc.__traceback__ = None
+            # Logged as text: the traceback reaches ``context``, and whatever kept it
+            # would keep the call and its HTTP/2 stream alive.
+            name = self._ingest.name
+            logger.error("receiver %s: unexpected error\n%s", name, fault_report(exc))
             result = self._ingest.reject(Status.INTERNAL, "internal error")
         self._abort(context, result)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import traceback
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,6 +43,33 @@ def printable(message: str) -> str:
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 3] + "..."
     return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def drop_tracebacks(exc: BaseException) -> None:
+    """Detach the tracebacks of ``exc`` and of the exceptions it chains.
+
+    A traceback holds the frames it passed through, and each frame its caller
+    (``f_back``), up to the transport's handler and its gRPC call. Whoever keeps the
+    exception afterwards (a pipeline stage, a buffering log handler) or a reference cycle
+    through it would otherwise keep that call, and its HTTP/2 stream, alive.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+
+
+def fault_report(exc: BaseException) -> str:
+    """The exception with its traceback, as text for a log; the tracebacks themselves
+    are dropped (``drop_tracebacks``) so that no log handler can keep them."""
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    drop_tracebacks(exc)
+    return text
 
 
 class Status(enum.Enum):
@@ -137,11 +165,7 @@ class TraceIngest:
             try:
                 self._consumer.consume(batch)
             except QueueFullError as exc:
-                # The traceback holds the frames of every stage the batch went through,
-                # and through them (f_back) the transport's call: a stage that keeps the
-                # exception (or a reference cycle through it) would keep a gRPC call and
-                # its HTTP/2 stream alive until the next full garbage collection.
-                exc.__traceback__ = None
+                drop_tracebacks(exc)  # a stage may keep it, or be in a cycle with it
                 self._stats.request_rejected(self.name, Status.QUEUE_FULL.value)
                 self._log.warning("queue_full", "receiver %s: %s", self.name, exc)
                 return IngestResult(Status.QUEUE_FULL, printable(str(exc)) or "queue full")
