@@ -1,0 +1,221 @@
+"""The fuzz run: payloads against a real collector, in batches, with checks between.
+
+Each payload goes to the OTLP/HTTP or OTLP/gRPC receiver (``grpc_share`` of them to
+gRPC); a share of query API requests is mixed into every batch. After each request the
+process is checked: if it died, the last payloads sent are saved under
+``out/crashes/`` with the exit (e.g. SIGSEGV) and the log tail, and a new process is
+started on the same data folder. Failing requests (5xx, hangs, connections closed
+without an answer, stuck gRPC channels) are saved under ``out/failures/`` (the first
+few of each kind) for replay with ``bench/fuzz.py --replay``.
+
+Between batches valid requests with fresh ids go in over both transports and each of
+their runs must become queryable at ``/api/v1/runs/{id}`` (the lineage write survived
+the batch), and the process's RSS is sampled.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from tests.fuzz.api_fuzz import API, ApiFuzzer
+from tests.fuzz.collector import CollectorProcess
+from tests.fuzz.payloads import GRPC, HTTP, JSON, Payload, PayloadGenerator
+from tests.fuzz.report import Crash, FuzzReport
+from tests.fuzz.seeds import Seeds, run_ids, to_otlp_json
+from tests.fuzz.senders import FAILURES, GrpcSender, HttpSender, Outcome
+
+CANARY_WAIT_S: Final = 60.0
+WARM_UP_SHARE: Final = 0.1
+"""RSS growth is measured from the sample after this share of the run."""
+
+
+@dataclass(frozen=True)
+class FuzzSettings:
+    """How much to send and where to keep what is found."""
+
+    out: Path
+    payloads: int = 100_000
+    """OTLP payloads (both receivers together)."""
+    api_payloads: int = 5_000
+    grpc_share: float = 0.45
+    batch: int = 1_000
+    canary_spans: int = 12
+    timeout_s: float = 15.0
+    seed: int = 1
+    saved_per_kind: int = 3
+
+
+class FuzzHarness:
+    """Runs ``settings`` against a fresh collector process."""
+
+    def __init__(self, seeds: Seeds, settings: FuzzSettings) -> None:
+        self.seeds = seeds
+        self.settings = settings
+        self.report = FuzzReport()
+        self.collector = CollectorProcess(settings.out / "collector")
+        self.generator = PayloadGenerator(seeds, settings.seed)
+        self.recent: deque[Payload] = deque(maxlen=20)
+        self.canary_ids: list[str] = []
+        self._saved = 0
+
+    # -- the run ---------------------------------------------------------------------
+    def run(self) -> FuzzReport:
+        """Send everything; the report of what happened."""
+        started = time.monotonic()
+        s = self.settings
+        self.collector.start()
+        self._connect()
+        try:
+            batches = max(1, -(-s.payloads // s.batch))
+            api_per_batch = -(-s.api_payloads // batches) if s.api_payloads else 0
+            sent_api = 0
+            for index in range(batches):
+                count = min(s.batch, s.payloads - index * s.batch)
+                for _ in range(count):
+                    grpc = self.generator.rng.random() < s.grpc_share
+                    self._send(self.generator.grpc() if grpc else self.generator.http())
+                for _ in range(min(api_per_batch, s.api_payloads - sent_api)):
+                    self._send(self.api.next())
+                    sent_api += 1
+                self._canary(index)
+                self.report.rss_samples.append(self.collector.rss_bytes())
+                if index < batches * WARM_UP_SHARE:
+                    self.report.rss_base_index = len(self.report.rss_samples) - 1
+        finally:
+            self.grpc.close()
+            self.collector.stop()
+            self.report.elapsed_s = time.monotonic() - started
+        return self.report
+
+    def _connect(self) -> None:
+        timeout = self.settings.timeout_s
+        self.http = HttpSender(self.collector.http_address, timeout)
+        self.grpc = GrpcSender(self.collector.grpc_address, timeout)
+        self.api_sender = HttpSender(self.collector.api_url.removeprefix("http://"), timeout)
+        self.api = ApiFuzzer(self.collector.api_url, self.settings.seed, self.canary_ids)
+
+    def _send(self, payload: Payload) -> Outcome:
+        self.recent.append(payload)
+        if payload.transport == GRPC:
+            outcome = self.grpc.send(payload)
+        elif payload.transport == API:
+            outcome = self.api_sender.send_raw(payload.body)
+        else:
+            outcome = self.http.send(payload)
+        if not self.collector.alive:
+            self._crashed()
+            return Outcome("crash", self.collector.exit_description)
+        self.report.counts[(payload.transport, outcome.category)] += 1
+        self.report.family_counts[(payload.family, outcome.category)] += 1
+        if outcome.category in FAILURES:
+            self._failed(outcome, payload)
+        return outcome
+
+    # -- findings --------------------------------------------------------------------
+    def _name(self, kind: str) -> str:
+        self._saved += 1
+        return f"{self._saved:05d}-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", kind)[:80]
+
+    def _failed(self, outcome: Outcome, payload: Payload) -> None:
+        key = (outcome.category, f"{payload.kind} -> {outcome.status}")
+        self.report.failure_counts[key] += 1
+        saved = self.report.failures.setdefault(key, [])
+        if len(saved) < self.settings.saved_per_kind:
+            folder = self.settings.out / "failures" / outcome.category
+            saved.append(payload.save(folder, self._name(payload.kind)))
+
+    def _crashed(self) -> None:
+        exit_description = self.collector.exit_description
+        folder = self.settings.out / "crashes" / f"crash-{len(self.report.crashes) + 1}"
+        paths = [p.save(folder, self._name(p.kind)) for p in self.recent]
+        self.report.crashes.append(Crash(exit_description, paths, self.collector.log_tail()))
+        (folder / "collector.log").write_text(self.collector.log_tail(20_000))
+        self.grpc.close()
+        self.recent.clear()
+        self.collector.restart()
+        self._connect()
+        self.report.rss_base_index = len(self.report.rss_samples)
+
+    # -- canary ----------------------------------------------------------------------
+    def _canary(self, index: int) -> None:
+        """Valid spans over both transports must be accepted and become queryable."""
+        half = max(1, self.settings.canary_spans // 2)
+        over_grpc = self.seeds.fresh(half, seed=10_000 + 2 * index)
+        over_http = self.seeds.fresh(half, seed=10_001 + 2 * index)
+        sends = (
+            Payload(GRPC, "canary", "canary", over_grpc.SerializeToString()),
+            Payload(HTTP, "canary", "canary", to_otlp_json(over_http), JSON),
+        )
+        expected: list[str] = []
+        for payload, request in zip(sends, (over_grpc, over_http), strict=True):
+            ids = run_ids(request)
+            self.report.canary_sent += len(ids)
+            if self._accepted(payload):
+                expected += ids
+            else:
+                self.report.canary_rejected += len(ids)
+        missing = self._wait_queryable(expected)
+        self.report.canary_lost += len(missing)
+        self.canary_ids += expected[:2]
+
+    def _accepted(self, payload: Payload) -> bool:
+        deadline = time.monotonic() + CANARY_WAIT_S
+        while time.monotonic() < deadline:
+            outcome = self._send(payload)
+            if outcome.category == "ok":
+                return True
+            if outcome.category not in ("retry", "crash"):
+                return False
+            time.sleep(0.5)
+        return False
+
+    def _wait_queryable(self, run_ids_: list[str]) -> list[str]:
+        """The run ids not found by the API within the wait."""
+        missing = list(run_ids_)
+        deadline = time.monotonic() + CANARY_WAIT_S
+        while missing and time.monotonic() < deadline and self.collector.alive:
+            missing = [r for r in missing if not self._found(r)]
+            if missing:
+                time.sleep(0.2)
+        return missing
+
+    def _found(self, run_id: str) -> bool:
+        url = f"{self.collector.api_url}/api/v1/runs/{run_id}"
+        try:
+            with urllib.request.urlopen(url, timeout=self.settings.timeout_s) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+
+def replay(payloads: list[Path], out: Path, timeout_s: float = 15.0) -> list[tuple[Path, str]]:
+    """Send saved payloads one by one to a fresh collector; each path with its outcome
+    (``crash (SIGSEGV)`` when the process died on it)."""
+    results: list[tuple[Path, str]] = []
+    with CollectorProcess(out) as collector:
+        for path in payloads:
+            if not collector.alive:
+                collector.restart()
+            payload = Payload.load(path)
+            if payload.transport == GRPC:
+                sender = GrpcSender(collector.grpc_address, timeout_s)
+                outcome = sender.send(payload)
+                sender.close()
+            elif payload.transport == API:
+                api = collector.api_url.removeprefix("http://")
+                outcome = HttpSender(api, timeout_s).send_raw(payload.body)
+            else:
+                outcome = HttpSender(collector.http_address, timeout_s).send(payload)
+            time.sleep(0.5)
+            if not collector.alive:
+                results.append((path, f"crash ({collector.exit_description})"))
+            else:
+                results.append((path, f"{outcome.category} ({outcome.status})"))
+    return results
