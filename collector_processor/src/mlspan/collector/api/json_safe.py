@@ -5,7 +5,7 @@ Answers: the standard encoder refuses ``NaN``/``Infinity`` (not JSON), lone surr
 hold all three (a model's ``mlspan.model.params`` is whatever the user's estimator had,
 and scikit-learn's ``missing_values=nan`` is common), and one such run must not turn a
 whole page of runs into an error. ``encode`` tries the fast standard encoder first and,
-only when it refuses, encodes a ``sanitized`` copy:
+only when it refuses, or when the text may nest too deep, encodes a ``sanitized`` copy:
 
 * ``NaN``, ``Infinity`` and ``-Infinity`` become the strings ``"NaN"``, ``"Infinity"``
   and ``"-Infinity"`` (the spelling Python's ``json`` module reads back), not ``null``,
@@ -26,6 +26,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any, Final
 
 MAX_DEPTH: Final = 64
@@ -33,6 +34,8 @@ MAX_DEPTH: Final = 64
 TRUNCATED: Final = f"<nested deeper than {MAX_DEPTH} levels>"
 _NON_FINITE: Final = {math.inf: "Infinity", -math.inf: "-Infinity"}
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP: Final = tuple(1 if b in b"[{" else -1 if b in b"]}" else 0 for b in range(256))
 
 
 class BodyShapeError(ValueError):
@@ -42,9 +45,21 @@ class BodyShapeError(ValueError):
 def encode(data: Any) -> bytes:
     """``data`` as compact UTF-8 JSON; never raises for values built from JSON or store rows."""
     try:
-        return _dumps(data).encode()
+        body = _dumps(data).encode()
     except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
         return _dumps(sanitized(data)).encode()
+    if _may_be_deeper(body):
+        return _dumps(sanitized(data)).encode()
+    return body
+
+
+def _may_be_deeper(body: bytes) -> bool:
+    """Whether ``body`` may nest deeper than ``MAX_DEPTH``: brackets counted at C speed,
+    those inside strings too (an overestimate only costs a sanitizing pass)."""
+    brackets = body.translate(None, _NOT_BRACKETS)
+    if len(brackets) <= 2 * MAX_DEPTH:
+        return False
+    return max(accumulate(map(_STEP.__getitem__, brackets))) > MAX_DEPTH
 
 
 def _dumps(data: Any) -> str:
@@ -65,7 +80,7 @@ def sanitized(data: Any) -> Any:
                 copy: dict[str, Any] = {}
                 parent[slot] = copy
                 for key, item in value.items():
-                    name = _text(key if isinstance(key, str) else str(key))
+                    name = _text(key) if isinstance(key, str) else _key(key)
                     copy[name] = None
                     stack.append((item, copy, name, depth + 1))
             else:
@@ -87,6 +102,18 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, str):
         return _text(value)
     return _text(str(value))
+
+
+def _key(key: Any) -> str:
+    """A non-string key spelled as the standard encoder spells it (``null``, ``1.5``)."""
+    if (
+        key is None
+        or isinstance(key, (bool, int))
+        or (isinstance(key, float) and math.isfinite(key))
+    ):
+        return json.dumps(key)
+    scalar = _scalar(key)
+    return scalar if isinstance(scalar, str) else str(scalar)
 
 
 def _text(value: str) -> str:
