@@ -13,6 +13,7 @@ control that shows the crash cases really crash an unprotected process.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import random
 import sys
@@ -26,6 +27,7 @@ from mlspan.collector.drift.frequent_format import check_frequent_strings
 from mlspan.collector.drift.kll_format import SketchFormatError, check_kll_doubles
 from mlspan.collector.drift.numerical import NumericalProfile, compare_numerical
 from mlspan.collector.drift.summary_check import BadSummary, decode_summary
+from mlspan.semconv import attributes as attr
 from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
 from tests.collector.drift.corpus import frequent_sketches, kll_sketches, summary_events
 from tests.collector.drift.mutations import mutate_bytes, mutate_event
@@ -114,6 +116,26 @@ def _compare(partner: FeatureSummary, summary: FeatureSummary) -> None:
             compare_categorical(merged, current)
 
 
+def probe_headers(count: int, rng: random.Random, blobs: list[str]) -> dict[str, object]:
+    """The fuzzer's crash: summary events whose sketch is a valid full-sketch header
+    followed by 12 random bytes (plus ``blobs``), decoded; accepted ones used natively."""
+    event = dict(summary_events(rng.randrange(1 << 30), rows=500)[0])
+    sketches = [bytes.fromhex(text) for text in blobs]
+    header = bytes([5, 1, 15, 0, 200, 0, 8, 0])
+    sketches += [header + rng.randbytes(12) for _ in range(count)]
+    accepted = 0
+    for sketch in sketches:
+        event[attr.SUMMARY_SKETCH] = base64.b64encode(sketch).decode()
+        try:
+            summary = decode_summary(event)
+        except BadSummary:
+            continue
+        accepted += 1
+        assert isinstance(summary.stats, NumericalSummary)
+        summary.stats.sketch().get_quantiles([0.5])
+    return {"mutants": len(sketches), "accepted": accepted, "errors": []}
+
+
 def unguarded(blobs: list[str]) -> None:
     """Deserialize and query each hex blob with no checks (expected to crash)."""
     for text in blobs:
@@ -126,15 +148,18 @@ def unguarded(blobs: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("kll", "frequent", "summaries", "unguarded"))
+    parser.add_argument("what", choices=("kll", "frequent", "summaries", "headers", "unguarded"))
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("blobs", nargs="*")
+    parser.add_argument("--blob", action="append", default=[], help="a sketch, in hex")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     if args.what == "unguarded":
-        unguarded(args.blobs)
+        unguarded(args.blob)
         print(json.dumps({"survived": True}))
+        return
+    if args.what == "headers":
+        print(json.dumps(probe_headers(args.count, rng, args.blob)))
         return
     probe = {"kll": probe_kll, "frequent": probe_frequent, "summaries": probe_summaries}
     print(json.dumps(probe[args.what](args.count, rng)))
