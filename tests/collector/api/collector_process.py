@@ -153,7 +153,8 @@ def run_id(number: int) -> str:
 def running_collector(
     folder: Path, api_limits: Mapping[str, Any] | None = None
 ) -> Iterator[RunningCollector]:
-    """``mlspan collector`` with lineage and the query API, stopped when the block ends."""
+    """``mlspan collector`` as configured by default (lineage, alerts, drift, query API)
+    on free ports, stopped when the block ends."""
     api_port, http_port = free_port(), free_port()
     api: dict[str, Any] = {"endpoint": f"127.0.0.1:{api_port}"}
     if api_limits:
@@ -162,8 +163,17 @@ def running_collector(
         "data_dir": str(folder / "data"),
         "api": api,
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{http_port}"}}}},
-        "processors": {"lineage": {}},
-        "service": {"pipelines": {"traces": {"receivers": ["otlp"], "processors": ["lineage"]}}},
+        "processors": {"lineage": {}, "alerts": {}},
+        "connectors": {"drift": {}},
+        "service": {
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["lineage", "alerts"],
+                    "exporters": ["drift"],
+                }
+            }
+        },
     }
     path = folder / "collector.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -89,6 +89,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         limits = self._limits
         first = self._requests == 0
         self.command = ""
+        self.requestline = ""
         self.request_version = "HTTP/1.1"
         started = False
         try:
