@@ -8,6 +8,10 @@
   lowerCamelCase and original snake_case field names are both accepted, and unknown
   fields are ignored. The document is converted to protobuf bytes once, so the rest of
   the pipeline only ever sees protobuf.
+- Unknown fields are removed by a walk along the schema before protobuf's JSON parser
+  runs in strict mode: its lenient mode would also ignore a wrong shape (an object
+  given as a string parses as an empty object) or an unknown enum name, so such bodies
+  would be accepted with their content silently lost.
 - The body is untrusted: every failure of the JSON parser or of protobuf's JSON mapping
   (invalid UTF-8, wrong shapes or types at any level, nesting past the recursion limit,
   numbers out of range, lone surrogates in keys, which protobuf's C extension reports
@@ -22,15 +26,15 @@ import zlib
 from typing import Any, Final
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
 SUPPORTED_TYPES: Final = frozenset({PROTOBUF, JSON})
 SUPPORTED_ENCODINGS: Final = frozenset({"", "identity", "gzip", "deflate"})
-_ID_FIELDS: Final = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
-_ID_HEX_LENGTHS: Final = {"trace": (0, 32), "span": (0, 16)}
-"""Hex digits an OTLP/JSON id may have: empty (absent) or exactly 16 or 8 bytes."""
+_ID_BYTES: Final = {"trace_id": 16, "span_id": 8, "parent_span_id": 8}
+"""Bytes of the OTLP ids, which OTLP/JSON spells in hex: empty (absent) or exactly this."""
 _CHUNK: Final = 64 * 1024
 
 
@@ -98,9 +102,9 @@ def json_to_protobuf(body: bytes) -> bytes:
     if not isinstance(document, dict):
         raise DecodeFailure("JSON body must be an object")
     try:
-        _hex_ids_to_base64(document)
         request = trace_service_pb2.ExportTraceServiceRequest()
-        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+        _prepare(document, request.DESCRIPTOR)
+        json_format.ParseDict(document, request)
         return bytes(request.SerializeToString())
     except DecodeFailure:
         raise
@@ -116,44 +120,52 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _hex_ids_to_base64(document: dict[str, Any]) -> None:
-    for resource in _items(document, "resourceSpans", "resource_spans"):
-        for scope in _items(resource, "scopeSpans", "scope_spans"):
-            for span in _items(scope, "spans", "spans"):
-                _convert_ids(span)
-                for link in _items(span, "links", "links"):
-                    _convert_ids(link)
-
-
-def _items(parent: Any, camel: str, snake: str) -> list[Any]:
-    if not isinstance(parent, dict):
-        raise DecodeFailure("expected a JSON object")
-    value = parent.get(camel, parent.get(snake, []))
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise DecodeFailure(f"'{camel}' must be an array")
-    return value
-
-
-def _convert_ids(message: Any) -> None:
-    if not isinstance(message, dict):
-        raise DecodeFailure("expected a JSON object")
-    for key in _ID_FIELDS:
-        value = message.get(key)
-        if value is None:
+def _prepare(document: dict[str, Any], descriptor: Descriptor) -> None:
+    """Make ``document`` ready for protobuf's strict JSON parser: drop unknown keys
+    (OTLP/JSON ignores them), turn hex ids into base64, and refuse what the parser would
+    quietly change (an enum given as a fraction, which it truncates). Iterative, so
+    nesting as deep as the JSON parser allows cannot exhaust the stack here; values of a
+    wrong type are left for the parser, which names them."""
+    pending: list[tuple[Any, Descriptor]] = [(document, descriptor)]
+    while pending:
+        message, message_type = pending.pop()
+        if not isinstance(message, dict):
             continue
-        if not isinstance(value, str):
-            raise DecodeFailure(f"'{key}' must be a hex string")
-        lengths = _ID_HEX_LENGTHS["trace" if key.startswith("trace") else "span"]
-        if len(value) not in lengths:
-            raise DecodeFailure(
-                f"'{key}' must be {lengths[1]} hex digits, not {len(value)}: {value[:40]!r}"
-            )
-        try:
-            raw = bytes.fromhex(value)
-            if len(raw) * 2 != len(value):  # fromhex skips whitespace
-                raise ValueError(value)
-        except ValueError:
-            raise DecodeFailure(f"'{key}' is not hex: {value[:40]!r}") from None
-        message[key] = base64.b64encode(raw).decode("ascii")
+        for key in list(message):
+            field = message_type.fields_by_camelcase_name.get(key)
+            if field is None:
+                field = message_type.fields_by_name.get(key)
+            if field is None:
+                del message[key]
+                continue
+            value = message[key]
+            if field.is_repeated and not isinstance(value, list) and value is not None:
+                raise DecodeFailure(f"'{key}' must be an array")
+            if field.message_type is not None:
+                children = value if field.is_repeated and isinstance(value, list) else [value]
+                pending.extend((child, field.message_type) for child in children)
+            elif field.type == FieldDescriptor.TYPE_BYTES and field.name in _ID_BYTES:
+                message[key] = _id_to_base64(key, value, _ID_BYTES[field.name])
+            elif field.type == FieldDescriptor.TYPE_ENUM and not _enum_literal(value):
+                raise DecodeFailure(f"'{key}' must be an enum name or an integer: {value!r:.40}")
+
+
+def _enum_literal(value: Any) -> bool:
+    if isinstance(value, float):
+        return value.is_integer()
+    return not isinstance(value, bool)
+
+
+def _id_to_base64(key: str, value: Any, size: int) -> str:
+    if not isinstance(value, str):
+        raise DecodeFailure(f"'{key}' must be a hex string")
+    if len(value) not in (0, 2 * size):
+        digits = f"{2 * size} hex digits, not {len(value)}"
+        raise DecodeFailure(f"'{key}' must be {digits}: {value!r:.40}")
+    try:
+        raw = bytes.fromhex(value)
+        if len(raw) * 2 != len(value):  # fromhex skips whitespace
+            raise ValueError(value)
+    except ValueError:
+        raise DecodeFailure(f"'{key}' is not hex: {value!r:.40}") from None
+    return base64.b64encode(raw).decode("ascii")
