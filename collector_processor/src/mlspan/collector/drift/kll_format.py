@@ -48,8 +48,6 @@ from typing import Final
 
 import numpy as np
 
-from mlspan.summaries.kll_build import total_capacity
-
 FAMILY_KLL: Final = 15
 MIN_K: Final = 8
 MAX_K: Final = 65535
@@ -69,6 +67,9 @@ FLAG_SINGLE: Final = 4
 EMPTY_BYTES: Final = 8
 SINGLE_BYTES: Final = 16
 DATA_START: Final = 20
+
+_POWERS_OF_3: Final = tuple(3**depth for depth in range(31))
+"""Past depth 30 a level's nominal capacity is below ``m`` for every ``k``."""
 
 _HEAD: Final = struct.Struct("<BBBBHBB")
 _FULL: Final = struct.Struct("<QHBB")
@@ -179,12 +180,37 @@ def _check_full(data: bytes, flags: int, k: int) -> KllLayout:
         raise SketchFormatError("an item is not finite")
     if items.min() < low or items.max() > high:
         raise SketchFormatError("an item lies outside [min, max]")
-    first = 0 if flags & FLAG_SORTED else 1
-    for level in range(first, num_levels):
-        run = items[levels[level] - levels[0] : levels[level + 1] - levels[0]]
-        if run.size > 1 and bool((run[1:] < run[:-1]).any()):
-            raise SketchFormatError(f"level {level} is not sorted")
+    _check_sorted(items, [offset - levels[0] for offset in levels], bool(flags & FLAG_SORTED))
     return KllLayout(k, min_k, n, levels, low, high)
+
+
+def _check_sorted(items: np.ndarray, starts: list[int], level_zero_sorted: bool) -> None:
+    """Every level above zero ascending (and level zero when flagged): each descent
+    between neighbours must sit where one level ends and the next starts, or inside an
+    unsorted level zero. One vectorised pass instead of one per level."""
+    descents = np.flatnonzero(items[1:] < items[:-1]) + 1
+    if descents.size == 0:
+        return
+    boundaries = set(starts)
+    unsorted_end = 0 if level_zero_sorted else starts[1]
+    for position in descents.tolist():
+        if position not in boundaries and position >= unsorted_end:
+            level = sum(1 for start in starts if start <= position) - 1
+            raise SketchFormatError(f"level {level} is not sorted")
+
+
+def total_capacity(k: int, num_levels: int) -> int:
+    """Slots of the item buffer of a sketch of ``num_levels`` levels (as DataSketches:
+    each level's nominal capacity ``ceil(k * (2/3)**depth)`` rounded as the library
+    rounds it, at least ``m``)."""
+    total = 0
+    for depth in range(num_levels):
+        if depth > 30:
+            total += MIN_WIDTH
+            continue
+        scaled = ((2 * k) << depth) // _POWERS_OF_3[depth]
+        total += max(MIN_WIDTH, (scaled + 1) >> 1)
+    return total
 
 
 def _expect(preamble: int, serial: int, want_preamble: int, want_serial: int, what: str) -> None:

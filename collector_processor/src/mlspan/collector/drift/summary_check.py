@@ -19,7 +19,6 @@ ranges the instrumentation can produce.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
@@ -238,6 +237,6 @@ def _base64(attributes: Mapping[str, object], key: str) -> bytes:
     if not isinstance(text, str) or len(text) > MAX_SKETCH_TEXT:
         raise BadSummary(f"{key} must be a base64 string")
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise BadSummary(f"{key} is not base64: {exc}") from exc
