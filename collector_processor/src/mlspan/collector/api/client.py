@@ -141,7 +141,7 @@ class ApiClient:
             raise ApiUnreachableError(
                 f"cannot reach the collector at {self._base}: {reason}"
             ) from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ApiUnreachableError(f"{url} did not answer with JSON: {exc}") from None
 
 

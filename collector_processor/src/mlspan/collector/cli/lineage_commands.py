@@ -95,6 +95,12 @@ def _main(run: Command, args: argparse.Namespace) -> int:
     except (ApiError, ApiUnreachableError) as exc:
         print(f"mlspan {args.command}: {exc}", file=sys.stderr)
         return 1
+    except (KeyError, TypeError, AttributeError) as exc:  # an answer of another shape
+        print(
+            f"mlspan {args.command}: unexpected answer from {client.base_url}: {exc!r}",
+            file=sys.stderr,
+        )
+        return 1
     print(json.dumps(answer, indent=2, ensure_ascii=False) if args.json else text)
     return 0
 
