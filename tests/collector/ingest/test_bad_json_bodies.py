@@ -240,3 +240,39 @@ def test_any_value_anywhere_decodes_or_fails_cleanly(path: tuple[Any, ...], valu
         printable(str(failure)).encode("utf-8")
     else:
         assert isinstance(raw, bytes)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(VALID) - 1),
+            st.sampled_from([*b'"{}[],:\\-.eE0u', 0x80, 0xFF, 0xED]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_mutated_json_documents_get_200_or_400(
+    target: Target, edits: list[tuple[int, int, bool]]
+) -> None:
+    body = bytearray(VALID)
+    for position, value, insert in edits:
+        if insert:
+            body.insert(position, value)
+        else:
+            body[position] = value
+    before = sum(target.stats.snapshot().requests_rejected.values())
+    answer = http_post(target.http, bytes(body), JSON)
+    assert answer.status in (200, 400), answer.body
+    rejected = sum(target.stats.snapshot().requests_rejected.values()) - before
+    assert rejected == (answer.status == 400)
+    if answer.status == 400:
+        assert json.loads(answer.body.decode("utf-8"))["message"]
