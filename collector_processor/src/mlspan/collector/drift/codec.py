@@ -1,7 +1,8 @@
 """JSON form of drift and validation results, used by the API, the CLI and storage.
 
 Non-finite numbers (which strict JSON cannot hold) are written as null and read back as
-NaN, so every document stays valid JSON.
+NaN, so every document stays valid JSON. The readers raise only ``ResultDecodeError``,
+whatever the document holds, so one damaged stored row cannot stop a restore.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from mlspan.collector.drift.results import (
     ModelKey,
     ValidationResult,
 )
+
+
+class ResultDecodeError(ValueError):
+    """A JSON document that is not a drift or validation result."""
 
 
 def _num(value: float | None) -> float | None:
@@ -72,7 +77,14 @@ def drift_to_json(drift: DatasetDrift) -> dict[str, Any]:
 
 
 def drift_from_json(raw: Mapping[str, Any]) -> DatasetDrift:
-    """Inverse of ``drift_to_json``."""
+    """Inverse of ``drift_to_json``; raises ``ResultDecodeError``."""
+    try:
+        return _drift_from_json(raw)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise ResultDecodeError(f"not a drift result: {type(exc).__name__}: {exc}") from exc
+
+
+def _drift_from_json(raw: Mapping[str, Any]) -> DatasetDrift:
     features = tuple(
         FeatureDrift(
             feature=str(f["feature"]),
@@ -126,7 +138,14 @@ def validation_to_json(result: ValidationResult) -> dict[str, Any]:
 
 
 def validation_from_json(raw: Mapping[str, Any]) -> ValidationResult:
-    """Inverse of ``validation_to_json``."""
+    """Inverse of ``validation_to_json``; raises ``ResultDecodeError``."""
+    try:
+        return _validation_from_json(raw)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise ResultDecodeError(f"not a validation result: {type(exc).__name__}: {exc}") from exc
+
+
+def _validation_from_json(raw: Mapping[str, Any]) -> ValidationResult:
     observed = raw["observed"]
     limit = raw["limit"]
     return ValidationResult(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from mlspan.collector.drift.codec import (
+    ResultDecodeError,
     drift_from_json,
     drift_to_json,
     validation_from_json,
@@ -138,10 +139,18 @@ class ResultStore:
         with self._lock:
             rows = self._db.execute("SELECT drift, validation FROM drift_result ORDER BY id")
             fetched = rows.fetchall()
-        return [
-            (drift_from_json(json.loads(d)), [validation_from_json(v) for v in json.loads(v)])
-            for d, v in fetched
-        ]
+        out: list[tuple[DatasetDrift, list[ValidationResult]]] = []
+        for drift, validation in fetched:
+            try:
+                checks = json.loads(validation)
+                if not isinstance(checks, list):
+                    raise ResultDecodeError("validation results must be a list")
+                out.append(
+                    (drift_from_json(json.loads(drift)), [validation_from_json(v) for v in checks])
+                )
+            except (ResultDecodeError, ValueError, RecursionError, TypeError):
+                continue  # a damaged row is skipped, the rest restored
+        return out
 
     def close(self) -> None:
         """Close the file."""
