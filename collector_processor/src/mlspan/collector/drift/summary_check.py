@@ -112,15 +112,15 @@ def _numerical(
     m2 = _number(attributes, attr.SUMMARY_M2)
     m3 = _number(attributes, attr.SUMMARY_M3)
     m4 = _number(attributes, attr.SUMMARY_M4)
-    low, high = math.inf, -math.inf
-    if finite:
-        low = _number(attributes, attr.SUMMARY_MIN, None)
-        high = _number(attributes, attr.SUMMARY_MAX, None)
-        if low != layout.min_value or high != layout.max_value:
-            raise BadSummary(f"extremes [{low}, {high}] differ from the sketch's")
-        if max(-low, high) > MAX_MAGNITUDE:
-            raise BadSummary(f"values beyond +-{MAX_MAGNITUDE:g} cannot be compared safely")
-        _check_moments(finite, mean, m2, m3, m4, low, high)
+    if not finite:  # no values: the moments of nothing, whatever the event said
+        return NumericalSummary(count, nulls, nan, inf, Moments(), sketch, k)
+    low = _number(attributes, attr.SUMMARY_MIN, None)
+    high = _number(attributes, attr.SUMMARY_MAX, None)
+    if low != layout.min_value or high != layout.max_value:
+        raise BadSummary(f"extremes [{low}, {high}] differ from the sketch's")
+    if max(-low, high) > MAX_MAGNITUDE:
+        raise BadSummary(f"values beyond +-{MAX_MAGNITUDE:g} cannot be compared safely")
+    _check_moments(finite, mean, m2, m3, m4, low, high)
     moments = Moments(finite, mean, m2, m3, m4, low, high)
     return NumericalSummary(count, nulls, nan, inf, moments, sketch, k)
 
