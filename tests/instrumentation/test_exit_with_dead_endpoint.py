@@ -12,10 +12,8 @@ the budget the SDK waits 30 s at exit.
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.instrumentation.predict_loop import Blackhole
 from tests.support.launcher import clean_environment, run_instrumented
 from tests.support.otlp_sink import HOST, OtlpSink, free_port
 
@@ -52,32 +51,6 @@ WARNING = re.compile(
 )
 SLACK_S = 1.0
 """Allowance over the budget plus a normal exit, for a busy 2-core machine."""
-
-
-class Blackhole:
-    """A TCP server on 127.0.0.1 that accepts connections and never reads or answers."""
-
-    def __init__(self) -> None:
-        self._server = socket.create_server((HOST, 0))
-        self.port: int = self._server.getsockname()[1]
-        self._connections: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._server.accept()
-            except OSError:
-                return
-            self._connections.append(connection)
-
-    def close(self) -> None:
-        """Stop accepting and close every connection."""
-        self._server.close()
-        self._thread.join(5)
-        for connection in self._connections:
-            connection.close()
 
 
 @dataclass(frozen=True)
