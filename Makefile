@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-stop test lint typecheck pytest semconv bench peer-bench clean
+.PHONY: demo demo-stop test lint typecheck pytest semconv bench peer-bench fuzz-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(STAMP)
 # scikit-learn's and pandas' own test modules, plain vs `pytest --mlspan` (30-60 minutes).
 peer-bench: $(STAMP)
 	$(BIN)/python bench/peer_suites.py $(PEER_ARGS)
+
+# 100,000 hostile OTLP payloads and 5,000 query API requests against a real collector.
+fuzz-bench: $(STAMP)
+	$(BIN)/python bench/fuzz.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
