@@ -154,11 +154,21 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
     parameters on fits): each lookup of an absent key still costs a fraction of a
     microsecond. Records are built with ``tuple.__new__`` (no Python-level constructor
     call per record), and a component is one record per batch (its latest span's start,
-    owner and tags). A span that raises while being read is left out with whatever it
-    had added; the others are kept.
+    owner and tags). A span's records are added only once all of it was read, so a span
+    that raises is left out whole and the others are kept; the body stays inline (a
+    call per span costs more than the rest of the checks together).
     """
     out = Extracted()
     counts = out.clamped
+    add_run = out.runs.append
+    add_io = out.io.append
+    add_names = out.names.extend
+    new = tuple.__new__
+    fit_operations = _FIT_OPERATIONS
+    candidate = _CANDIDATE
+    max_ns = MAX_NS
+    max_text = MAX_TEXT
+    max_id = MAX_ARTIFACT_ID
     received_ns = int(batch.received_at * 1e9)
     plain: dict[str, int] = {}
     """Latest start per component that declared no owner or tags (no key tuple to build)."""
@@ -173,134 +183,119 @@ def extract(batch: TraceBatch, skip_operations: frozenset[str] = frozenset()) ->
             service = ""
         for scope in resource.scope_spans:
             for span in scope.spans:
-                marks = (len(out.runs), len(out.io), len(out.names))
                 try:
-                    _span(span, service, skip_operations, received_ns, out, plain, declared)
+                    get = span.attributes.get
+                    value = get(OPERATION_NAME)
+                    operation: str = "" if value is None else value.string_value
+                    value = get(COMPONENT_NAME)
+                    component: str = "" if value is None else value.string_value
+                    if (not operation and not component) or operation in skip_operations:
+                        continue
+                    value = get(CALL_ROLE)
+                    if value is not None and value.string_value == candidate:
+                        continue
+                    run_id: str = span.span_id.hex()
+                    start: int = span.start_time_unix_nano
+                    end: int = span.end_time_unix_nano
+                    if not 0 < start <= end <= max_ns:
+                        start, end = clamp_times(start, end, received_ns, counts)
+                    name: str = span.name
+                    status = span.status
+                    message: str = status.message
+                    if len(name) + len(message) + len(operation) + len(component) > max_text:
+                        name, message = cut(name, counts), cut(message, counts)
+                        operation, component = cut(operation, counts), cut(component, counts)
+                    fit = operation in fit_operations
+                    commit = digest = params = model_class = model_name = model_version = ""
+                    if component:
+                        commit = _string(get(CODE_COMMIT), counts)
+                        digest = _string(get(CODE_DIGEST), counts)
+                    value = get(MODEL_VERSION)
+                    if value is not None:
+                        model_version = _string(value, counts)
+                        model_class = _string(get(MODEL_CLASS), counts)
+                        model_name = _string(get(MODEL_NAME), counts)
+                        if fit:
+                            value = get(MODEL_PARAMS)
+                            if value is not None:
+                                params = value.string_value
+                                if not params:
+                                    _string(value, counts)
+                                elif params_need_check(params):
+                                    params = clean_params(params, counts)
+                    code = status.code
+                    run = (
+                        run_id,
+                        span.trace_id.hex(),
+                        span.parent_span_id.hex(),
+                        service,
+                        name,
+                        operation,
+                        component or name,
+                        start,
+                        end,
+                        _STATUS[code] if 0 <= code < 3 else "unset",
+                        message,
+                        commit,
+                        digest,
+                        params,
+                        model_class,
+                        model_name,
+                        model_version,
+                    )
+                    inputs = _texts(get(IO_INPUTS), counts)
+                    outputs = _texts(get(IO_OUTPUTS), counts)
+                    dataset = _string(get(DATASET_DIGEST), counts)
+                    if len(dataset) > max_id:
+                        dataset = ""
+                    if dataset and dataset not in outputs:
+                        # A read's dataset is what it produced: an output, not an input.
+                        inputs.append(dataset)
+                    value = get(PREDICTION_DIGEST)
+                    if value is not None:
+                        prediction = _string(value, counts)
+                        if prediction and len(prediction) <= max_id:
+                            outputs.append(prediction)
+                    if model_version and len(model_version) <= max_id:
+                        (outputs if fit else inputs).append(model_version)
+                    names: list[NameRecord] = []
+                    value = get(DATASET_SOURCE)
+                    if value is not None:
+                        source = _string(value, counts)
+                        if source:
+                            files = [a for a in inputs if a.startswith(_FILE_PREFIX)]
+                            files += [a for a in outputs if a.startswith(_FILE_PREFIX)]
+                            artifacts = _unique(files) if files else (dataset,) if dataset else ()
+                            names = [new(NameRecord, (a, source, start)) for a in artifacts]
+                    owner = ""
+                    tags: Any = None
+                    if component:
+                        owner = _string(get(COMPONENT_OWNER), counts)
+                        tags = get(COMPONENT_TAGS)
+                        if tags is not None:
+                            tags = tuple(cut(t, counts) for t in _texts(tags, counts))
                 except Exception:
                     logger.debug("lineage could not read a span", exc_info=True)
-                    del out.runs[marks[0] :], out.io[marks[1] :], out.names[marks[2] :]
                     out.invalid_spans += 1
+                    continue
+                add_run(new(RunRecord, run))
+                if inputs:
+                    add_io(new(IoRecord, (run_id, INPUT, _unique(inputs), start)))
+                if outputs:
+                    add_io(new(IoRecord, (run_id, OUTPUT, _unique(outputs), start)))
+                if names:
+                    add_names(names)
+                if not owner and tags is None:
+                    key = component or name
+                    if plain.get(key, -1) < start:
+                        plain[key] = start
+                    continue
+                declared_key = (component, owner, tags or ())
+                if declared.get(declared_key, -1) < start:
+                    declared[declared_key] = start
     no_tags: tuple[str, ...] = ()
     seen = [(at, name, "", no_tags) for name, at in plain.items()]
     seen += [(at, *key) for key, at in declared.items()]
     seen.sort(key=lambda item: item[0])
     out.components.extend(ComponentRecord(name, owner, tags, at) for at, name, owner, tags in seen)
     return out
-
-
-def _span(
-    span: Any,
-    service: str,
-    skip_operations: frozenset[str],
-    received_ns: int,
-    out: Extracted,
-    plain: dict[str, int],
-    declared: dict[tuple[str, str, tuple[str, ...]], int],
-) -> None:
-    """Add one span's run, edges and names to ``out`` and note its component."""
-    counts = out.clamped
-    get = span.attributes.get
-    value = get(OPERATION_NAME)
-    operation: str = "" if value is None else value.string_value
-    value = get(COMPONENT_NAME)
-    component: str = "" if value is None else value.string_value
-    if (not operation and not component) or operation in skip_operations:
-        return
-    value = get(CALL_ROLE)
-    if value is not None and value.string_value == _CANDIDATE:
-        return
-    run_id: str = span.span_id.hex()
-    start: int = span.start_time_unix_nano
-    end: int = span.end_time_unix_nano
-    if not 0 < start <= end <= MAX_NS:
-        start, end = clamp_times(start, end, received_ns, counts)
-    name: str = span.name
-    status = span.status
-    message: str = status.message
-    if len(name) + len(message) + len(operation) + len(component) > MAX_TEXT:
-        name, message = cut(name, counts), cut(message, counts)
-        operation, component = cut(operation, counts), cut(component, counts)
-    fit = operation in _FIT_OPERATIONS
-    commit = digest = params = model_class = model_name = model_version = ""
-    if component:
-        commit = _string(get(CODE_COMMIT), counts)
-        digest = _string(get(CODE_DIGEST), counts)
-    value = get(MODEL_VERSION)
-    if value is not None:
-        model_version = _string(value, counts)
-        model_class = _string(get(MODEL_CLASS), counts)
-        model_name = _string(get(MODEL_NAME), counts)
-        if fit:
-            value = get(MODEL_PARAMS)
-            if value is not None:
-                params = value.string_value
-                if not params:
-                    _string(value, counts)
-                elif params_need_check(params):
-                    params = clean_params(params, counts)
-    code = status.code
-    out.runs.append(
-        tuple.__new__(
-            RunRecord,
-            (
-                run_id,
-                span.trace_id.hex(),
-                span.parent_span_id.hex(),
-                service,
-                name,
-                operation,
-                component or name,
-                start,
-                end,
-                _STATUS[code] if 0 <= code < 3 else "unset",
-                message,
-                commit,
-                digest,
-                params,
-                model_class,
-                model_name,
-                model_version,
-            ),
-        )
-    )
-    inputs = _texts(get(IO_INPUTS), counts)
-    outputs = _texts(get(IO_OUTPUTS), counts)
-    dataset = _string(get(DATASET_DIGEST), counts)
-    if len(dataset) > MAX_ARTIFACT_ID:
-        dataset = ""
-    if dataset and dataset not in outputs:
-        # A read's dataset is what it produced: it is an output, not an input.
-        inputs.append(dataset)
-    value = get(PREDICTION_DIGEST)
-    if value is not None:
-        prediction = _string(value, counts)
-        if prediction and len(prediction) <= MAX_ARTIFACT_ID:
-            outputs.append(prediction)
-    if model_version and len(model_version) <= MAX_ARTIFACT_ID:
-        (outputs if fit else inputs).append(model_version)
-    if inputs:
-        out.io.append(tuple.__new__(IoRecord, (run_id, INPUT, _unique(inputs), start)))
-    if outputs:
-        out.io.append(tuple.__new__(IoRecord, (run_id, OUTPUT, _unique(outputs), start)))
-    value = get(DATASET_SOURCE)
-    if value is not None:
-        source = _string(value, counts)
-        if source:
-            files = [a for a in inputs if a.startswith(_FILE_PREFIX)]
-            files += [a for a in outputs if a.startswith(_FILE_PREFIX)]
-            for artifact in _unique(files) if files else (dataset,) if dataset else ():
-                out.names.append(tuple.__new__(NameRecord, (artifact, source, start)))
-    if not component:
-        if plain.get(name, -1) < start:
-            plain[name] = start
-        return
-    value = get(COMPONENT_OWNER)
-    owner = _string(value, counts)
-    value = get(COMPONENT_TAGS)
-    if not owner and value is None:
-        if plain.get(component, -1) < start:
-            plain[component] = start
-        return
-    key = (component, owner, tuple(cut(t, counts) for t in _texts(value, counts)))
-    if declared.get(key, -1) < start:
-        declared[key] = start

@@ -113,10 +113,7 @@ def run_view(run: RunRecord) -> dict[str, Any]:
     """A run as JSON."""
     params: Any = run.params
     if run.params:
-        try:
-            params = json.loads(run.params)
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
-            params = run.params
+        params = _params(run.params)  # not JSON, too deep or non-finite: see _params
     return {
         "run_id": run.run_id,
         "trace_id": run.trace_id,
