@@ -38,7 +38,10 @@ BODY = ml_request(3).SerializeToString()
 
 
 def _receiver(
-    tmp_path: Path, auth: AuthConfig | None, tls: TlsServerConfig | None
+    tmp_path: Path,
+    auth: AuthConfig | None,
+    tls: TlsServerConfig | None,
+    stats: IngestStats | None = None,
 ) -> tuple[OtlpReceiver, RecordingConsumer]:
     consumer = RecordingConsumer()
     config = OtlpReceiverConfig(
@@ -47,10 +50,15 @@ def _receiver(
             http=HttpConfig(endpoint="127.0.0.1:0", tls=tls, auth=auth),
         )
     )
-    host = Host(data_dir=tmp_path, stats=IngestStats()).for_component("otlp")
+    host = Host(data_dir=tmp_path, stats=stats or IngestStats()).for_component("otlp")
     receiver = OtlpReceiver("otlp", config, consumer, host)
     receiver.start()
     return receiver, consumer
+
+
+def _unauthenticated(receiver: OtlpReceiver) -> int:
+    rejected = receiver.stats.snapshot().requests_rejected
+    return rejected.get(("otlp", "unauthenticated"), 0)
 
 
 @pytest.fixture
@@ -131,6 +139,7 @@ def test_http_answers_401_with_a_challenge(
     assert _post(receiver.http.port, INGEST_TOKEN)[0] == 200
     assert _post(receiver.http.port, NEXT_INGEST_TOKEN)[0] == 200
     assert consumer.span_count == 6
+    assert _unauthenticated(receiver) == 2
 
 
 def _tls(certs: Certificates, mutual: bool = False) -> TlsServerConfig:

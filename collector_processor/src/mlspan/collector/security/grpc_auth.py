@@ -30,8 +30,13 @@ def _denying_handler(denial: Denial) -> grpc.RpcMethodHandler:
 class BearerAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Lets a call through only when its metadata carries an accepted token."""
 
-    def __init__(self, authenticator: BearerAuthenticator) -> None:
+    def __init__(
+        self,
+        authenticator: BearerAuthenticator,
+        on_denied: Callable[[Verdict], None] | None = None,
+    ) -> None:
         self._authenticator = authenticator
+        self._on_denied = on_denied
         self._handlers = {
             verdict: _denying_handler(authenticator.deny(verdict))
             for verdict in (Verdict.MISSING, Verdict.INVALID)
@@ -48,12 +53,18 @@ class BearerAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         if verdict is Verdict.ACCEPTED:
             return continuation(handler_call_details)
         logger.debug("gRPC call refused: %s token", verdict.value)
+        if self._on_denied is not None:
+            self._on_denied(verdict)
         return self._handlers[verdict]
 
 
-def auth_interceptors(auth: AuthConfig | None) -> list[grpc.ServerInterceptor]:
-    """The interceptors a gRPC server needs for ``auth`` (none without it); reads the
-    tokens now, raising ``TokenError`` when they cannot be read."""
+def auth_interceptors(
+    auth: AuthConfig | None, on_denied: Callable[[Verdict], None] | None = None
+) -> list[grpc.ServerInterceptor]:
+    """The interceptors a gRPC server needs for ``auth`` (none without it), calling
+    ``on_denied`` for each refused call; reads the tokens now, raising ``TokenError``
+    when they cannot be read."""
     if auth is None or auth.bearer_tokens is None:
         return []
-    return [BearerAuthInterceptor(BearerAuthenticator.from_config(auth.bearer_tokens))]
+    authenticator = BearerAuthenticator.from_config(auth.bearer_tokens)
+    return [BearerAuthInterceptor(authenticator, on_denied)]

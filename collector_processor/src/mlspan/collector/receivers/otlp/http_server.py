@@ -23,6 +23,7 @@ import logging
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
@@ -227,6 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
         verdict = authenticator.check_headers(self.headers)
         if verdict is Verdict.ACCEPTED:
             return False
+        on_denied = self.server.receiver.on_denied
+        if on_denied is not None:
+            on_denied(verdict)
         self._send_unauthenticated(authenticator.deny(verdict))
         return True
 
@@ -395,6 +399,8 @@ class HttpReceiver:
         self._slots = threading.BoundedSemaphore(config.max_connections)
         self.authenticator = http_authenticator(config.auth)
         """Checks ``Authorization: Bearer`` when ``auth`` is configured."""
+        self.on_denied: Callable[[Verdict], None] | None = None
+        """Called for each request refused for a missing or wrong token (counting)."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0

@@ -10,6 +10,7 @@ from mlspan.collector.receivers.otlp.config import OtlpReceiverConfig, split_end
 from mlspan.collector.receivers.otlp.grpc_server import GrpcReceiver
 from mlspan.collector.receivers.otlp.http_server import HttpReceiver
 from mlspan.collector.receivers.otlp.ingest import TraceIngest
+from mlspan.collector.security.bearer import Verdict
 from mlspan.collector.security.exposure import warn_if_exposed
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,16 @@ class OtlpReceiver:
         retry = config.retry_after_seconds
         self.grpc = GrpcReceiver(protocols.grpc, self.ingest, retry) if protocols.grpc else None
         self.http = HttpReceiver(protocols.http, self.ingest, retry) if protocols.http else None
+        if self.http is not None:
+            self.http.on_denied = self._count_unauthenticated
+        self.stats = host.stats
+        """The counters this receiver feeds."""
         self._stopped = False
+
+    def _count_unauthenticated(self, _verdict: Verdict) -> None:
+        """A request refused for a missing or wrong token, counted with the others
+        (``mlspan_requests_rejected_total{reason="unauthenticated"}``)."""
+        self.stats.request_rejected(self.name, "unauthenticated")
 
     def start(self) -> None:
         """Bind the listeners; raises ``OSError`` naming the address that failed."""
