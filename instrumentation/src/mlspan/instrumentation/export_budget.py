@@ -237,6 +237,7 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             or stats is None
             or not self._exporter_classes
             or not isinstance(exporter, self._exporter_classes)
+            or not budget.first_shutdown(exporter)
         ):
             return wrapped(*args, **kwargs)
         finished = budget.shutdown(
@@ -245,7 +246,13 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         try:
             endpoint = str(getattr(exporter, "_endpoint", None) or type(exporter).__name__)
             counts = Unsent(*stats.totals(), unsent=budget.unsent)
-            report_unsent(endpoint, counts, budget.timeout, left_running=not finished)
+            report_unsent(
+                endpoint,
+                counts,
+                budget.timeout,
+                gave_up=budget.is_given_up(exporter),
+                left_running=not finished,
+            )
         except Exception:
             _logger.debug("mlspan could not report unsent spans", exc_info=True)
         return None

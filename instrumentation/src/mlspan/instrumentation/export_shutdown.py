@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +44,6 @@ class _Window:
     """Shutdown of one processor: what was delivered since the current window opened."""
 
     timeout: float
-    opened: float = field(default_factory=time.monotonic)
     delivered: int = 0
     last_failed: bool = False
     given_up: threading.Event = field(default_factory=threading.Event)
@@ -96,6 +94,11 @@ class ShutdownBudget:
             self._stopped.add(exporter)
             return True
 
+    def first_shutdown(self, exporter: Any) -> bool:
+        """True unless ``exporter``'s processor was shut down before (a no-op then)."""
+        with self._lock:
+            return exporter not in self._windows
+
     def shutdown(
         self, exporter: Any, run: Callable[[], object], stop: Callable[[], object]
     ) -> bool:
@@ -134,7 +137,6 @@ class ShutdownBudget:
             with self._lock:
                 if window.progressing():
                     window.delivered = 0
-                    window.opened = time.monotonic()
                     continue
             window.given_up.set()
             with self._lock:
@@ -165,30 +167,39 @@ class Unsent:
         return self.failed + self.dropped + self.unsent
 
 
-def report_unsent(endpoint: str, counts: Unsent, timeout: float, left_running: bool) -> None:
-    """Log the one WARNING line about spans that could not be sent (nothing if none)."""
+def report_unsent(
+    endpoint: str, counts: Unsent, timeout: float, gave_up: bool, left_running: bool
+) -> None:
+    """Log the one WARNING line about spans that could not be sent (nothing if none).
+
+    The option is named when shutdown gave the endpoint up: waiting longer could have
+    sent more. Spans that failed earlier in the run are counted too (the exporter's own
+    errors were logged as they happened).
+    """
     missing = counts.missing
-    failed, unsent, dropped = counts.failed, counts.unsent, counts.dropped
-    if missing == 0 and not left_running:
+    if missing == 0 and not gave_up:
         return
     parts = []
-    if failed:
-        parts.append(f"{failed} failed")
-    if unsent:
-        parts.append(f"{unsent} given up at shutdown")
-    if dropped:
-        parts.append(f"{dropped} too large")
+    if counts.failed:
+        parts.append(f"{counts.failed} failed")
+    if counts.unsent:
+        parts.append(f"{counts.unsent} given up at shutdown")
+    if counts.dropped:
+        parts.append(f"{counts.dropped} too large")
     if left_running:
         parts.append("more still queued")
+    advice = (
+        f"; shutdown waits {timeout:.1f} s for an endpoint that delivers nothing): set "
+        f"{ENV_PREFIX}SHUTDOWN_TIMEOUT_SECONDS (option shutdown_timeout_seconds) to wait longer"
+        if gave_up
+        else ")"
+    )
     _logger.warning(
-        "mlspan could not send %s%d of %d span(s) to %s (%s; shutdown waits %.1f s for an "
-        "endpoint that delivers nothing): set %sSHUTDOWN_TIMEOUT_SECONDS (option "
-        "shutdown_timeout_seconds) to wait longer",
+        "mlspan could not send %s%d of %d span(s) to %s (%s%s",
         "at least " if left_running else "",
         missing,
         missing + counts.exported,
         endpoint,
-        ", ".join(parts),
-        timeout,
-        ENV_PREFIX,
+        ", ".join(parts) or "none sent",
+        advice,
     )
