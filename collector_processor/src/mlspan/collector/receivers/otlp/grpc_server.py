@@ -6,21 +6,23 @@ gRPC building a full ``ExportTraceServiceRequest`` first. gRPC decompresses gzip
 
 The configured size limit is checked here, on the request's length, so an oversized
 request is answered RESOURCE_EXHAUSTED *and counted* (``too_large``): gRPC's own check
-refuses a message before any handler runs, invisibly to the collector. gRPC's limit is
-therefore set ``HARD_LIMIT_FACTOR`` times higher, as the bound on what a request may
-make the server buffer; only a request past that is still refused by gRPC alone.
+refuses a message before any handler runs. gRPC's limit is therefore set
+``HARD_LIMIT_FACTOR`` times higher, as the bound on what a request may make the server
+buffer; a request past that is refused by gRPC, and counted as ``not_received`` (see
+``grpc_admission``, which also counts calls refused for being too many).
 
 Status codes follow the OTLP specification: INVALID_ARGUMENT for a malformed request
 (not retryable), RESOURCE_EXHAUSTED with ``RetryInfo`` when queues are full, UNAVAILABLE
-with ``RetryInfo`` while shutting down. Each connection may have as many calls in flight
-as there are server threads; more wait in the client's connection rather than being
-refused.
+with ``RetryInfo`` while shutting down or when too many calls are in flight. Each
+connection may have as many calls in flight as there are server threads; more wait in
+the client's connection rather than being refused.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent import futures
+import time
+from collections.abc import Iterator
 from typing import Any, Final, NoReturn
 
 import grpc
@@ -28,6 +30,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from mlspan.collector.receivers.otlp.config import MIB, GrpcConfig
+from mlspan.collector.receivers.otlp.grpc_admission import CallCountingExecutor, ExportHandlers
 from mlspan.collector.receivers.otlp.ingest import (
     IngestResult,
     Status,
@@ -41,12 +44,19 @@ from mlspan.collector.security.tls import add_grpc_port
 logger = logging.getLogger(__name__)
 
 SERVICE: Final = "opentelemetry.proto.collector.trace.v1.TraceService"
+EXPORT_METHOD: Final = f"/{SERVICE}/Export"
 STATUS_DETAILS_KEY: Final = "grpc-status-details-bin"
 HARD_LIMIT_FACTOR: Final = 4
 """gRPC's own receive limit, as a multiple of the configured one (see the module
 docstring): 64 MiB by default, which covers the 18-55 MB batches an SDK's default
 512-span batch of wide ML spans reaches."""
 _GRPC_INT_MAX: Final = 2**31 - 1
+QUEUED_CALLS_FACTOR: Final = 4
+"""Calls in flight across connections (queued or running), as a multiple of the server
+threads, past which a call is answered UNAVAILABLE with ``RetryInfo``, counted."""
+BACKSTOP_FACTOR: Final = 8
+"""Calls in flight past which gRPC itself refuses (RESOURCE_EXHAUSTED, counted on
+arrival): the bound on refusals waiting for a thread."""
 
 _CODES: Final = {
     Status.MALFORMED: (grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
@@ -55,7 +65,9 @@ _CODES: Final = {
     Status.QUEUE_FULL: (grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED),
     Status.UNAVAILABLE: (grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE),
     Status.INTERNAL: (grpc.StatusCode.INTERNAL, code_pb2.INTERNAL),
+    Status.NOT_RECEIVED: (grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED),
 }
+_END_WAIT_S: Final = 0.2
 _RETRYABLE: Final = frozenset({Status.QUEUE_FULL, Status.UNAVAILABLE})
 
 
@@ -80,6 +92,17 @@ def status_details(code: int, message: str, retry_after: float | None) -> bytes:
     return bytes(status.SerializeToString())
 
 
+def _ends(context: Any) -> bool:
+    """Whether the call ends within ``_END_WAIT_S``: gRPC reports a refused message and
+    the end of the call as two events, in either order."""
+    deadline = time.monotonic() + _END_WAIT_S
+    while context.is_active():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 class GrpcReceiver:
     """The gRPC half of an ``otlp`` receiver."""
 
@@ -95,11 +118,10 @@ class GrpcReceiver:
         """Bind and serve; raises ``OSError`` when the address cannot be bound."""
         if self._server is not None:
             return
+        threads = self.config.max_concurrent_requests
+        executor = CallCountingExecutor(threads, f"otlp-grpc-{self._ingest.name}")
         server = grpc.server(
-            futures.ThreadPoolExecutor(
-                max_workers=self.config.max_concurrent_requests,
-                thread_name_prefix=f"otlp-grpc-{self._ingest.name}",
-            ),
+            executor,
             options=[
                 ("grpc.max_receive_message_length", grpc_receive_limit(self._limit)),
                 ("grpc.so_reuseport", 0),
@@ -109,17 +131,20 @@ class GrpcReceiver:
                 ("grpc.max_concurrent_streams", self.config.max_concurrent_requests),
             ],
             # Across connections: past this, gRPC itself answers RESOURCE_EXHAUSTED, which
-            # carries no RetryInfo (a last resort against many simultaneous clients).
-            maximum_concurrent_rpcs=self.config.max_concurrent_requests * 4,
+            # carries no RetryInfo (a last resort: ``ExportHandlers`` refuses first).
+            maximum_concurrent_rpcs=threads * BACKSTOP_FACTOR,
             # Calls without an accepted bearer token end UNAUTHENTICATED (auth: set).
             interceptors=auth_interceptors(self.config.auth),
         )
-        handler = grpc.unary_unary_rpc_method_handler(
-            self._export, request_deserializer=None, response_serializer=None
+        handlers = ExportHandlers(
+            EXPORT_METHOD,
+            executor,
+            self._export,
+            self._busy,
+            (threads * QUEUED_CALLS_FACTOR, threads * BACKSTOP_FACTOR),
+            self._refused_by_grpc,
         )
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),)
-        )
+        server.add_generic_rpc_handlers((handlers,))
         try:
             port = add_grpc_port(server, self.config.endpoint, self.config.tls)
         except RuntimeError as exc:
@@ -143,9 +168,12 @@ class GrpcReceiver:
         if server is not None:
             server.stop(grace).wait()
 
-    def _export(self, request: bytes, context: Any) -> bytes:
+    def _export(self, requests: Iterator[bytes], context: Any) -> bytes:
         try:
-            if len(request) > self._limit:
+            request = self._receive(requests, context)
+            if isinstance(request, IngestResult):
+                result = request
+            elif len(request) > self._limit:
                 message = f"request of {len(request)} bytes over {self._limit}"
                 result = self._ingest.reject(Status.TOO_LARGE, message)
             else:
@@ -159,6 +187,30 @@ class GrpcReceiver:
             logger.error("receiver %s: unexpected error\n%s", name, fault_report(exc))
             result = self._ingest.reject(Status.INTERNAL, "internal error")
         self._abort(context, result)
+
+    def _receive(self, requests: Iterator[bytes], context: Any) -> bytes | IngestResult:
+        """The call's one request message, or the refusal when none came: gRPC refused
+        the message (over its limit) or the client cancelled, and the call ends; or the
+        client sent no message at all, and the call goes on."""
+        try:
+            return next(requests)
+        except StopIteration:
+            if not _ends(context):
+                return self._ingest.reject(Status.MALFORMED, "the call carried no request")
+        except grpc.RpcError:
+            pass
+        limit = grpc_receive_limit(self._limit)
+        message = f"no request received: over gRPC's limit of {limit} bytes, or cancelled"
+        return self._ingest.reject(Status.NOT_RECEIVED, message)
+
+    def _busy(self, _requests: Iterator[bytes], context: Any) -> bytes:
+        """Too many calls in flight: UNAVAILABLE with RetryInfo, without reading."""
+        message = "too many calls in progress"
+        self._abort(context, self._ingest.reject(Status.UNAVAILABLE, message))
+
+    def _refused_by_grpc(self) -> None:
+        message = "too many calls in progress (refused by gRPC)"
+        self._ingest.reject(Status.UNAVAILABLE, message)
 
     def _abort(self, context: Any, result: IngestResult) -> NoReturn:
         grpc_code, rpc_code = _CODES[result.status]

@@ -82,6 +82,9 @@ class Status(enum.Enum):
     QUEUE_FULL = "queue_full"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    NOT_RECEIVED = "not_received"
+    """gRPC: the call ended before its request arrived (over gRPC's own size limit, or
+    cancelled by the client mid-upload; gRPC does not say which)."""
 
 
 @dataclass(frozen=True)
