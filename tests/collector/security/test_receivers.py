@@ -4,8 +4,11 @@ for the test; mutual TLS with a client CA."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from tests.collector.ingest.conftest import RecordingConsumer
 from tests.collector.security.certs import Certificates
 from tests.collector.security.conftest import INGEST_TOKEN, NEXT_INGEST_TOKEN
 from tests.support.otlp_client import grpc_export
+from tests.support.processes import poll
 from tests.support.spans import ml_request
 
 pytestmark = pytest.mark.slow
@@ -216,3 +220,44 @@ def test_mutual_tls_requires_a_client_certificate_from_the_client_ca(
     finally:
         receiver.shutdown()
     assert consumer.span_count == 6
+
+
+def test_tls_connections_over_the_cap_are_closed_without_a_handshake(
+    tmp_path: Path, certs: Certificates
+) -> None:
+    consumer = RecordingConsumer()
+    tls = _tls(certs)
+    config = OtlpReceiverConfig(
+        protocols=ProtocolsConfig(
+            http=HttpConfig(endpoint="127.0.0.1:0", tls=tls, max_connections=1)
+        )
+    )
+    host = Host(data_dir=tmp_path, stats=IngestStats()).for_component("otlp")
+    receiver = OtlpReceiver("otlp", config, consumer, host)
+    receiver.start()
+    try:
+        assert receiver.http is not None
+        port = receiver.http.port
+        context = _ssl_context(certs)
+        holder = context.wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="localhost"
+        )
+        holder.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # takes the only slot
+        holder.recv(1)
+        started = time.monotonic()
+        for _ in range(5):  # each closed at once: the accepting thread never waits for them
+            extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+            with extra, contextlib.suppress(ConnectionResetError):
+                assert extra.recv(1) == b""
+        assert time.monotonic() - started < 2.0
+        holder.close()
+
+        def served() -> bool | None:
+            try:
+                return _post(port, None, context)[0] == 200 or None
+            except OSError:  # closed unanswered while the slot is still taken
+                return None
+
+        poll("a free slot", served)
+    finally:
+        receiver.shutdown()

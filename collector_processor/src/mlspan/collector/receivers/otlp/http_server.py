@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -447,8 +448,14 @@ class HttpReceiver:
             self._thread = None
 
     def _refuse_connection(self, request: socket.socket) -> None:
-        """Over the connection cap: answer 503 and close without a thread."""
+        """Over the connection cap: answer 503 and close without a thread. A TLS
+        connection is closed unanswered: answering needs a handshake, which the
+        accepting thread must not wait for."""
         self.ingest.reject(Status.UNAVAILABLE, "too many connections")
+        if isinstance(request, ssl.SSLSocket):
+            with contextlib.suppress(OSError):
+                request.close()
+            return
         body = status_pb2.Status(
             code=code_pb2.UNAVAILABLE, message="too many connections"
         ).SerializeToString()
