@@ -15,6 +15,8 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 import mlspan.instrumentation
+from mlspan.instrumentation.export_shutdown import GRACE_SECONDS
+from tests.instrumentation.predict_loop import Blackhole
 from tests.support.otlp_sink import HOST, OtlpSink, free_port
 
 pytestmark = pytest.mark.slow
@@ -138,3 +140,31 @@ def test_a_refused_endpoint_is_given_up_after_one_window(
     (warning,) = _mlspan_warnings(caplog)
     assert warning.startswith(f"mlspan could not send {SPANS} of {SPANS} span(s) to {HOST}:{port}")
     assert "OTEL_INSTRUMENTATION_MLSPAN_SHUTDOWN_TIMEOUT_SECONDS" in warning
+
+
+def test_an_http_request_stuck_in_a_blackhole_is_left_after_a_grace_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    blackhole = Blackhole()
+    provider = mlspan.instrumentation.configure(
+        service_name="shutdown-test",
+        endpoint=blackhole.endpoint,
+        protocol="http/protobuf",
+        set_global=False,
+        instrument_libraries=False,
+        shutdown_timeout_seconds=0.5,
+    )
+    try:
+        _emit(provider, SPANS)
+        time.sleep(1.5)  # the first batch is on its way and stuck
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING):
+            provider.shutdown()
+        took = time.monotonic() - started
+    finally:
+        mlspan.instrumentation.uninstrument()
+        blackhole.close()
+    assert took < 0.5 + GRACE_SECONDS + 1.0
+    (warning,) = _mlspan_warnings(caplog)
+    assert warning.startswith("mlspan could not send at least ")
+    assert f"to {blackhole.endpoint}/v1/traces" in warning

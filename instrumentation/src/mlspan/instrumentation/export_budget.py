@@ -245,7 +245,8 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
         try:
             endpoint = str(getattr(exporter, "_endpoint", None) or type(exporter).__name__)
-            counts = Unsent(*stats.totals(), unsent=budget.unsent)
+            unsent = budget.unsent + (0 if finished else budget.in_flight)
+            counts = Unsent(*stats.totals(), unsent=unsent)
             report_unsent(
                 endpoint,
                 counts,
@@ -277,9 +278,11 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if budget.is_given_up(instance):
             budget.count_unsent(len(spans))
             return SpanExportResult.FAILURE
+        budget.begin(len(spans))
         try:
             result = self._export_batch(wrapped, stats, spans, args, kwargs)
         except Exception:
+            budget.observe(instance, len(spans), None)
             if not budget.is_given_up(instance):
                 raise
             stats.count_unsent(len(spans))  # the exporter was stopped under this call

@@ -63,6 +63,8 @@ class ShutdownBudget:
         """Spans handed to a given-up exporter, never sent."""
         self.gave_up = 0
         """Exporters given up at shutdown."""
+        self.in_flight = 0
+        """Spans in batches being exported right now."""
         self._lock = threading.Lock()
         self._windows: weakref.WeakKeyDictionary[Any, _Window] = weakref.WeakKeyDictionary()
         self._stopped: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -77,14 +79,20 @@ class ShutdownBudget:
         with self._lock:
             self.unsent += spans
 
-    def observe(self, exporter: Any, spans: int, delivered: bool) -> None:
-        """Note one export result of ``exporter`` during its shutdown window."""
-        window = self._window(exporter)
-        if window is None:
-            return
+    def begin(self, spans: int) -> None:
+        """A batch of ``spans`` goes to an exporter (``observe`` follows)."""
         with self._lock:
-            window.delivered += spans if delivered else 0
-            window.last_failed = not delivered
+            self.in_flight += spans
+
+    def observe(self, exporter: Any, spans: int, delivered: bool | None) -> None:
+        """Note the end of a batch of ``exporter`` (``None``: it raised) and, during its
+        shutdown window, whether it was delivered."""
+        window = self._window(exporter)
+        with self._lock:
+            self.in_flight -= spans
+            if window is not None and delivered is not None:
+                window.delivered += spans if delivered else 0
+                window.last_failed = not delivered
 
     def stop_once(self, exporter: Any) -> bool:
         """True the first time ``exporter`` is stopped (its ``shutdown`` should run)."""
@@ -187,7 +195,7 @@ def report_unsent(
     if counts.dropped:
         parts.append(f"{counts.dropped} too large")
     if left_running:
-        parts.append("more still queued")
+        parts.append("the rest of the queue unsent")
     advice = (
         f"; shutdown waits {timeout:.1f} s for an endpoint that delivers nothing): set "
         f"{ENV_PREFIX}SHUTDOWN_TIMEOUT_SECONDS (option shutdown_timeout_seconds) to wait longer"
