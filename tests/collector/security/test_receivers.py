@@ -127,6 +127,7 @@ def test_grpc_accepts_only_configured_tokens(
             grpc_export(channel, BODY)
     assert consumer.span_count == 6
     assert refused.value.details() == "authentication required"  # type: ignore[attr-defined]
+    assert _unauthenticated(receiver) == 3
 
 
 def test_http_answers_401_with_a_challenge(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final, NoReturn
 
 import grpc
@@ -38,6 +38,7 @@ from mlspan.collector.receivers.otlp.ingest import (
     fault_report,
     printable,
 )
+from mlspan.collector.security.bearer import Verdict
 from mlspan.collector.security.grpc_auth import auth_interceptors
 from mlspan.collector.security.tls import add_grpc_port
 
@@ -113,6 +114,8 @@ class GrpcReceiver:
         self._server: grpc.Server | None = None
         self._limit = config.max_recv_msg_size_mib * MIB
         self.port = 0
+        self.on_denied: Callable[[Verdict], None] | None = None
+        """Called for each call refused for a missing or wrong token (counting)."""
 
     def start(self) -> None:
         """Bind and serve; raises ``OSError`` when the address cannot be bound."""
@@ -134,7 +137,7 @@ class GrpcReceiver:
             # carries no RetryInfo (a last resort: ``ExportHandlers`` refuses first).
             maximum_concurrent_rpcs=threads * BACKSTOP_FACTOR,
             # Calls without an accepted bearer token end UNAUTHENTICATED (auth: set).
-            interceptors=auth_interceptors(self.config.auth),
+            interceptors=auth_interceptors(self.config.auth, self.on_denied),
         )
         handlers = ExportHandlers(
             EXPORT_METHOD,

@@ -40,8 +40,9 @@ class OtlpReceiver:
         retry = config.retry_after_seconds
         self.grpc = GrpcReceiver(protocols.grpc, self.ingest, retry) if protocols.grpc else None
         self.http = HttpReceiver(protocols.http, self.ingest, retry) if protocols.http else None
-        if self.http is not None:
-            self.http.on_denied = self._count_unauthenticated
+        for server in (self.grpc, self.http):
+            if server is not None:
+                server.on_denied = self._count_unauthenticated
         self.stats = host.stats
         """The counters this receiver feeds."""
         self._stopped = False
