@@ -72,6 +72,7 @@ BAD_BODIES: dict[str, bytes] = {
     "lone surrogate as a span key": _span('"\\ud800":"x"'),
     "lone surrogate as an enum name": _span('"kind":"\\udfff"'),
     "lone surrogate as a string value": _span('"name":"\\ud800"'),
+    "lone surrogate in a number string": _span('"startTimeUnixNano":"1\\ud800"'),
     # wrong shapes at each level
     "document is an array": b"[1, 2]",
     "resourceSpans is an object": b'{"resourceSpans": {"scopeSpans": []}}',
