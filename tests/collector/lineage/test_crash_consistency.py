@@ -118,6 +118,7 @@ def _stored(data_dir: Path, run_ids: set[str]) -> set[str]:
         store.close()
 
 
+@pytest.mark.timeout(900)  # seven collector start-ups on a shared, busy machine
 def test_sigkill_mid_ingest_loses_no_acknowledged_lineage(tmp_path: Path) -> None:
     collector = CollectorProcess(tmp_path, lineage_config(tmp_path))
     clients = Clients(collector)
