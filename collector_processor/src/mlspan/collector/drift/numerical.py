@@ -184,7 +184,9 @@ def welch_p_value(a: Moments, b: Moments) -> float:
     """Two-sided Welch t-test p-value from exact moments (as ``ttest_ind_from_stats``)."""
     va, vb = a.variance / a.count, b.variance / b.count
     t = (b.mean - a.mean) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va * va / (a.count - 1) + vb * vb / (b.count - 1))
+    top = max(va, vb)  # df is scale-free: on ratios no square overflows (variances ~1e290)
+    ra, rb = va / top, vb / top
+    df = (ra + rb) ** 2 / (ra * ra / (a.count - 1) + rb * rb / (b.count - 1))
     return float(min(2.0 * special.stdtr(df, -abs(t)), 1.0))
 
 
