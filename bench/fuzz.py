@@ -10,7 +10,9 @@ timestamps, NaN parameters) and through HTTP framing (content types, chunking,
 Content-Length lies). They go to the OTLP/HTTP and OTLP/gRPC receivers, with query API
 requests (every route of ``/openapi.json``, hostile parameters and bodies) mixed into
 every batch; between batches valid spans are sent and must be queryable through the
-lineage API. See ``tests/fuzz/`` for the parts.
+lineage API. The collector also forwards to a real OTLP receiver that is down during
+every fourth batch, so back-pressure answers and the channels that saw them are part of
+the run. See ``tests/fuzz/`` for the parts.
 
 Reports crashes (process death; the payloads sent just before are saved for replay),
 hangs, 5xx, gRPC INTERNAL/UNKNOWN, connections closed without an answer, stuck gRPC
@@ -45,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1_000, help="payloads between canaries")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds before a hang")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-forward",
+        action="store_true",
+        help="default pipeline only (no OTLP backend that goes down every 4th batch)",
+    )
     parser.add_argument("--out", type=Path, help="where findings go (default: a new temp dir)")
     parser.add_argument("--replay", type=Path, nargs="+", help="send saved .bin payloads")
     args = parser.parse_args(argv)
@@ -68,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch,
         timeout_s=args.timeout,
         seed=args.seed,
+        forward=not args.no_forward,
     )
     report = FuzzHarness(seeds, settings).run()
     print(report.table())

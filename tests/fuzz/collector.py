@@ -1,8 +1,9 @@
 """A real ``mlspan collector`` process on 127.0.0.1 for fuzzing.
 
 Started with the built-in default pipeline (``otlp`` receiver, ``lineage``, ``drift``,
-``alerts``: what a user gets from ``mlspan collector``) on port 0 everywhere, in its own
-data folder; the bound addresses are read from its start-up banner. The harness watches
+``alerts``: what a user gets from ``mlspan collector``), or that pipeline forwarding to an
+OTLP backend as well (``forwarding_document``), on port 0 everywhere, in its own data
+folder; the bound addresses are read from its start-up banner. The harness watches
 it from outside: whether it is alive, how it died (a signal such as SIGSEGV shows as a
 negative return code), and its resident memory from ``/proc``.
 """
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+import yaml
 
 START_TIMEOUT_S: Final = 90.0
 _BANNER: Final = {
@@ -26,6 +30,30 @@ _BANNER: Final = {
 }
 
 
+def forwarding_document(backend: str) -> dict[str, Any]:
+    """The default configuration plus an ``otlp`` exporter to ``backend`` (gRPC) with a
+    small queue and quick retries, so a backend outage soon fills the queue and the
+    receivers answer with back-pressure (RESOURCE_EXHAUSTED, 429/503)."""
+    from mlspan.collector.config.loader import default_document
+    from mlspan.collector.service.factories import default_factories
+
+    document = default_document(default_factories())
+    document["exporters"]["otlp/backend"] = {
+        "endpoint": backend,
+        "sending_queue": {"queue_size": 16, "num_consumers": 1},
+        "retry_on_failure": {"initial_interval": 0.1, "max_interval": 0.5},
+    }
+    document["service"]["pipelines"]["traces"]["exporters"].append("otlp/backend")
+    return document
+
+
+def _die_with_parent() -> list[str]:
+    """A command prefix that makes the child get SIGTERM when the fuzzing process goes
+    away (util-linux ``setpriv``; none where it is missing)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
 class CollectorDied(RuntimeError):
     """The collector exited while it should have been running."""
 
@@ -33,8 +61,12 @@ class CollectorDied(RuntimeError):
 class CollectorProcess:
     """``mlspan collector`` as a child process, restartable in the same folder."""
 
-    def __init__(self, folder: Path, log_level: str = "WARNING") -> None:
+    def __init__(
+        self, folder: Path, document: dict[str, Any] | None = None, log_level: str = "WARNING"
+    ) -> None:
         self.folder = folder
+        self.document = document
+        """Configuration written to ``config.yaml``; None: the built-in defaults."""
         self.log_level = log_level
         self.process: subprocess.Popen[bytes] | None = None
         self.grpc_address = ""
@@ -53,6 +85,7 @@ class CollectorProcess:
         self.folder.mkdir(parents=True, exist_ok=True)
         out_path = self.folder / f"collector-{self.starts}.out"
         args = [
+            *_die_with_parent(),
             sys.executable,
             "-X",
             "faulthandler",
@@ -70,6 +103,10 @@ class CollectorProcess:
             "--log-level",
             self.log_level,
         ]
+        if self.document is not None:
+            config = self.folder / "config.yaml"
+            config.write_text(yaml.safe_dump(self.document))
+            args += ["--config", str(config)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLSPAN_"))}
         with out_path.open("wb") as out, self.log_path.open("wb") as err:
             self.process = subprocess.Popen(args, stdout=out, stderr=err, env=env)
@@ -126,6 +163,18 @@ class CollectorProcess:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+    def dump_and_kill(self) -> None:
+        """SIGABRT: Python's fault handler writes every thread's stack to the log (where
+        an unresponsive process is stuck), then the process ends."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGABRT)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 30 s; safe to call more than once."""

@@ -4,13 +4,19 @@ Each payload goes to the OTLP/HTTP or OTLP/gRPC receiver (``grpc_share`` of them
 gRPC); a share of query API requests is mixed into every batch. After each request the
 process is checked: if it died, the last payloads sent are saved under
 ``out/crashes/`` with the exit (e.g. SIGSEGV) and the log tail, and a new process is
-started on the same data folder. Failing requests (5xx, hangs, connections closed
+started on the same data folder. A process that stops answering (three hangs in a row)
+is treated the same way, after SIGABRT has made it write every thread's stack to its
+log. Failing requests (5xx, hangs, connections closed
 without an answer, stuck gRPC channels) are saved under ``out/failures/`` (the first
 few of each kind) for replay with ``bench/fuzz.py --replay``.
 
 Between batches valid requests with fresh ids go in over both transports and each of
 their runs must become queryable at ``/api/v1/runs/{id}`` (the lineage write survived
 the batch), and the process's RSS is sampled.
+
+With ``forward``, the collector also forwards to a real OTLP receiver (``OtlpSink``) that
+is down during every ``outage_every``-th batch: the exporter's queue fills, the receivers
+answer with back-pressure, and gRPC channels that saw it must recover once it is back.
 """
 
 from __future__ import annotations
@@ -25,13 +31,16 @@ from pathlib import Path
 from typing import Final
 
 from tests.fuzz.api_fuzz import API, ApiFuzzer
-from tests.fuzz.collector import CollectorProcess
+from tests.fuzz.collector import CollectorProcess, forwarding_document
 from tests.fuzz.payloads import GRPC, HTTP, JSON, Payload, PayloadGenerator
 from tests.fuzz.report import Crash, FuzzReport
 from tests.fuzz.seeds import Seeds, run_ids, to_otlp_json
 from tests.fuzz.senders import FAILURES, GrpcSender, HttpSender, Outcome
+from tests.support.otlp_sink import OtlpSink
 
 CANARY_WAIT_S: Final = 60.0
+WEDGED_AFTER: Final = 3
+"""Consecutive hangs after which the process counts as stuck (dumped and restarted)."""
 WARM_UP_SHARE: Final = 0.1
 """RSS growth is measured from the sample after this share of the run."""
 
@@ -50,6 +59,8 @@ class FuzzSettings:
     timeout_s: float = 15.0
     seed: int = 1
     saved_per_kind: int = 3
+    forward: bool = False
+    outage_every: int = 4
 
 
 class FuzzHarness:
@@ -59,17 +70,22 @@ class FuzzHarness:
         self.seeds = seeds
         self.settings = settings
         self.report = FuzzReport()
-        self.collector = CollectorProcess(settings.out / "collector")
+        self.sink = OtlpSink() if settings.forward else None
+        document = forwarding_document(self.sink.grpc_endpoint) if self.sink else None
+        self.collector = CollectorProcess(settings.out / "collector", document)
         self.generator = PayloadGenerator(seeds, settings.seed)
         self.recent: deque[Payload] = deque(maxlen=20)
         self.canary_ids: list[str] = []
         self._saved = 0
+        self._hangs = 0
 
     # -- the run ---------------------------------------------------------------------
     def run(self) -> FuzzReport:
         """Send everything; the report of what happened."""
         started = time.monotonic()
         s = self.settings
+        if self.sink is not None:
+            self.sink.start()
         self.collector.start()
         self._connect()
         try:
@@ -78,12 +94,18 @@ class FuzzHarness:
             sent_api = 0
             for index in range(batches):
                 count = min(s.batch, s.payloads - index * s.batch)
+                outage = self.sink is not None and index % s.outage_every == s.outage_every - 1
+                if outage and self.sink is not None:
+                    self.sink.stop()
                 for _ in range(count):
                     grpc = self.generator.rng.random() < s.grpc_share
                     self._send(self.generator.grpc() if grpc else self.generator.http())
                 for _ in range(min(api_per_batch, s.api_payloads - sent_api)):
                     self._send(self.api.next())
                     sent_api += 1
+                if self.sink is not None:
+                    self.sink.start()
+                    self.sink.clear()
                 self._canary(index)
                 self.report.rss_samples.append(self.collector.rss_bytes())
                 if index < batches * WARM_UP_SHARE:
@@ -91,6 +113,8 @@ class FuzzHarness:
         finally:
             self.grpc.close()
             self.collector.stop()
+            if self.sink is not None:
+                self.sink.stop()
             self.report.elapsed_s = time.monotonic() - started
         return self.report
 
@@ -110,8 +134,14 @@ class FuzzHarness:
         else:
             outcome = self.http.send(payload)
         if not self.collector.alive:
-            self._crashed()
-            return Outcome("crash", self.collector.exit_description)
+            exit_description = self.collector.exit_description
+            self._crashed(exit_description)
+            return Outcome("crash", exit_description)
+        self._hangs = self._hangs + 1 if outcome.category == "hang" else 0
+        if self._hangs >= WEDGED_AFTER:
+            self._hangs = 0
+            self.collector.dump_and_kill()
+            self._crashed(f"unresponsive ({WEDGED_AFTER} hangs in a row; stacks in the log)")
         self.report.counts[(payload.transport, outcome.category)] += 1
         self.report.family_counts[(payload.family, outcome.category)] += 1
         if outcome.category in FAILURES:
@@ -131,8 +161,7 @@ class FuzzHarness:
             folder = self.settings.out / "failures" / outcome.category
             saved.append(payload.save(folder, self._name(payload.kind)))
 
-    def _crashed(self) -> None:
-        exit_description = self.collector.exit_description
+    def _crashed(self, exit_description: str) -> None:
         folder = self.settings.out / "crashes" / f"crash-{len(self.report.crashes) + 1}"
         paths = [p.save(folder, self._name(p.kind)) for p in self.recent]
         self.report.crashes.append(Crash(exit_description, paths, self.collector.log_tail()))
