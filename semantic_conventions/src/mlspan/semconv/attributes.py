@@ -169,6 +169,15 @@ sketch. Type: boolean.
 SUMMARY_CALLS: Final = "mlspan.summary.calls"
 """Number of calls whose data a summary span merges. Type: int."""
 
+DRIFT_WINDOW_CLOSE: Final = "mlspan.drift.window.close"
+"""
+Set on a span that ends a scoring job (its root span, or a component run's end): when the
+collector reads it, it closes the open drift windows of the span's service (of the span's
+model only, when the span names one) and computes their results at once, instead of waiting
+for the time or row limit. Summaries in spans read after it open the next window. Type:
+boolean.
+"""
+
 CHECK_NAME: Final = "mlspan.check.name"
 """Name of the check callable. Type: string."""
 
