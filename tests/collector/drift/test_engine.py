@@ -217,7 +217,9 @@ def test_validation_config_folder_sets_thresholds_and_accepted_changes(tmp_path:
         json.dumps(
             {
                 "accepted_change": {"mean": 10},
-                "features": {"age": {"drift": {"wasserstein_sigma": 2.0, "psi": 5, "js": 1}}},
+                "features": {
+                    "age": {"drift": {"wasserstein_sigma": 2.0, "psi": 5, "js": 1, "ks": 1}}
+                },
             }
         )
     )

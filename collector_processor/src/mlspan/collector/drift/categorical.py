@@ -6,18 +6,22 @@ test is the two-sample chi-square test of homogeneity on the 2 x k contingency t
 baseline's shares as known and over-reject. Categories with an expected count under 5
 are pooled into one so the chi-square approximation holds. When a side has spilled into
 a frequent-items sketch, both sides are compared over the values both still list, and
-everything else forms one "other" category.
+everything else forms one "other" category, and the test allows for the sketch's error
+bound: each count of a sketched side is moved towards what homogeneity expects by up to
+the sketch's maximum count error before the test, so estimation error alone cannot
+reject.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Final
 
 import numpy as np
 from scipy import stats
 
-from mlspan.collector.drift.comparison import Comparison
-from mlspan.collector.drift.divergence import FloatArray, jensen_shannon, linf, psi
+from mlspan.collector.drift.comparison import Comparison, Shift
+from mlspan.collector.drift.divergence import FloatArray, jensen_shannon, linf, psi, shares
 from mlspan.summaries import CategoricalSummary
 
 MIN_EXPECTED: Final = 5.0
@@ -25,6 +29,17 @@ MIN_EXPECTED: Final = 5.0
 
 OTHER: Final = "\x00other"
 """Bucket of values a sketch no longer counts individually."""
+
+SHIFTS_SHOWN: Final = 2
+"""Categories named in an insight."""
+
+
+def count_error(summary: CategoricalSummary) -> float:
+    """Largest error of one category's count: 0 for exact counts, else the sketch's bound."""
+    if summary.exact:
+        return 0.0
+    sketch = summary.sketch()
+    return float(sketch.epsilon * sketch.total_weight)
 
 
 def category_counts(summary: CategoricalSummary) -> dict[str, float]:
@@ -55,8 +70,32 @@ def compare_categorical(reference: CategoricalSummary, current: CategoricalSumma
     values["js"] = jensen_shannon(ref, cur)
     values["linf"] = linf(ref, cur)
     values["psi"] = psi(ref, cur)
-    p_values["chi2"] = contingency_p_value(ref, cur)
-    return comparison
+    sides = [count_error(reference), count_error(current)]
+    errors = np.array(sides)[:, None] * np.ones(len(categories))
+    if OTHER in categories:
+        # The rest of a sketch is its total less the listed estimates: each estimate's
+        # error can add up in it.
+        errors[:, categories.index(OTHER)] *= max(len(categories) - 1, 1)
+    p_values["chi2"] = contingency_p_value(ref, cur, errors)
+    facts["count_error"] = max(sides)
+    return dataclasses.replace(comparison, shifts=share_shifts(categories, ref, cur))
+
+
+def share_shifts(
+    categories: list[str], reference: FloatArray, current: FloatArray
+) -> tuple[Shift, ...]:
+    """The ``SHIFTS_SHOWN`` categories whose share changed most, largest first."""
+    before, after = shares(reference), shares(current)
+    order = np.argsort(-np.abs(after - before), kind="stable")[:SHIFTS_SHOWN]
+    return tuple(
+        Shift(
+            "other" if categories[i] == OTHER else categories[i],
+            float(before[i]),
+            float(after[i]),
+        )
+        for i in order
+        if after[i] != before[i]
+    )
 
 
 def _common_categories(
@@ -80,11 +119,22 @@ def _common_categories(
     return folded[0], folded[1]
 
 
-def contingency_p_value(reference: FloatArray, current: FloatArray) -> float:
-    """p-value of the chi-square test of homogeneity, rare categories pooled."""
+def contingency_p_value(
+    reference: FloatArray, current: FloatArray, errors: FloatArray | None = None
+) -> float:
+    """p-value of the chi-square test of homogeneity, rare categories pooled.
+
+    ``errors`` (2 x k, optional) bound each count's error (frequent-items sketches):
+    every count is first moved towards its expected count by up to that much, the most
+    the sketch can have added to the difference, so estimation error cannot reject.
+    """
     table = np.vstack([reference, current])
     total = table.sum()
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / total
+    if errors is not None and errors.any():
+        table = table - np.clip(table - expected, -errors, errors)
+        total = table.sum()
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / total
     rare = (expected < MIN_EXPECTED).any(axis=0)
     if rare.any():
         pooled = table[:, rare].sum(axis=1, keepdims=True)

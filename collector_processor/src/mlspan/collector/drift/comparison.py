@@ -23,3 +23,15 @@ class Comparison:
     current_rows: int
     facts: dict[str, float] = field(default_factory=dict)
     """Means and standard deviations for the insight text."""
+    shifts: tuple[Shift, ...] = ()
+    """The most-shifted quantiles (numerical) or category shares (categorical), largest
+    first, for the insight text."""
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One quantile or category share on both sides, e.g. ("p90", 7.1, 8.3) or ("a", 0.4, 0.3)."""
+
+    label: str
+    baseline: float
+    current: float
