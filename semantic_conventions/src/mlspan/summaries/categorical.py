@@ -63,7 +63,12 @@ class CategoricalSummary:
         return cls(total, nulls, MappingProxyType(top), False, bytes(sketch.serialize()), cap)
 
     def sketch(self) -> frequent_strings_sketch:
-        """The frequent-items sketch; built from the exact counts when there is none."""
+        """The frequent-items sketch; built from the exact counts when there is none.
+
+        Trusts ``sketch_bytes``: DataSketches' deserializer reads lengths and counts from
+        them unchecked. Bytes from elsewhere must pass a bounds-checked reader first (the
+        collector's ``decode_summary`` does).
+        """
         if self.sketch_bytes:
             return frequent_strings_sketch.deserialize(self.sketch_bytes)
         sketch = frequent_strings_sketch(_lg_max_map_size(self.cap))

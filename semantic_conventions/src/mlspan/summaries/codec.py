@@ -3,8 +3,8 @@
 Scalars travel as scalar attributes and each sketch as one base64 string, because OTLP
 encodes every element of a numeric array attribute as its own message (slow to encode
 and to parse); categorical counts travel as one JSON object. ``to_attributes`` and
-``from_attributes`` are inverse: the collector rebuilds exactly what the application
-summarised.
+``from_attributes`` are inverse; ``from_attributes`` trusts its input (the collector
+decodes what arrives over the network with its own checked decoder).
 """
 
 from __future__ import annotations
@@ -87,7 +87,14 @@ class FeatureSummary:
 
     @classmethod
     def from_attributes(cls, attributes: Mapping[str, object]) -> FeatureSummary:
-        """Rebuild a summary from event attributes; raises ``SummaryDecodeError``."""
+        """Rebuild a summary from event attributes; raises ``SummaryDecodeError``.
+
+        Trusts its input: meant for attributes this package wrote (round trips, tests,
+        stored summaries). The sketch bytes go to DataSketches' deserializers unchecked,
+        and they read out of bounds on a corrupt blob; counts, moments and categories
+        are not checked against each other. Attributes from the network must go through
+        a checked decoder such as the collector's ``decode_summary`` instead.
+        """
         try:
             return cls._decode(attributes)
         except SummaryDecodeError:

@@ -16,6 +16,7 @@ tests/summaries/test_kll_build.py checks both.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +54,43 @@ def kll_from_sorted(
         if n:
             sketch.update(np.ascontiguousarray(ordered, dtype=np.float64))
         return bytes(sketch.serialize())
+    return _one_pass(n, k, rng, lambda positions: ordered[positions], ordered[0], ordered[-1])
+
+
+def kll_from_weighted(
+    values: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.int64],
+    k: int,
+    rng: np.random.Generator | None = None,
+) -> bytes:
+    """Serialized KLL sketch of ``values[i]`` repeated ``weights[i]`` times, never expanded.
+
+    ``values`` are finite, distinct and ascending, ``weights`` positive with a sum below
+    2**63. The sketch is the one ``kll_from_sorted`` builds from the expanded array (the
+    same one for the same ``rng``), but only the ``O(k)`` items it keeps are looked up,
+    by binary search on the cumulative weights: the work is ``O(len(values) + k log
+    len(values))`` whatever the weights add up to.
+    """
+    cumulative = np.cumsum(weights, dtype=np.int64)
+    n = int(cumulative[-1]) if cumulative.size else 0
+    if n <= k:  # at most k values: the library's own sketch of them
+        return kll_from_sorted(np.repeat(values, weights), k, rng)
+
+    def pick(positions: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        return values[np.searchsorted(cumulative, positions, side="right")]
+
+    return _one_pass(n, k, rng, pick, values[0], values[-1])
+
+
+def _one_pass(
+    n: int,
+    k: int,
+    rng: np.random.Generator | None,
+    pick: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]],
+    lowest: float,
+    highest: float,
+) -> bytes:
+    """The compacted sketch of ``n > k`` sorted values, ``pick`` giving those at positions."""
     height = 1
     while True:
         width = 1 << height
@@ -64,23 +102,23 @@ def kll_from_sorted(
         height += 1
     generator = rng if rng is not None else np.random.default_rng()
     offset = int(generator.integers(width))
-    top = ordered[offset : kept * width : width]
+    top = pick(offset + width * np.arange(kept, dtype=np.int64))
     # The leftover tail, in runs of 2**b values for each set bit b of ``rest``: each run
     # is represented by one of its values, chosen like the top level's offset.
-    remainder: list[float] = []
+    chosen: list[int] = []
     counts = [0] * (height + 1)
     position = kept * width
     for bit in range(height - 1, -1, -1):
         if rest >> bit & 1:
             run = 1 << bit
-            remainder.append(float(ordered[position + int(generator.integers(run))]))
+            chosen.append(position + int(generator.integers(run)))
             counts[bit] = 1
             position += run
     counts[height] = kept
-    # Items are stored level 0 first; ``remainder`` was collected from the top bit down.
-    bottom = np.array(remainder[::-1], dtype=np.float64)
+    # Items are stored level 0 first; ``chosen`` was collected from the top bit down.
+    bottom = pick(np.array(chosen[::-1], dtype=np.int64))
     num_levels = height + 1
-    retained = kept + len(remainder)
+    retained = kept + len(chosen)
     levels = [capacity - retained]
     for level in range(height):
         levels.append(levels[-1] + counts[level])
@@ -99,6 +137,6 @@ def kll_from_sorted(
         0,
     )
     body = struct.pack(f"<{num_levels}I", *levels)
-    extremes = struct.pack("<dd", float(ordered[0]), float(ordered[-1]))
+    extremes = struct.pack("<dd", float(lowest), float(highest))
     items = np.concatenate([bottom, top]).astype("<f8", copy=False).tobytes()
     return header + body + extremes + items

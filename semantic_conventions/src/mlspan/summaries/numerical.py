@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from datasketches import kll_doubles_sketch
 
-from mlspan.summaries.kll_build import kll_from_sorted
+from mlspan.summaries.kll_build import kll_from_sorted, kll_from_weighted
 from mlspan.summaries.moments import Moments
 
 DEFAULT_KLL_K = 200
@@ -61,7 +61,9 @@ class NumericalSummary:
         nan = size - first_nan
         sketch_bytes = kll_from_sorted(finite, k)
         moments = Moments()
-        if finite.size:
+        if finite.size and not _plain_powers_fit(finite):
+            moments = Moments.from_array(finite)  # scaled: values beyond ~1e70 or 1e-70
+        elif finite.size:
             lowest, highest, mean = float(finite[0]), float(finite[-1]), float(finite.mean())
             # ``finite`` views the private sorted copy, free to overwrite now that the
             # sketch is built: the powers are computed in place with one temporary.
@@ -81,8 +83,54 @@ class NumericalSummary:
             k=k,
         )
 
+    @classmethod
+    def from_weighted(
+        cls,
+        values: npt.ArrayLike,
+        weights: npt.ArrayLike,
+        nulls: int = 0,
+        k: int = DEFAULT_KLL_K,
+    ) -> NumericalSummary:
+        """The summary ``from_values`` gives for ``values[i]`` repeated ``weights[i]``
+        times, built without repeating them: the work is bounded by ``len(values)`` (plus
+        ``O(k)`` look-ups), not by the sum of the weights, which may be as large as
+        2**62. NaN values count as nulls, +-inf as infinite, as in ``from_values``.
+        """
+        labels = np.asarray(values, dtype=np.float64).ravel()
+        counts = np.asarray(weights, dtype=np.int64).ravel()
+        if labels.shape != counts.shape or (counts < 0).any():
+            raise ValueError("values and non-negative weights must pair up")
+        keep = counts > 0
+        labels, counts = labels[keep], counts[keep]
+        if int(counts.sum(dtype=np.float64)) >= 1 << 62:
+            raise ValueError("weights add up to 2**62 or more")
+        order = np.argsort(labels, kind="stable")
+        labels, counts = labels[order], counts[order]
+        nan = int(counts[np.isnan(labels)].sum())
+        inf = int(counts[np.isinf(labels)].sum())
+        finite = np.isfinite(labels)
+        distinct, inverse = np.unique(labels[finite], return_inverse=True)
+        merged = np.zeros(distinct.size, dtype=np.int64)
+        np.add.at(merged, inverse, counts[finite])
+        total = int(counts.sum())
+        return cls(
+            count=total + nulls,
+            nulls=nulls + nan,
+            nan=nan,
+            inf=inf,
+            moments=Moments.from_weighted(distinct, merged),
+            sketch_bytes=kll_from_weighted(distinct, merged, k),
+            k=k,
+        )
+
     def sketch(self) -> kll_doubles_sketch:
-        """The deserialized KLL sketch (a new object each call)."""
+        """The deserialized KLL sketch (a new object each call).
+
+        Trusts ``sketch_bytes``: DataSketches' deserializer reads out of bounds on
+        corrupt bytes. Summaries built here are well-formed; bytes from elsewhere (a
+        span, a file) must pass a bounds-checked reader first, as the collector's
+        ``decode_summary`` does.
+        """
         return kll_doubles_sketch.deserialize(self.sketch_bytes)
 
     @property
@@ -116,3 +164,15 @@ class NumericalSummary:
     def null_rate(self) -> float:
         """Share of missing values."""
         return self.nulls / self.count if self.count else 0.0
+
+
+_PLAIN_LIMIT = 1e70
+"""Largest deviation whose 4th power, summed over 2**53 values, stays inside float64."""
+
+
+def _plain_powers_fit(ordered: npt.NDArray[np.float64]) -> bool:
+    """Whether the fast in-place moments of the sorted finite ``ordered`` can neither
+    overflow (a sum of 4th powers) nor underflow to nothing (all deviations below ~1e-77):
+    otherwise ``Moments.from_array`` computes them on scaled values."""
+    magnitude = max(abs(float(ordered[0])), abs(float(ordered[-1])))
+    return 1e-60 < magnitude < _PLAIN_LIMIT or magnitude == 0.0
