@@ -6,18 +6,27 @@ with at most ``max_categories`` distinct values becomes categorical (possible wh
 sketch still holds every value), and a categorical feature whose labels are all numbers
 and which has more distinct values becomes numerical. Baseline and current go through
 the same rule, so both sides are always compared as the same kind.
+
+Counts come from requests, so no conversion expands them into values: categories become
+a numerical summary built from (label, count) pairs, and numbers become categories only
+while the sketch holds every value (at most ``k`` of them).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 import numpy as np
 
+from mlspan.collector.drift.summary_check import MAX_MAGNITUDE
 from mlspan.semconv.values import FeatureKind
 from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
 
 logger = logging.getLogger(__name__)
+
+MAX_WEIGHT: Final = float(1 << 62)
+"""Largest total count converted to numerical (the KLL sketch counts in 64 bits)."""
 
 
 def target_kind(
@@ -88,10 +97,18 @@ def _numeric_labels(stats: CategoricalSummary) -> np.ndarray | None:
 
 
 def _to_numerical(stats: NumericalSummary | CategoricalSummary) -> NumericalSummary | None:
+    """The numerical summary of exact categories with numeric labels, built from the
+    (label, count) pairs: the work is bounded by the number of labels (at most the
+    cardinality cap), never by the counts, which a request sets (up to 2**53 each)."""
     if not isinstance(stats, CategoricalSummary) or not stats.exact:
         return None
     labels = _numeric_labels(stats)
     if labels is None:
         return None
-    values = np.repeat(labels, np.fromiter(stats.counts.values(), dtype=np.int64))
-    return NumericalSummary.from_values(values, nulls=stats.nulls)
+    finite = labels[np.isfinite(labels)]
+    if finite.size and float(np.abs(finite).max()) > MAX_MAGNITUDE:
+        return None  # beyond what decoded numerical summaries may hold
+    counts = np.fromiter(stats.counts.values(), dtype=np.int64, count=len(stats.counts))
+    if float(counts.sum(dtype=np.float64)) >= MAX_WEIGHT:
+        return None
+    return NumericalSummary.from_weighted(labels, counts, nulls=stats.nulls)
