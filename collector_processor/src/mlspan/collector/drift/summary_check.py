@@ -12,7 +12,8 @@ counts the rejection and keeps the span's other summaries.
 What is refused beyond malformed bytes: attributes of the wrong type, text longer than
 ``MAX_TEXT``, counts above ``MAX_COUNT`` or that do not add up (nulls above the count,
 a sketch that summarises a different number of values than the moments, exact
-categories that do not sum to the non-null count), non-finite moments, negative sums of
+categories that do not sum to the non-null count), NaN moments (infinite sums of 3rd and
+4th powers only where the extremes allow them), negative sums of
 squares, extremes that differ from the sketch's, and sketch parameters outside the
 ranges the instrumentation can produce.
 """
@@ -40,10 +41,11 @@ MAX_COUNT: Final = 1 << 53
 """Largest count accepted: every count stays exact as a float."""
 MAX_CAP: Final = 1 << 20
 """Largest categorical cardinality cap accepted."""
-MAX_MAGNITUDE: Final = 1e75
-"""Largest absolute value a numerical summary may describe: merging moments and the
-drift tests raise powers of the spread and of sums of squares (up to the 4th), which
-overflow float64 beyond it."""
+MAX_MAGNITUDE: Final = 1e145
+"""Largest absolute value a numerical summary may describe: the sum of squared deviations
+of 2**53 values within it stays finite, so variance, std and every sigma-scaled drift
+metric are exact. The sums of 3rd and 4th powers may exceed float64 (from ~1e77) and
+arrive as infinities, which make skewness and kurtosis read NaN (``Moments``)."""
 MAX_SKETCH_TEXT: Final = 4 * 1024 * 1024
 """Longest base64 sketch or categories JSON accepted (a span's whole byte budget)."""
 
@@ -110,8 +112,8 @@ def _numerical(
         raise BadSummary(f"the sketch summarises {layout.n} values, the counts say {finite}")
     mean = _number(attributes, attr.SUMMARY_MEAN)
     m2 = _number(attributes, attr.SUMMARY_M2)
-    m3 = _number(attributes, attr.SUMMARY_M3)
-    m4 = _number(attributes, attr.SUMMARY_M4)
+    m3 = _number(attributes, attr.SUMMARY_M3, infinite=True)
+    m4 = _number(attributes, attr.SUMMARY_M4, infinite=True)
     if not finite:  # no values: the moments of nothing, whatever the event said
         return NumericalSummary(count, nulls, nan, inf, Moments(), sketch, k)
     low = _number(attributes, attr.SUMMARY_MIN, None)
@@ -132,6 +134,8 @@ def _check_moments(
 
     Every deviation from the mean is at most the spread, so the sums of its powers are
     at most ``n`` times the spread's powers; the mean lies between the extremes. The
+    bounds are products, which saturate to ``inf`` where ``**`` would raise: an infinite
+    ``m3`` or ``m4`` (a sum beyond float64) passes only where its bound overflows too. The
     spread is widened by a relative 1e-9 of the values' magnitude (the rounding of the
     mean of a constant column makes tiny non-zero deviations).
     """
@@ -140,9 +144,10 @@ def _check_moments(
     spread = (high - low) + slack
     if not low - slack <= mean <= high + slack:
         raise BadSummary(f"mean {mean} lies outside [{low}, {high}]")
-    if not (0.0 <= m2 <= n * spread**2 and abs(m3) <= n * spread**3 and m4 >= 0.0):
+    bound2 = n * spread * spread
+    if not (0.0 <= m2 <= bound2 and abs(m3) <= bound2 * spread and m4 >= 0.0):
         raise BadSummary("sums of powered deviations impossible for the extremes")
-    if m4 > n * spread**4:
+    if m4 > bound2 * spread * spread:
         raise BadSummary("sum of fourth powers impossible for the extremes")
 
 
@@ -214,12 +219,17 @@ def _count(attributes: Mapping[str, object], key: str, default: int | None) -> i
     return value
 
 
-def _number(attributes: Mapping[str, object], key: str, default: float | None = 0.0) -> float:
+def _number(
+    attributes: Mapping[str, object],
+    key: str,
+    default: float | None = 0.0,
+    infinite: bool = False,
+) -> float:
     value = _present(attributes, key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadSummary(f"{key} must be a number")
     number = float(value)
-    if not math.isfinite(number):
+    if math.isnan(number) or (math.isinf(number) and not infinite):
         raise BadSummary(f"{key} is not finite")
     return number
 
