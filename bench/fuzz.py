@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout,
         seed=args.seed,
         forward=not args.no_forward,
+        progress=True,
     )
     report = FuzzHarness(seeds, settings).run()
     print(report.table())

@@ -61,6 +61,8 @@ class FuzzSettings:
     saved_per_kind: int = 3
     forward: bool = False
     outage_every: int = 4
+    progress: bool = False
+    """Print one line per batch (sent so far, failures, RSS)."""
 
 
 class FuzzHarness:
@@ -110,6 +112,8 @@ class FuzzHarness:
                 self.report.rss_samples.append(self.collector.rss_bytes())
                 if index < batches * WARM_UP_SHARE:
                     self.report.rss_base_index = len(self.report.rss_samples) - 1
+                if s.progress:
+                    self._print_progress(index, batches, started)
         finally:
             self.grpc.close()
             self.collector.stop()
@@ -117,6 +121,16 @@ class FuzzHarness:
                 self.sink.stop()
             self.report.elapsed_s = time.monotonic() - started
         return self.report
+
+    def _print_progress(self, index: int, batches: int, started: float) -> None:
+        r = self.report
+        failures = sum(r.failure_counts.values())
+        print(
+            f"batch {index + 1}/{batches}: {r.sent} sent in {time.monotonic() - started:.0f} s,"
+            f" {len(r.crashes)} crashes, {failures} failures,"
+            f" RSS {r.rss_samples[-1] / 2**20:.0f} MiB",
+            flush=True,
+        )
 
     def _connect(self) -> None:
         timeout = self.settings.timeout_s

@@ -3,8 +3,9 @@
 A few thousand payloads of every mutator family (bytes, protobuf structure, OTLP/JSON,
 mlspan attributes, HTTP framing), seeded with spans the instrumentation recorded while
 scikit-learn really fitted, over OTLP/HTTP and OTLP/gRPC, with query API requests and
-canary spans between batches. ``bench/fuzz.py`` runs the same harness at >= 100,000
-payloads.
+canary spans between batches; the collector forwards to an OTLP receiver that is down
+during the fourth batch (back-pressure, then channels that must recover).
+``bench/fuzz.py`` runs the same harness at >= 100,000 payloads.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def report(seeds: Seeds, tmp_path_factory: pytest.TempPathFactory) -> FuzzReport:
     out = tmp_path_factory.mktemp("fuzz")
-    settings = FuzzSettings(out=out, payloads=3_000, api_payloads=400, batch=600, seed=7)
+    settings = FuzzSettings(
+        out=out, payloads=3_000, api_payloads=400, batch=600, seed=7, forward=True
+    )
     return FuzzHarness(seeds, settings).run()
 
 
@@ -35,6 +38,7 @@ def test_no_crash_hang_or_server_error(report: FuzzReport) -> None:
     assert report.count("hang") == 0, table
     assert report.count("5xx", "grpc_error") == 0, table
     assert report.count("no_answer", "stuck_connection") == 0, table
+    assert report.count("retry") > 0, table  # the backend outage was felt
 
 
 def test_valid_spans_between_batches_stay_queryable(report: FuzzReport) -> None:
