@@ -199,3 +199,82 @@ Name of the input or output the check ran on: the parameter name for the decorat
 ("return" for the return value), the name given to add_input/add_output for the context-
 manager form, else its position. Type: string.
 """
+
+PERFORMANCE_TASK: Final = "mlspan.performance.task"
+"""The kind of model the summary describes. Type: enum."""
+
+PERFORMANCE_WINDOW_START: Final = "mlspan.performance.window.start"
+"""
+Start of the prediction-time window (Unix seconds, inclusive): the summary covers
+predictions made in [start, end), whenever their labels arrived. Type: int.
+"""
+
+PERFORMANCE_WINDOW_END: Final = "mlspan.performance.window.end"
+"""End of the prediction-time window (Unix seconds, exclusive). Type: int."""
+
+PERFORMANCE_COUNT: Final = "mlspan.performance.count"
+"""Number of labelled predictions the summary covers. Type: int."""
+
+PERFORMANCE_LABELS: Final = "mlspan.performance.labels"
+"""
+The class labels of a classifier's summary in matrix order (sorted; as strings). When more
+classes occur than the summary's class cap, the rarest are counted under the last label,
+"__other__". Type: string[].
+"""
+
+PERFORMANCE_CONFUSION: Final = "mlspan.performance.confusion"
+"""
+JSON array of arrays of counts: row i, column j counts predictions of label j whose true
+label is label i (the order of mlspan.performance.labels). Type: string.
+"""
+
+PERFORMANCE_PROBABILITY: Final = "mlspan.performance.probability"
+"""
+JSON object of exact probability sums over the rows whose true label is among the model's
+classes: "rows", "log_loss" (sum of -log p(true class), clipped as scikit-learn clips),
+"brier" (sum over classes of squared differences to the one-hot truth), "unknown" (rows
+whose true label the model cannot score), "bins" (calibration bins) and "top" (per
+confidence bin of the predicted class: rows, sum of confidences, correct predictions) and
+"classes" (per label, per bin: rows, sum of p(label), rows of that label). Type: string.
+"""
+
+PERFORMANCE_SCORES: Final = "mlspan.performance.scores"
+"""
+JSON object mapping each label to two base64 KLL sketches (kll_doubles) of the predicted
+probability of that label: over the rows whose true label is it, and over the other rows.
+ROC AUC and score distributions come from them. Type: string.
+"""
+
+PERFORMANCE_REGRESSION: Final = "mlspan.performance.regression"
+"""
+JSON object of a regressor's error sums: "count", "sum_error" (sum of prediction minus
+truth), "sum_abs_error", "sum_sq_error", and the mean and sum of squared deviations of the
+true values ("mean_true", "m2_true") for R2. Type: string.
+"""
+
+PERFORMANCE_DELAY: Final = "mlspan.performance.delay"
+"""
+Base64 KLL sketch (kll_doubles) of the label delays in seconds: the time from each
+prediction to the arrival of its label. Type: string.
+"""
+
+OUTCOME_PREDICTIONS: Final = "mlspan.outcome.predictions"
+"""
+Predictions of the model version in the window held by the application's prediction log when
+the span was emitted (a gauge, not a sum: the latest value is the current one). Label
+coverage is mlspan.performance.count summed over the window's spans divided by it. Type:
+int.
+"""
+
+OUTCOME_UNMATCHED: Final = "mlspan.outcome.unmatched"
+"""
+Labels recorded in the span's flush that matched no logged prediction (never logged, evicted
+by retention, or not logged yet). Same on every span of one flush; counted once per flush.
+Type: int.
+"""
+
+OUTCOME_DUPLICATES: Final = "mlspan.outcome.duplicates"
+"""
+Labels ignored because their prediction was already labelled (or the id came again in the
+same call, where the last label wins). Same on every span of one flush. Type: int.
+"""

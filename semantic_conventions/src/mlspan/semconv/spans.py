@@ -99,3 +99,13 @@ SUMMARY_SPAN_REQUIRED: Final[tuple[str, ...]] = (
     "mlspan.summary.calls",
 )
 """Attributes every ``span.mlspan.summary`` carries."""
+
+PERFORMANCE_SPAN_REQUIRED: Final[tuple[str, ...]] = (
+    "mlspan.operation.name",
+    "mlspan.model.version",
+    "mlspan.performance.task",
+    "mlspan.performance.window.start",
+    "mlspan.performance.window.end",
+    "mlspan.performance.count",
+)
+"""Attributes every ``span.mlspan.performance`` carries."""

@@ -56,6 +56,12 @@ class OperationName(str, Enum):
     SUMMARY = "summary"
     """Feature summaries accumulated over many small predict calls."""
 
+    EVALUATE = "evaluate"
+    """
+    Performance of a model version from predictions and labels at hand (no prediction log):
+    a performance summary span.
+    """
+
     CROSS_VALIDATE = "cross_validate"
     """
     Cross-validating an estimator (cross_validate, cross_val_score, cross_val_predict): one
@@ -136,3 +142,16 @@ class CheckPhase(str, Enum):
 
     AFTER = "after"
     """The check ran on the outputs after the step."""
+
+
+class PerformanceTask(str, Enum):
+    """Values of ``mlspan.performance.task``: The kind of model the summary describes."""
+
+    CLASSIFIER = "classifier"
+    """
+    Predicted classes: a confusion matrix, and probability sketches and sums when
+    probabilities were logged.
+    """
+
+    REGRESSOR = "regressor"
+    """Predicted numbers: sums of errors and of the true values."""
