@@ -5,6 +5,11 @@ consumer and must never push back on ingest) and a worker thread decodes their s
 events, merges them into per-model baselines and windows, and analyses each window when
 it closes. Results go to listeners (alerting), to ``latest_*()`` (the Prometheus
 collector reads them at scrape time) and to the result store.
+
+A window closes when its time or row limit is reached, when a span asks for it
+(``mlspan.drift.window.close``, the end of a scoring job) or when ``close()`` is called
+(the query API's close request). The summaries of one batch are grouped by model and
+feature and each group is merged in one pass (``bulk_merge``) before it joins its window.
 """
 
 from __future__ import annotations
@@ -15,18 +20,28 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Final
 
 from mlspan.collector.drift.analysis import ProfileCache, analyze
+from mlspan.collector.drift.bulk_merge import merge_all
 from mlspan.collector.drift.config import DriftConfig
-from mlspan.collector.drift.extract import BASELINE, ExtractCounts, extract
+from mlspan.collector.drift.extract import (
+    BASELINE,
+    ExtractCounts,
+    SummaryRecord,
+    WindowClose,
+    extract,
+)
 from mlspan.collector.drift.results import (
     DatasetDrift,
     ModelKey,
     ResultsListener,
     ValidationResult,
 )
+from mlspan.collector.drift.selection import ALL, Selection
 from mlspan.collector.drift.state import ModelState
 from mlspan.collector.drift.store import ResultStore
 from mlspan.collector.pdata import TraceBatch
@@ -42,6 +57,28 @@ BAD_SUMMARY_REASON: Final = "bad_summary"
 summary is left out; the span's other summaries and its lineage are kept)."""
 
 Result = tuple[DatasetDrift, list[ValidationResult]]
+_Group = tuple[ModelKey, str, str]
+"""(model, feature name, origin): the summaries of one batch merged together."""
+
+
+@dataclass(frozen=True)
+class WindowStatus:
+    """The open window of one model: what it holds and when it closes by itself."""
+
+    key: ModelKey
+    opened: float
+    """Unix seconds of its first summary."""
+    rows: int
+    closes_at: float | None
+    """Unix seconds, for time windows."""
+    closes_after_rows: int | None
+    """Row limit, for row windows."""
+
+
+def _selection(model: str | Selection | None) -> Selection:
+    if isinstance(model, Selection):
+        return model
+    return Selection(model=model) if model else ALL
 
 
 class ValidationConfigs:
@@ -147,46 +184,80 @@ class DriftEngine:
         with self._lock:
             return [v for h in self._history.values() if h for v in h[-1][1]]
 
-    def history(self, model: str | None = None) -> list[Result]:
-        """Every kept result (of ``model`` only, if given), oldest first per model."""
+    def history(self, model: str | Selection | None = None) -> list[Result]:
+        """Every kept result (of the selected models only), oldest first per model."""
+        selected = _selection(model)
         with self._lock:
-            return [
-                r
-                for key, h in self._history.items()
-                if model is None or key.model_name == model
-                for r in h
-            ]
+            return [r for key, h in self._history.items() if selected.matches(key) for r in h]
 
     def models(self) -> list[ModelKey]:
         """Every model with a baseline, a window or a result."""
         with self._lock:
             return sorted(set(self._states) | set(self._history), key=str)
 
-    def evaluate(self, model: str | None = None) -> list[Result]:
+    def evaluate(self, model: str | Selection | None = None) -> list[Result]:
         """Results for the open windows right now, without closing them."""
+        selected = _selection(model)
         with self._lock:
             return [
                 analyze(s, s.window, self._validation.for_model(s.key.model_name), self._cache)
                 for s in self._states.values()
-                if s.window.features and (model is None or s.key.model_name == model)
+                if s.window.features and selected.matches(s.key)
             ]
+
+    def open_windows(self, model: str | Selection | None = None) -> list[WindowStatus]:
+        """The open windows that hold summaries, and when each closes by itself."""
+        selected = _selection(model)
+        window = self._config.window
+        timed = window.mode != "rows"
+        with self._lock:
+            return [
+                WindowStatus(
+                    s.key,
+                    s.window.opened,
+                    s.window.rows,
+                    s.window.opened + window.seconds if timed else None,
+                    None if timed else window.rows,
+                )
+                for s in self._states.values()
+                if s.window.features and selected.matches(s.key)
+            ]
+
+    def close(self, model: str | Selection | None = None) -> list[Result]:
+        """Close the selected models' open windows now and return their results."""
+        selected = _selection(model)
+        with self._lock:
+            results = self._close_due(lambda state: selected.matches(state.key), force=True)
+        self._publish(results)
+        return results
 
     # processing ------------------------------------------------------------------------
 
     def process(self, batch: TraceBatch) -> None:
         """Merge every summary of ``batch`` (the worker calls this; tests may too)."""
         now = self._clock()
+        results: list[Result] = []
         with self._lock:
-            changed: set[tuple[ModelKey, str, str]] = set()
+            changed: set[_Group] = set()
+            seen_before: dict[ModelKey, set[str]] = {}
+            pending: dict[_Group, list[SummaryRecord]] = {}
             bad_before = self.counts.bad_spans
             try:
-                for record in extract(batch, self._config.baseline, self.counts):
-                    state = self._states.get(record.key)
-                    if state is None:
-                        state = self._states[record.key] = ModelState(record.key)
-                    state.add(record, now)
-                    if record.side == BASELINE:
-                        changed.add((record.key, record.summary.name, record.summary.origin.value))
+                for item in extract(batch, self._config.baseline, self.counts):
+                    if isinstance(item, WindowClose):
+                        self._merge_pending(pending, now)
+                        results += self._close_due(partial(_closes, item), force=True)
+                        continue
+                    if item.side != BASELINE:
+                        group = (item.key, item.summary.name, item.summary.origin.value)
+                        pending.setdefault(group, []).append(item)
+                        continue
+                    state = self._state(item.key)
+                    if item.key not in seen_before:
+                        seen_before[item.key] = set(state.baseline_digests)
+                    state.add(item, now)
+                    changed.add((item.key, item.summary.name, item.summary.origin.value))
+                self._merge_pending(pending, now)
             finally:
                 if self.counts.bad_spans > bad_before:
                     self._stats.spans_dropped(
@@ -195,26 +266,66 @@ class DriftEngine:
             if self._store is not None and changed:
                 self._store.save_baselines(
                     [(key, self._states[key].baseline[(n, o)]) for key, n, o in changed],
-                    {key: self._states[key].baseline_digests for key, _, _ in changed},
+                    {
+                        key: self._states[key].baseline_digests - before
+                        for key, before in seen_before.items()
+                    },
                 )
+        self._publish(results)
         self.close_windows()
+
+    def _state(self, key: ModelKey) -> ModelState:
+        state = self._states.get(key)
+        if state is None:
+            state = self._states[key] = ModelState(key)
+        return state
+
+    def _merge_pending(self, pending: dict[_Group, list[SummaryRecord]], now: float) -> None:
+        """Add each group of current-window records to its window as one merged record."""
+        for (key, _, _), records in pending.items():
+            state = self._state(key)
+            if len(records) == 1 or len({r.summary.kind for r in records}) > 1:
+                for record in records:
+                    state.add(record, now)
+                continue
+            merged = merge_all([r.summary for r in records])
+            first = min(r.time for r in records)
+            last = max(r.time for r in records)
+            state.add(replace(records[-1], summary=merged, time=last), now)
+            window = state.window
+            window.first = min(window.first, first) if window.first else first
+        pending.clear()
 
     def close_windows(self, force: bool = False) -> list[Result]:
         """Analyse and close every window that is due (every open one if ``force``)."""
+        with self._lock:
+            results = self._close_due(lambda state: True, force)
+        self._publish(results)
+        return results
+
+    def _close_due(self, wanted: Callable[[ModelState], bool], force: bool) -> list[Result]:
+        """Close the wanted windows that are due (all wanted ones if ``force``); call
+        with the lock held, then ``_publish`` the results without it."""
         now = self._clock()
         results: list[Result] = []
+        for state in self._states.values():
+            if not (state.window.features and wanted(state)):
+                continue
+            if not (force or state.window.due(self._config.window, now)):
+                continue
+            closed = state.close_window()
+            config = self._validation.for_model(state.key.model_name)
+            result = analyze(state, closed, config, self._cache)
+            state.adopt_predictions(closed)
+            self._remember(result)
+            results.append(result)
+        return results
+
+    def _publish(self, results: list[Result]) -> None:
+        """Store the results and tell the listeners (never with the lock held)."""
+        if not results:
+            return
         with self._lock:
-            for state in self._states.values():
-                if not (
-                    state.window.features and (force or state.window.due(self._config.window, now))
-                ):
-                    continue
-                closed = state.close_window()
-                config = self._validation.for_model(state.key.model_name)
-                result = analyze(state, closed, config, self._cache)
-                state.adopt_predictions(closed)
-                self._remember(result)
-                results.append(result)
             listeners = list(self._listeners)
         for drift, validation in results:
             if self._store is not None:
@@ -224,7 +335,6 @@ class DriftEngine:
                     listener.on_results(drift, validation)
                 except Exception:
                     logger.exception("drift results listener %r failed", listener)
-        return results
 
     def _remember(self, result: Result) -> None:
         key = result[0].key
@@ -278,3 +388,9 @@ class DriftEngine:
                 self._states[key].baseline_digests.update(tokens)
         for result in store.results():
             self._remember(result)
+
+
+def _closes(request: WindowClose, key: ModelKey) -> bool:
+    """Whether a span's close request covers ``key``'s window: same service, and the same
+    model when the span names one."""
+    return key.service == request.service and (not request.model or key.model_name == request.model)

@@ -6,6 +6,10 @@ only those events are decoded, by the checked ``decode_summary``: a bad summary 
 counted and logged (rate-limited), never raised, and the span's other summaries are kept. A
 search's candidate spans (``mlspan.call.role`` ``candidate``) feed no drift series, even
 if they carry summaries: they see folds of the search's own data, not a model's inputs.
+
+A span with ``mlspan.drift.window.close`` set to true (the end of a scoring job) yields a
+``WindowClose`` after its own summaries, in the order the spans came, so the engine
+closes the job's windows between the job's summaries and whatever follows it.
 """
 
 from __future__ import annotations
@@ -59,6 +63,15 @@ class SummaryRecord:
     """Span end time, unix seconds."""
 
 
+@dataclass(frozen=True)
+class WindowClose:
+    """A span asked to close the open windows of ``service`` (of ``model`` only, unless
+    it is empty) now."""
+
+    service: str
+    model: str
+
+
 @dataclass
 class ExtractCounts:
     """What one extraction pass saw."""
@@ -93,23 +106,43 @@ def side_of(operation: str, role: str, digest: str, time: float, config: Baselin
 
 def extract(
     batch: TraceBatch, config: BaselineConfig, counts: ExtractCounts
-) -> Iterator[SummaryRecord]:
-    """Every feature summary in ``batch`` that belongs to a baseline or a current window.
+) -> Iterator[SummaryRecord | WindowClose]:
+    """Every feature summary in ``batch`` that belongs to a baseline or a current window,
+    and every request to close windows, in span order.
 
-    Walks the parsed view directly: a span without events costs one field read (no
-    per-span wrapper object), and span attributes are read only when one of its events
-    is a feature summary.
+    Walks the parsed view directly: a span without events costs one field read and one
+    key look-up (the close request), and other span attributes are read only when one of
+    its events is a feature summary.
     """
     for resource in batch.view.resource_spans:
         service: str | None = None
         for scope in resource.scope_spans:
             for span in scope.spans:
                 events = span.events
-                if not events or not any(e.name == FEATURE_SUMMARY for e in events):
-                    continue
-                if service is None:
-                    service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
-                yield from _span_summaries(batch, service, span, config, counts)
+                if events and any(e.name == FEATURE_SUMMARY for e in events):
+                    if service is None:
+                        service = _service(resource)
+                    yield from _span_summaries(batch, service, span, config, counts)
+                attributes = span.attributes
+                close = attr.DRIFT_WINDOW_CLOSE
+                if close in attributes and attributes[close].bool_value:
+                    if service is None:
+                        service = _service(resource)
+                    yield WindowClose(service, model_name(attributes))
+
+
+def _service(resource: Any) -> str:
+    return string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
+
+
+def model_name(attributes: Any) -> str:
+    """The name drift series are kept under: ``mlspan.model.name`` (the user's name for
+    the model, else the estimator's class name), else ``mlspan.model.class``."""
+    return (
+        string_attribute(attributes, attr.MODEL_NAME)
+        or string_attribute(attributes, attr.MODEL_CLASS)
+        or ""
+    )
 
 
 def _span_summaries(
@@ -125,12 +158,9 @@ def _span_summaries(
     side = side_of(operation, role, digest, time, config)
     if not side:
         return
-    name = (
-        string_attribute(attributes, attr.MODEL_NAME)
-        or string_attribute(attributes, attr.MODEL_CLASS)
-        or ""
+    key = ModelKey(
+        service, model_name(attributes), string_attribute(attributes, attr.MODEL_VERSION) or ""
     )
-    key = ModelKey(service, name, string_attribute(attributes, attr.MODEL_VERSION) or "")
     rejected = False
     for event in span.events:
         if event.name != FEATURE_SUMMARY:
