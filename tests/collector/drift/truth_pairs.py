@@ -70,12 +70,12 @@ def _skewed(r: np.random.Generator, n: int) -> Array:
     """Mean 0, median 0, variance 1, skewed: a linear left half, a squared right half."""
     z = r.normal(size=n)
     a = np.sqrt(2 / (1 + 3 * (2 / np.pi)))
-    return np.where(z < 0, a * z, a * np.sqrt(2 / np.pi) * z * z)
+    return np.asarray(np.where(z < 0, a * z, a * np.sqrt(2 / np.pi) * z * z), dtype=np.float64)
 
 
 def _t3(r: np.random.Generator, n: int) -> Array:
     """Student t with 3 degrees of freedom scaled to variance 1: heavier tails, same variance."""
-    return r.standard_t(3, n) / np.sqrt(3.0)
+    return np.asarray(r.standard_t(3, n) / np.sqrt(3.0), dtype=np.float64)
 
 
 def _categories(
