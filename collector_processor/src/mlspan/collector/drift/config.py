@@ -72,6 +72,14 @@ class DriftConfig:
     """Results kept per model for the API."""
     tick_seconds: float = 1.0
     """How often the worker checks whether a time window has closed."""
+    max_series: int = 10_000
+    """(service, model, version, feature) series tracked at most; summaries of further
+    series are left out and counted (``drift_series_limit``)."""
+    max_category_entries: int = 2_000_000
+    """Exact category counts held at most across every baseline and window (~150 bytes
+    each); summaries that would add more are left out (``drift_state_limit``)."""
+    max_sketch_bytes: int = 256 * 1024 * 1024
+    """Serialized sketch bytes held at most across every baseline and window."""
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first wrong field."""
@@ -81,6 +89,9 @@ class DriftConfig:
             raise ConfigError("history: must be at least 1")
         if self.tick_seconds <= 0:
             raise ConfigError("tick_seconds: must be positive")
+        for name in ("max_series", "max_category_entries", "max_sketch_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be at least 1")
         self.window.validate()
         self.baseline.validate()
         self.thresholds.validate()

@@ -42,7 +42,7 @@ from mlspan.collector.drift.results import (
     ValidationResult,
 )
 from mlspan.collector.drift.selection import ALL, Selection
-from mlspan.collector.drift.state import ModelState
+from mlspan.collector.drift.state import ModelState, SeriesBudget
 from mlspan.collector.drift.store import ResultStore
 from mlspan.collector.pdata import TraceBatch
 from mlspan.collector.pdata.stats import IngestStats
@@ -117,6 +117,9 @@ class DriftEngine:
         self._queue: queue.Queue[TraceBatch | None] = queue.Queue(config.queue_size)
         self._lock = threading.RLock()
         self._states: dict[ModelKey, ModelState] = {}
+        self.budget = SeriesBudget(
+            config.max_series, config.max_category_entries, config.max_sketch_bytes, stats
+        )
         self._cache = ProfileCache()
         self._history: dict[ModelKey, deque[Result]] = {}
         self._listeners: list[ResultsListener] = []
@@ -277,7 +280,7 @@ class DriftEngine:
     def _state(self, key: ModelKey) -> ModelState:
         state = self._states.get(key)
         if state is None:
-            state = self._states[key] = ModelState(key)
+            state = self._states[key] = ModelState(key, budget=self.budget)
         return state
 
     def _merge_pending(self, pending: dict[_Group, list[SummaryRecord]], now: float) -> None:
@@ -381,7 +384,7 @@ class DriftEngine:
         for key, summary in store.baselines():
             state = self._states.get(key)
             if state is None:
-                state = self._states[key] = ModelState(key)
+                state = self._states[key] = ModelState(key, budget=self.budget)
             state.baseline[(summary.name, summary.origin.value)] = summary
         for key, tokens in store.baseline_tokens().items():
             if key in self._states:
