@@ -81,6 +81,7 @@ class ExportStats:
     """The size bound of the largest dropped span."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warned: bool = field(default=False, repr=False)
+    _last_failed: bool = field(default=False, repr=False)
 
     def count_batch(self) -> None:
         """One batch arrived at an exporter."""
@@ -92,6 +93,7 @@ class ExportStats:
         with self._lock:
             self.requests += 1
             self.largest_request_bytes = max(self.largest_request_bytes, size)
+            self._last_failed = not delivered
             if delivered:
                 self.exported += spans
             else:
@@ -101,6 +103,11 @@ class ExportStats:
         """Spans given up after failures in a row."""
         with self._lock:
             self.failed += spans
+
+    def progress(self) -> tuple[int, bool]:
+        """``(exported, last request failed)``: how shutdown tells delivery goes on."""
+        with self._lock:
+            return self.exported, self._last_failed
 
     def totals(self) -> tuple[int, int, int]:
         """``(exported, failed, dropped)`` read together."""
@@ -241,7 +248,10 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         ):
             return wrapped(*args, **kwargs)
         finished = budget.shutdown(
-            exporter, lambda: wrapped(*args, **kwargs), instance.span_exporter.shutdown
+            exporter,
+            lambda: wrapped(*args, **kwargs),
+            instance.span_exporter.shutdown,
+            stats.progress,
         )
         try:
             endpoint = str(getattr(exporter, "_endpoint", None) or type(exporter).__name__)
@@ -280,15 +290,14 @@ class OtlpBudgetInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return SpanExportResult.FAILURE
         budget.begin(len(spans))
         try:
-            result = self._export_batch(wrapped, stats, spans, args, kwargs)
+            return self._export_batch(wrapped, stats, spans, args, kwargs)
         except Exception:
-            budget.observe(instance, len(spans), None)
             if not budget.is_given_up(instance):
                 raise
             stats.count_unsent(len(spans))  # the exporter was stopped under this call
             return SpanExportResult.FAILURE
-        budget.observe(instance, len(spans), result is SpanExportResult.SUCCESS)
-        return result
+        finally:
+            budget.end(len(spans))
 
     def _export_batch(
         self,

@@ -11,14 +11,16 @@ the whole deadline. A program whose collector is down therefore took 30 s longer
 the class) and hands processors whose exporter is an OTLP span exporter to
 ``ShutdownBudget.shutdown``. That opens a window of ``shutdown_timeout_seconds``
 (default 2 s): while requests are delivered, each window is followed by another (a
-healthy endpoint drains the whole queue); once a window ends with nothing delivered, or
-with the last request failed, the exporter is given up: its own ``shutdown()`` is called
-(which cancels an in-flight gRPC call and interrupts a retry wait), every batch still
-handed to it is counted and not sent, and the processor's shutdown is waited for at most
-a short grace period more (an HTTP request in flight cannot be cancelled; the export
-thread is a daemon thread and ends with the interpreter). Spans that could not be sent
-during the whole run are then reported in one WARNING line naming the endpoint and the
-option.
+healthy endpoint drains the whole queue; progress is counted per request, so a batch
+split into many requests counts as it goes, and a request still in flight to an
+endpoint that delivered before is waited for); once a window ends with no request
+delivered, or with the last request failed, the exporter is given up: its own
+``shutdown()`` is called (which cancels an in-flight gRPC call and interrupts a retry
+wait), every batch still handed to it is counted and not sent, and the processor's
+shutdown is waited for at most a short grace period more (an HTTP request in flight
+cannot be cancelled; the export thread is a daemon thread and ends with the
+interpreter). Spans that could not be sent during the whole run are then reported in one
+WARNING line naming the endpoint and the option.
 """
 
 from __future__ import annotations
@@ -39,19 +41,34 @@ GRACE_SECONDS: Final = 0.5
 to end with the interpreter."""
 
 
+Progress = Callable[[], tuple[int, bool]]
+"""Spans delivered so far, and whether the last request failed."""
+
+
 @dataclass
 class _Window:
-    """Shutdown of one processor: what was delivered since the current window opened."""
+    """Shutdown of one processor: what had been delivered when the current window opened."""
 
     timeout: float
-    delivered: int = 0
-    last_failed: bool = False
+    progress: Progress
+    delivered_before: int = 0
     given_up: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
 
-    def progressing(self) -> bool:
-        """True when this window delivered spans and the last request did not fail."""
-        return self.delivered > 0 and not self.last_failed
+    def __post_init__(self) -> None:
+        self.delivered_before = self.progress()[0]
+
+    def goes_on(self, in_flight: int) -> bool:
+        """Whether the next window opens: requests were delivered in this one and the
+        last did not fail, or a batch is in flight to an endpoint whose last answered
+        request was delivered (a slow request to a live endpoint; it ends within the
+        exporter's own timeout, and a failure then ends shutdown at the next window)."""
+        delivered, last_failed = self.progress()
+        moved = delivered > self.delivered_before
+        self.delivered_before = delivered
+        if last_failed:
+            return False
+        return moved or (in_flight > 0 and delivered > 0)
 
 
 class ShutdownBudget:
@@ -80,19 +97,14 @@ class ShutdownBudget:
             self.unsent += spans
 
     def begin(self, spans: int) -> None:
-        """A batch of ``spans`` goes to an exporter (``observe`` follows)."""
+        """A batch of ``spans`` goes to an exporter (``end`` follows)."""
         with self._lock:
             self.in_flight += spans
 
-    def observe(self, exporter: Any, spans: int, delivered: bool | None) -> None:
-        """Note the end of a batch of ``exporter`` (``None``: it raised) and, during its
-        shutdown window, whether it was delivered."""
-        window = self._window(exporter)
+    def end(self, spans: int) -> None:
+        """The batch given to ``begin`` came back (or raised)."""
         with self._lock:
             self.in_flight -= spans
-            if window is not None and delivered is not None:
-                window.delivered += spans if delivered else 0
-                window.last_failed = not delivered
 
     def stop_once(self, exporter: Any) -> bool:
         """True the first time ``exporter`` is stopped (its ``shutdown`` should run)."""
@@ -108,11 +120,16 @@ class ShutdownBudget:
             return exporter not in self._windows
 
     def shutdown(
-        self, exporter: Any, run: Callable[[], object], stop: Callable[[], object]
+        self,
+        exporter: Any,
+        run: Callable[[], object],
+        stop: Callable[[], object],
+        progress: Progress,
     ) -> bool:
         """Run the processor's shutdown ``run`` within the budget; False if it was left
-        running. ``stop`` shuts the exporter down (interrupting its retries)."""
-        window = _Window(self.timeout)
+        running. ``stop`` shuts the exporter down (interrupting its retries);
+        ``progress`` tells whether requests are being delivered."""
+        window = _Window(self.timeout, progress)
         with self._lock:
             self._windows[exporter] = window
         done = threading.Event()
@@ -143,9 +160,9 @@ class ShutdownBudget:
         """Give the exporter up at the end of the first window without progress."""
         while not window.finished.wait(window.timeout):
             with self._lock:
-                if window.progressing():
-                    window.delivered = 0
-                    continue
+                in_flight = self.in_flight
+            if window.goes_on(in_flight):
+                continue
             window.given_up.set()
             with self._lock:
                 self.gave_up += 1
