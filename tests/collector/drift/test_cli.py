@@ -52,7 +52,7 @@ def test_drift_table_shows_metrics_decision_and_insight(
     assert main(["drift", "--api", api, "--model", "churn"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].startswith("svc / churn v1  window ")
+    assert lines[0].startswith("svc / churn v1  closed window ")
     assert lines[1].startswith("churn v1: 2 of 2 features drifted (100%")
     header = lines[2].split()
     assert header[:3] == ["FEATURE", "ORIGIN", "ROWS"] and "DECISION" in header

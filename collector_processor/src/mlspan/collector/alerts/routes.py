@@ -36,11 +36,20 @@ def register_alert_routes(
 
     def handle(request: Request) -> Response:
         model = request.params["model"]
-        alerts = [a for a in firing() if model is None or a.labels.get("model") == model]
-        body: dict[str, Any] = {"firing": [a.to_json() for a in alerts]}
+        service = request.params["service"]
+
+        def wanted(alert: Alert) -> bool:
+            labels = alert.labels
+            return (model is None or labels.get("model") == model) and (
+                service is None or labels.get("service") == service
+            )
+
+        body: dict[str, Any] = {"firing": [a.to_json() for a in firing() if wanted(a)]}
         if request.params["history"]:
-            episodes = history(request.params["limit"], model)
-            body["history"] = [a.to_json() for a in episodes]
+            limit = request.params["limit"]
+            # The history is kept by model; a service filter reads the most it may keep.
+            episodes = history(limit if service is None else MAX_HISTORY, model)
+            body["history"] = [a.to_json() for a in episodes if wanted(a)][:limit]
         return Response.json(body)
 
     router.add(
@@ -53,6 +62,7 @@ def register_alert_routes(
         parameters=(
             Parameter("history", "boolean", "Include recent episodes", default=True),
             Parameter("model", "string", "Only alerts about this model name"),
+            Parameter("service", "string", "Only alerts about models of this service"),
             Parameter(
                 "limit",
                 "integer",

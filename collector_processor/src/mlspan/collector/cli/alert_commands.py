@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--all", action="store_true", help="include the alert history")
     parser.add_argument("--json", action="store_true", help="print the API's JSON")
     parser.add_argument("--model", help="only alerts about this model name")
+    parser.add_argument("--service", help="only alerts about models of this service")
     parser.add_argument(
         "--limit", type=int, default=100, help="history episodes to show (default 100)"
     )
@@ -48,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
     """Fetch ``/api/v1/alerts`` and print it as a table or JSON."""
     client = ApiClient(args.api, timeout=10)
     try:
-        params = {"history": args.all, "limit": args.limit, "model": args.model}
+        params = {
+            "history": args.all,
+            "limit": args.limit,
+            "model": args.model,
+            "service": args.service,
+        }
         body = client.request("GET", "/api/v1/alerts", params)
     except (ApiError, ApiUnreachableError) as exc:
         print(f"mlspan alerts: {exc}", file=sys.stderr)

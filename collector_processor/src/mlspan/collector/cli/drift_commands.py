@@ -2,7 +2,10 @@
 
 Both read the collector's query API (``--api``, default ``$MLSPAN_API`` or
 http://127.0.0.1:4319) and print one row per feature or check with its one-line
-insight, or the API's JSON with ``--json``.
+insight, or the API's JSON with ``--json``. Each model's header says which window is
+shown: a closed one, or the open one evaluated now (while none has closed) with the
+time or row count at which it closes. ``mlspan drift --close`` closes the open windows
+first, as a batch job does when it ends.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from mlspan.collector.api.client import open_api_url
+from mlspan.collector.api.client import ApiClient, ApiError, ApiUnreachableError, open_api_url
 
 DEFAULT_API: Final = "http://127.0.0.1:4319"
 API_ENV: Final = "MLSPAN_API"
@@ -38,6 +41,11 @@ def register(subparsers: Any) -> None:
         description="Per-feature drift metrics, decision and insight for each model.",
     )
     _common(drift)
+    drift.add_argument(
+        "--close",
+        action="store_true",
+        help="close the selected models' open windows now and show their results",
+    )
     drift.set_defaults(func=run_drift)
     validate = subparsers.add_parser(
         "validate",
@@ -50,13 +58,15 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--service", help="service name (default: every service)")
     parser.add_argument("--model", help="model name (default: every model)")
     parser.add_argument("--version", help="model version (default: every version)")
     parser.add_argument(
         "--window",
         choices=WINDOWS,
         default="latest",
-        help="latest closed window (default), the open window evaluated now, or the history",
+        help="latest window per model (default: the latest closed one, else the open one"
+        " evaluated now), the open window evaluated now, or the history",
     )
     parser.add_argument("--json", action="store_true", help="print the API's JSON")
     parser.add_argument(
@@ -69,6 +79,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def fetch(args: argparse.Namespace, path: str, extra: Mapping[str, str] | None = None) -> Any:
     """GET ``path`` with the model/version/window filters; None after printing an error."""
     params = {"window": args.window, **(extra or {})}
+    if args.service:
+        params["service"] = args.service
     if args.model:
         params["model"] = args.model
     if args.version:
@@ -107,21 +119,50 @@ def results_or_exit(
     return results
 
 
+NO_RESULTS: Final = (
+    "no drift results yet: no feature summaries of a scoring call have reached the"
+    " collector (its drift connector compares predict-time summaries with the fit's)"
+)
+
+
 def run_drift(args: argparse.Namespace) -> int:
-    """Print ``/api/v1/drift`` as one table per model window."""
-    results = results_or_exit(args, "/api/v1/drift", "no drift results yet")
+    """Print ``/api/v1/drift`` as one table per model window (``--close``: close the
+    open windows first and print what they gave)."""
+    if args.close:
+        return _close(args)
+    results = results_or_exit(args, "/api/v1/drift", NO_RESULTS)
     if isinstance(results, int):
         return results
     print("\n\n".join(render_drift(result) for result in results))
     return 0
 
 
-def render_drift(result: Mapping[str, Any]) -> str:
-    """The header line of one model window and its per-feature table."""
+def _close(args: argparse.Namespace) -> int:
+    client = ApiClient(args.api, timeout=30)
+    params = {"service": args.service, "model": args.model, "version": args.version}
+    try:
+        body = client.request("POST", "/api/v1/drift/windows/close", params)
+    except (ApiError, ApiUnreachableError) as exc:
+        print(f"mlspan: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    results = body.get("results", [])
+    if not results:
+        print("no open drift window to close")
+        return 0
+    print("\n\n".join(render_drift(result) for result in results))
+    return 0
+
+
+def render_drift(result: Mapping[str, Any], now: datetime | None = None) -> str:
+    """The header lines of one model window and its per-feature table."""
     start = _time(result.get("window_start"))
     end = _time(result.get("window_end"))
     head = (
-        f"{result['service']} / {result['model']} {result['version']}  window {start} .. {end}\n"
+        f"{result['service']} / {result['model']} {result['version']}  "
+        f"{_window_words(result, now)} {start} .. {end}\n"
         f"{result['insight']}"
     )
     header = ("FEATURE", "ORIGIN", "ROWS", *(label for _, label in TABLE_METRICS), "P", "DECISION")
@@ -182,6 +223,23 @@ def _metric(metric: Mapping[str, Any] | None) -> str:
         return "-"
     mark = "*" if metric.get("drifted") else ""
     return f"{metric['value']:.3f}{mark}"
+
+
+def _window_words(result: Mapping[str, Any], now: datetime | None) -> str:
+    """ "closed window", or "open window (evaluated now; closes at ...)"."""
+    if result.get("window_state") != "open":
+        return "closed window"
+    closes_at = result.get("closes_at")
+    rows = result.get("closes_after_rows")
+    if isinstance(closes_at, (int, float)) and closes_at > 0:
+        moment = now or datetime.now(tz=timezone.utc)
+        left = max(0, int(closes_at - moment.timestamp()))
+        when = f"closes at {_time(closes_at)} (in {left // 60}m {left % 60:02d}s)"
+    elif isinstance(rows, int):
+        when = f"closes after {rows:,} rows"
+    else:
+        when = "closes with its time or row limit"
+    return f"open window (evaluated now; {when}; `mlspan drift --close` closes it)"
 
 
 def _time(value: Any) -> str:
