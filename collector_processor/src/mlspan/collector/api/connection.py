@@ -1,12 +1,12 @@
 """One HTTP/1.1 connection of the query API, read against deadlines.
 
 A socket timeout bounds each ``recv``, so a client sending one byte every few seconds
-never trips it. Here every phase of a request has a deadline instead, checked before
-each read (``DeadlineReader``): the first byte of the next request on a kept-alive
-connection (``idle_timeout``), the request line and headers (``read_header_timeout``,
-from the connection's start or the request's first byte), the body (``read_timeout``)
-and the response (``write_timeout``). A phase that overruns closes the connection, with
-a 408 when a request had begun.
+never trips it. Here every phase of a request has a deadline instead
+(``httpserve.phased_handler``, checked before each read): the first byte of the next
+request on a kept-alive connection (``idle_timeout``), the request line and headers
+(``read_header_timeout``, from the connection's start or the request's first byte), the
+body (``read_timeout``) and the response (``write_timeout``). A phase that overruns
+closes the connection, with a 408 when a request had begun.
 
 Any method reaches the router, which answers 405 with ``Allow`` for a method the path
 does not serve (HEAD and OPTIONS included) and 404 for an unknown path. Errors found
@@ -17,108 +17,46 @@ the same JSON error body as every other answer.
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
-import math
 import re
-import socket
-import time
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, Final
 
 from mlspan.collector.api.messages import Response
+from mlspan.collector.httpserve.phased_handler import PhasedRequestHandler
 
 if TYPE_CHECKING:
     from mlspan.collector.api.limits import ApiLimits
     from mlspan.collector.api.router import Router
+    from mlspan.collector.httpserve.deadlines import PhaseTimeouts
 
 logger = logging.getLogger(__name__)
 
-MAX_REQUEST_LINE: Final = 65536
-"""Longest request line; longer ones get 414 (headers: 431 past 64 KiB or 100 lines)."""
-_READ_BUFFER: Final = 65536
 _CONTENT_LENGTH: Final = re.compile(r"[0-9]{1,19}")
 
 
-class DeadlineReader(io.RawIOBase):
-    """Raw reads from a socket that fail with ``TimeoutError`` once ``deadline`` passed."""
-
-    def __init__(self, connection: socket.socket) -> None:
-        super().__init__()
-        self._connection = connection
-        self.deadline = math.inf
-        """``time.monotonic()`` value after which reads fail."""
-
-    def readable(self) -> bool:
-        """Always: this is the read side of the connection."""
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Read what is there, waiting at most until the deadline."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("deadline passed")
-        self._connection.settimeout(remaining)
-        return self._connection.recv_into(buffer)
-
-
-class ApiHandler(BaseHTTPRequestHandler):
+class ApiHandler(PhasedRequestHandler):
     """Reads requests under deadlines, dispatches them to the router, writes answers."""
 
     server: Any
     """The ``server.ApiHttpServer``: its ``router``, ``limits`` and ``access``."""
-    protocol_version = "HTTP/1.1"
     server_version = "mlspan"
-
-    def setup(self) -> None:
-        """Replace the plain buffered reader with one that honours deadlines."""
-        super().setup()
-        self.rfile.close()
-        self._reader = DeadlineReader(self.connection)
-        self._buffered = io.BufferedReader(self._reader, _READ_BUFFER)
-        self.rfile = self._buffered
-        self._requests = 0
 
     @property
     def _limits(self) -> ApiLimits:
         limits: ApiLimits = self.server.limits
         return limits
 
-    def handle_one_request(self) -> None:
-        """Wait for, read and answer one request; close the connection on any overrun."""
-        limits = self._limits
-        first = self._requests == 0
-        self.command = ""
-        self.requestline = ""
-        self.request_version = "HTTP/1.1"
-        started = False
-        try:
-            wait = limits.read_header_timeout if first else limits.idle_timeout
-            self._reader.deadline = time.monotonic() + wait
-            if not self._buffered.peek(1):
-                self.close_connection = True
-                return
-            started = True
-            if not first:
-                self._reader.deadline = time.monotonic() + limits.read_header_timeout
-            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
-            if len(self.raw_requestline) > MAX_REQUEST_LINE:
-                self.send_error(414, f"request line over {MAX_REQUEST_LINE} bytes")
-                return
-            if not self.parse_request():
-                return
-            self._requests += 1
-            if self.request_version == "HTTP/0.9":
-                self.send_error(400, "HTTP/0.9 requests are not served")
-                return
-            self._reader.deadline = time.monotonic() + limits.read_timeout
-            self._send(self._response())
-        except TimeoutError:
-            self.close_connection = True
-            if started:
-                self._send_quietly(Response.error(408, "request not received in time"))
-        except OSError:
-            self.close_connection = True
+    def timeouts(self) -> PhaseTimeouts:
+        """The API's phase deadlines (``api.limits``)."""
+        return self._limits
+
+    def serve_request(self) -> None:
+        """Read the body and answer through the router."""
+        self._send(self._response())
+
+    def answer_timeout(self) -> None:
+        """408 for a request whose head or body did not arrive in time."""
+        self._send_quietly(Response.error(408, "request not received in time"))
 
     def handle_expect_100(self) -> bool:
         """Refuse a request (access, body size) before the client sends its body."""
@@ -171,7 +109,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         self._send_quietly(Response.error(code, reason))
 
     def _send(self, response: Response) -> None:
-        self.connection.settimeout(self._limits.write_timeout)
+        self.begin_response()
         if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
             self.request_version = "HTTP/1.0"
             self.close_connection = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from mlspan.collector.httpserve.deadlines import validate_timeouts
 from mlspan.collector.pipeline.factory import ConfigError
 
 MIB: Final = 1 << 20
@@ -45,9 +46,6 @@ class ApiLimits:
             raise ConfigError("max_connections must be in [1, 4096]")
         if not 1 <= self.backlog <= 65535:
             raise ConfigError("backlog must be in [1, 65535]")
-        for name in ("read_header_timeout", "read_timeout", "write_timeout", "idle_timeout"):
-            value = getattr(self, name)
-            if not 0 < value <= 3600:
-                raise ConfigError(f"{name} must be in (0, 3600] seconds")
+        validate_timeouts(self)
         if not 1024 <= self.max_request_body_size <= 64 * MIB:
             raise ConfigError("max_request_body_size must be in [1024, 67108864]")

@@ -1,26 +1,22 @@
 """The HTTP server in front of a ``Router``: stdlib, threaded, loopback by default.
 
 Request parsing and answering are the router's job; this module only moves bytes. One
-thread per connection (``ThreadingHTTPServer``) keeps a slow client from blocking the
-others, within the bounds of ``ApiLimits`` (connection cap, listen backlog, per-phase
-deadlines in ``connection``, body cap); the server runs in a daemon thread between
-``start()`` and ``shutdown()``.
+thread per connection keeps a slow client from blocking the others, within the bounds
+of ``ApiLimits`` (connection cap and listen backlog: ``httpserve.capped_server``;
+per-phase deadlines: ``connection``; body cap); the server runs in a daemon thread
+between ``start()`` and ``shutdown()``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import ssl
-import sys
 import threading
-from http.server import ThreadingHTTPServer
-from typing import Any, Final
+from typing import Final
 
 from mlspan.collector.api.connection import ApiHandler
 from mlspan.collector.api.limits import ApiLimits
 from mlspan.collector.api.router import JSON_TYPE, Response, Router
+from mlspan.collector.httpserve.capped_server import CappedHttpServer, service_unavailable
 from mlspan.collector.security.api_access import ApiAccess
 from mlspan.collector.security.config import TlsServerConfig
 from mlspan.collector.security.tls import wrap_listening_socket
@@ -31,19 +27,11 @@ DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4319
 """The query API (and ``/metrics``) port documented in the README."""
 _RETRY_AFTER_SECONDS: Final = 1
-_REFUSAL_SEND_SECONDS: Final = 1.0
 
 
-class ApiHttpServer(ThreadingHTTPServer):
-    """A thread per connection, at most ``limits.max_connections`` of them.
-
-    One more connection is answered 503 with ``Retry-After`` from the accepting thread
-    and closed, so a burst or a slow client never starts unbounded threads; the listen
-    backlog is ``limits.backlog``.
-    """
-
-    daemon_threads = True
-    allow_reuse_address = True
+class ApiHttpServer(CappedHttpServer):
+    """A thread per connection, at most ``limits.max_connections`` of them; one more is
+    answered 503 with ``Retry-After`` (JSON error body) and closed, without a thread."""
 
     def __init__(
         self,
@@ -55,83 +43,9 @@ class ApiHttpServer(ThreadingHTTPServer):
         self.router = router
         self.limits = limits
         self.access = access
-        self.request_queue_size = limits.backlog
-        self._slots = threading.BoundedSemaphore(limits.max_connections)
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(address, ApiHandler, bind_and_activate=False)
-        try:
-            self.server_bind()
-            self.server_activate()
-        except BaseException:
-            self.server_close()
-            raise
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve in a new thread while under the cap; else refuse at once."""
-        if not self._slots.acquire(blocking=False):
-            _refuse(request)
-            return
-        with self._open_lock:
-            self._open.add(request)
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._forget(request)
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """Serve one connection, then give its slot back."""
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._forget(request)
-
-    def _forget(self, request: socket.socket) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        self._slots.release()
-
-    def close_connections(self) -> None:
-        """Cut every open connection (at shutdown), so no kept-alive one lingers."""
-        with self._open_lock:
-            connections = list(self._open)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A failed TLS handshake or a dropped connection: no traceback on stderr."""
-        if isinstance(sys.exc_info()[1], OSError):
-            logger.debug("connection from %s failed", client_address, exc_info=True)
-        else:
-            logger.exception("connection from %s failed", client_address)
-
-
-class _Server6(ApiHttpServer):
-    address_family = socket.AF_INET6
-
-
-def _refuse(request: socket.socket) -> None:
-    """Over the connection cap: a 503 with ``Retry-After`` and close, without a thread.
-
-    A TLS connection is closed without an answer: answering needs a handshake, which
-    the accepting thread must not wait for."""
-    if isinstance(request, ssl.SSLSocket):
-        with contextlib.suppress(OSError):
-            request.close()
-        return
-    body = Response.error(503, "too many connections; retry shortly").body
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
-        f"Content-Type: {JSON_TYPE}\r\nContent-Length: {len(body)}\r\n"
-        f"Retry-After: {_RETRY_AFTER_SECONDS}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    with contextlib.suppress(OSError, ValueError):
-        request.settimeout(_REFUSAL_SEND_SECONDS)
-        request.sendall(head + body)
-        request.shutdown(socket.SHUT_RDWR)
-    request.close()
+        body = Response.error(503, "too many connections; retry shortly").body
+        over_cap = service_unavailable(body, JSON_TYPE, _RETRY_AFTER_SECONDS)
+        super().__init__(address, ApiHandler, limits.max_connections, limits.backlog, over_cap)
 
 
 class ApiServer:
@@ -182,9 +96,8 @@ class ApiServer:
         with self._lock:
             if self._server is not None or self._stopped:
                 return
-            server_class = _Server6 if ":" in self._host else ApiHttpServer
             address = (self._host, self._requested_port)
-            server = server_class(address, self._router, self._limits, self._access)
+            server = ApiHttpServer(address, self._router, self._limits, self._access)
             try:
                 server.socket = wrap_listening_socket(server.socket, self._tls)
             except OSError:

@@ -1,0 +1,124 @@
+"""A threaded HTTP server with a cap on the connections it serves at once.
+
+Every connection costs a thread, so one more connection than ``max_connections`` is
+answered 503 with ``Retry-After`` from the accepting thread and closed, without a
+thread; a burst or slow clients never start unbounded threads. The listen backlog is
+set by the caller (the stdlib's 5 refuses bursts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+
+logger = logging.getLogger(__name__)
+
+_REFUSAL_SEND_SECONDS: Final = 1.0
+
+
+def service_unavailable(body: bytes, content_type: str, retry_after: int) -> bytes:
+    """A whole ``503 Service Unavailable`` answer with ``Retry-After`` that closes."""
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        f"Retry-After: {retry_after}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+class CappedHttpServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` of them; one more gets
+    ``over_cap_answer`` (see ``service_unavailable``) and ``on_over_cap`` is called.
+
+    Binds (IPv6 for a host with ``:``) and listens with ``backlog`` on construction.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler_class: type[BaseHTTPRequestHandler],
+        max_connections: int,
+        backlog: int,
+        over_cap_answer: bytes,
+        on_over_cap: Callable[[], None] | None = None,
+    ) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.request_queue_size = backlog
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        self._over_cap_answer = over_cap_answer
+        self._on_over_cap = on_over_cap
+        super().__init__(address, handler_class, bind_and_activate=False)
+        try:
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.server_close()
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve in a new thread while under the cap; else refuse at once."""
+        if not self._slots.acquire(blocking=False):
+            if self._on_over_cap is not None:
+                self._on_over_cap()
+            self._refuse(request)
+            return
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._forget(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, then give its slot back."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._forget(request)
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        self._slots.release()
+
+    def close_connections(self) -> None:
+        """Cut every open connection (at shutdown), so no kept-alive one lingers."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A failed TLS handshake or a dropped connection: no traceback on stderr."""
+        if isinstance(sys.exc_info()[1], OSError):
+            logger.debug("connection from %s failed", client_address, exc_info=True)
+        else:
+            logger.exception("connection from %s failed", client_address)
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Over the cap: the 503 and close, without a thread. A TLS connection is closed
+        unanswered: answering needs a handshake, which the accepting thread must not
+        wait for."""
+        if isinstance(request, ssl.SSLSocket):
+            with contextlib.suppress(OSError):
+                request.close()
+            return
+        with contextlib.suppress(OSError, ValueError):
+            request.settimeout(_REFUSAL_SEND_SECONDS)
+            request.sendall(self._over_cap_answer)
+            request.shutdown(socket.SHUT_RDWR)
+        request.close()
