@@ -5,7 +5,8 @@ extremes): KS D is the largest gap and, while both sketches hold every value, th
 Wasserstein-1 distance is the integral of the gap; both are then exact. Past compaction
 D is within the sketches' rank error and W is computed from quantiles with the outermost
 0.5 % of ranks trimmed (see ``wasserstein``). The KS p-value is computed after
-subtracting both sketches' error bounds from D, so sketch noise alone can never reject.
+subtracting both sketches' combined error bound from D, so sketch noise alone can never
+reject. The most-shifted quantiles are kept for the insight.
 PSI, Jensen-Shannon and Hellinger use bins on the baseline's quantiles, which stay
 stable from sketches (equal-width bins do not: tiny tail bins dominate).
 """
