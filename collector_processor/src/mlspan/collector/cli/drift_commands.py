@@ -94,6 +94,8 @@ def fetch(args: argparse.Namespace, path: str, extra: Mapping[str, str] | None =
             message = json.load(exc)["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = f"HTTP {exc.code}"
+        finally:
+            exc.close()
         print(f"mlspan: {message}", file=sys.stderr)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)

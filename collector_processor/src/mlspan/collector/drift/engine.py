@@ -393,7 +393,8 @@ class DriftEngine:
             self._remember(result)
 
 
-def _closes(request: WindowClose, key: ModelKey) -> bool:
-    """Whether a span's close request covers ``key``'s window: same service, and the same
-    model when the span names one."""
+def _closes(request: WindowClose, state: ModelState) -> bool:
+    """Whether a span's close request covers ``state``'s window: same service, and the
+    same model when the span names one."""
+    key = state.key
     return key.service == request.service and (not request.model or key.model_name == request.model)
