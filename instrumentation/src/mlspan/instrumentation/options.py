@@ -57,6 +57,9 @@ class InstrumentationOptions:
     """Accuracy parameter of the numerical quantile sketch (KLL)."""
     max_request_bytes: int = 4 * 1024 * 1024
     """Largest OTLP export request sent (the common 4 MiB gRPC receive limit)."""
+    model_name: str = ""
+    """Name of the model on the user's own estimator calls (``mlspan.model.name``), under
+    which the collector keeps its drift series (default: the estimator's class name)."""
     shutdown_timeout_seconds: float = 2.0
     """How long shutdown (interpreter exit) waits for an OTLP endpoint that delivers
     nothing; the spans not sent by then are given up, counted and reported."""
@@ -84,6 +87,8 @@ class InstrumentationOptions:
         }.items():
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        if len(self.model_name) > 256:
+            raise ValueError(f"model_name must be at most 256 characters, got {self.model_name!r}")
         if self.online_root_span_seconds < 0:
             raise ValueError(
                 f"online_root_span_seconds must be >= 0, got {self.online_root_span_seconds}"

@@ -230,6 +230,8 @@ class SklearnRecorder:
             and rows < self._options.online_max_rows
         )
         attributes = self._model_attributes(instance, light)
+        if role is CallRole.USER and self._options.model_name:
+            attributes[MODEL_NAME] = self._options.model_name
         evaluation = method in EVALUATIONS
         attributes[OPERATION_NAME] = OperationName.CROSS_VALIDATE.value if evaluation else method
         attributes[DATASET_ROLE] = dataset_role(method).value
