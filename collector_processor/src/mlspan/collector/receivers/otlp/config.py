@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Final
 
+from mlspan.collector.httpserve.deadlines import validate_timeouts
 from mlspan.collector.pipeline.factory import ConfigError
 from mlspan.collector.security.config import AuthConfig, TlsServerConfig
 
@@ -76,8 +77,16 @@ class HttpConfig:
     """Largest body in bytes, checked on Content-Length and again after decompression."""
     max_connections: int = 64
     """Connections served at once; more get 503 with Retry-After."""
+    read_header_timeout: float = 10.0
+    """Seconds from a connection's start, or a request's first byte, to the end of the
+    request line and headers; later: 408 and close, however steadily bytes arrive."""
     read_timeout: float = 30.0
-    """Seconds a client may take to send a request."""
+    """Seconds to receive a request body once the headers are in (a deadline for the
+    whole body, not per read)."""
+    write_timeout: float = 30.0
+    """Seconds to send one response."""
+    idle_timeout: float = 60.0
+    """Seconds a keep-alive connection may wait for its next request."""
     tls: TlsServerConfig | None = None
     """Serve HTTPS (``client_ca_file``: mutual TLS); see docs/security.md."""
     auth: AuthConfig | None = None
@@ -92,8 +101,7 @@ class HttpConfig:
             raise ConfigError("max_request_body_size must be in [1024, 1073741824]")
         if not 1 <= self.max_connections <= 4096:
             raise ConfigError("max_connections must be in [1, 4096]")
-        if self.read_timeout <= 0:
-            raise ConfigError("read_timeout must be > 0")
+        validate_timeouts(self)
 
 
 @dataclass(frozen=True)
