@@ -39,6 +39,7 @@ from tests.fuzz.senders import FAILURES, GrpcSender, HttpSender, Outcome
 from tests.support.otlp_sink import OtlpSink
 
 CANARY_WAIT_S: Final = 60.0
+COUNTERS: Final = ("mlspan_spans_dropped_total", "mlspan_requests_rejected_total")
 WEDGED_AFTER: Final = 3
 """Consecutive hangs after which the process counts as stuck (dumped and restarted)."""
 WARM_UP_SHARE: Final = 0.1
@@ -115,12 +116,28 @@ class FuzzHarness:
                 if s.progress:
                     self._print_progress(index, batches, started)
         finally:
+            self.report.collector_counters = self._counters()
             self.grpc.close()
             self.collector.stop()
             if self.sink is not None:
                 self.sink.stop()
             self.report.elapsed_s = time.monotonic() - started
         return self.report
+
+    def _counters(self) -> dict[str, float]:
+        """Dropped-span and refused-request counters from the collector's /metrics."""
+        url = f"{self.collector.api_url}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=self.settings.timeout_s) as response:
+                text = response.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return {}
+        counters: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith(COUNTERS):
+                name, _, value = line.rpartition(" ")
+                counters[name] = float(value)
+        return counters
 
     def _print_progress(self, index: int, batches: int, started: float) -> None:
         r = self.report

@@ -49,6 +49,8 @@ class FuzzReport:
     rss_samples: list[int] = field(default_factory=list)
     rss_base_index: int = 0
     """Index of the sample RSS growth is measured from (after warm-up or a restart)."""
+    collector_counters: dict[str, float] = field(default_factory=dict)
+    """The collector's own dropped/rejected counters at the end (last process only)."""
     canary_sent: int = 0
     canary_lost: int = 0
     canary_rejected: int = 0
@@ -124,6 +126,9 @@ class FuzzReport:
         ]
         for name, (value, met) in self.goals().items():
             lines.append(f"{name:<28} {value:>24}  {'yes' if met else 'NO'}")
+        if self.collector_counters:
+            lines.append("\nthe collector's counters at the end:")
+            lines += [f"  {name} {value:.0f}" for name, value in self.collector_counters.items()]
         for crash in self.crashes:
             lines.append(f"\ncrash ({crash.exit}); sent just before (last is newest):")
             lines += [f"  {path}" for path in crash.payloads]
