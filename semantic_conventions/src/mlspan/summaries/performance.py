@@ -201,7 +201,7 @@ class PerformanceSummary:
             mine = self.regression or RegressionSums(0, 0.0, 0.0, 0.0, 0.0, 0.0)
             theirs = other.regression or RegressionSums(0, 0.0, 0.0, 0.0, 0.0, 0.0)
             return PerformanceSummary(self.task, count, regression=mine.merge(theirs), delay=delay)
-        cap = min(self.max_classes, other.max_classes)
+        cap = max(self.max_classes, other.max_classes)
         labels = sorted(set(self.labels) | set(other.labels))
         matrix = _expand(self, labels) + _expand(other, labels)
         probability = self.probability

@@ -35,8 +35,14 @@ _EDGES = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)[1:-1]
 
 
 def as_labels(values: npt.ArrayLike) -> npt.NDArray[np.str_]:
-    """Labels as a one-dimensional array of strings."""
-    return np.asarray(values).ravel().astype(str)
+    """Labels as a one-dimensional array of strings.
+
+    Whole floats read as integers (``1.0`` is the label ``"1"``), as scikit-learn
+    compares them, so labels given as floats match classes learnt from integers."""
+    array = np.asarray(values).ravel()
+    if array.dtype.kind == "f" and array.size and bool(np.all(np.mod(array, 1) == 0)):
+        array = array.astype(np.int64)
+    return array.astype(str)
 
 
 def classification_summary(

@@ -24,6 +24,7 @@ from mlspan.semconv.values import PerformanceTask
 from mlspan.summaries.kll_format import SketchFormatError, check_kll_doubles
 from mlspan.summaries.performance import (
     CALIBRATION_BINS,
+    DEFAULT_MAX_CLASSES,
     MAX_CLASSES_LIMIT,
     Bin,
     PerformanceSummary,
@@ -147,7 +148,7 @@ def _decode(attributes: Mapping[str, object]) -> PerformanceSummary:
         confusion=rows,
         probability=probability,
         delay=delay,
-        max_classes=max(size, 2),
+        max_classes=max(size, DEFAULT_MAX_CLASSES),
     )
 
 
@@ -164,8 +165,8 @@ def _probability(
         )
     scored = _count(doc.get("rows"), "rows")
     unknown = _count(doc.get("unknown"), "unknown")
-    if scored + unknown != count:
-        raise PerformanceDecodeError("probability rows and unknown rows do not add up to the count")
+    if scored + unknown > count:
+        raise PerformanceDecodeError("more probability rows than the summary counts")
     log_loss = _finite(doc.get("log_loss"), "log_loss")
     brier = _finite(doc.get("brier"), "brier")
     if log_loss < 0 or brier < 0 or brier > 2 * scored + 1e-6 * scored:

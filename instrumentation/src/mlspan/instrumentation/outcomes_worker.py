@@ -1,0 +1,255 @@
+"""The recorder's worker thread: logging predictions, joining labels, emitting spans.
+
+The caller's side of ``log_predictions`` and ``record_outcomes`` only copies its
+arguments into a bounded queue (a few microseconds per 1,000 rows), so user code never
+waits for SQLite or summaries. This thread drains the queue in order (a prediction
+logged before its label is always in the log when the label is joined), and emits the
+accumulated summaries once ``emit_labels`` labels were joined, the first of them is
+``emit_seconds`` old, or on ``flush``. Rows beyond ``max_pending_rows`` waiting in the
+queue are dropped (counted and logged), never blocking the caller. Every failure is
+caught and logged here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from opentelemetry import trace
+
+from mlspan.instrumentation.outcomes_emit import emit_performance
+from mlspan.instrumentation.outcomes_join import OutcomeJoiner
+from mlspan.instrumentation.outcomes_log import PredictionLog
+from mlspan.instrumentation.outcomes_model import ModelIdentity
+from mlspan.semconv import (
+    OUTCOME_DUPLICATES,
+    OUTCOME_PREDICTIONS,
+    OUTCOME_UNMATCHED,
+    OperationName,
+    PerformanceTask,
+)
+from mlspan.summaries.performance_build import as_labels
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The recorder's configuration (see ``OutcomeRecorder``)."""
+
+    path: Path
+    max_rows: int
+    max_age_seconds: float
+    window_seconds: int
+    emit_labels: int
+    emit_seconds: float
+    max_pending_rows: int
+    max_classes: int
+    sketch_k: int
+
+
+@dataclass(frozen=True)
+class _Predictions:
+    model: ModelIdentity
+    ids: object
+    y_pred: object
+    proba: object
+    at: float
+
+
+@dataclass(frozen=True)
+class _Labels:
+    ids: object
+    y_true: object
+    at: float
+
+
+@dataclass(frozen=True)
+class _Flush:
+    done: threading.Event
+
+
+class OutcomeWorker:
+    """A bounded queue of prediction and label batches, drained by one daemon thread."""
+
+    def __init__(self, settings: Settings, tracer: trace.Tracer) -> None:
+        self._settings = settings
+        self._tracer = tracer
+        self._lock = threading.Condition()
+        self._queue: deque[_Predictions | _Labels | _Flush] = deque()
+        self._queued_rows = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.dropped_rows = 0
+        """Rows dropped because the queue was full or the recorder closed."""
+        self.emitted_spans = 0
+        """Performance spans emitted."""
+
+    def put_predictions(
+        self, model: ModelIdentity, ids: object, y_pred: object, proba: object, at: float, rows: int
+    ) -> None:
+        """Queue one batch of predictions."""
+        self._put(_Predictions(model, ids, y_pred, proba, at), rows)
+
+    def put_labels(self, ids: object, y_true: object, at: float, rows: int) -> None:
+        """Queue one batch of labels."""
+        self._put(_Labels(ids, y_true, at), rows)
+
+    def _put(self, item: _Predictions | _Labels, rows: int) -> None:
+        with self._lock:
+            if self._closed or self._queued_rows + rows > self._settings.max_pending_rows:
+                self.dropped_rows += rows
+                dropped = self.dropped_rows
+            else:
+                self._queue.append(item)
+                self._queued_rows += rows
+                if self._thread is None:
+                    self._start()
+                self._lock.notify()
+                return
+        if dropped == rows or dropped % 100_000 < rows:
+            _logger.warning("mlspan outcomes queue full or closed: %d rows dropped so far", dropped)
+
+    def flush(self, timeout: float) -> bool:
+        """Process everything queued and emit every summary; False on timeout."""
+        done = threading.Event()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                return not self._queue
+            self._queue.append(_Flush(done))
+            self._lock.notify()
+        return done.wait(timeout)
+
+    def close(self, timeout: float) -> None:
+        """Flush, then stop the thread; later batches are dropped."""
+        self.flush(timeout)
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mlspan-outcomes", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        log: PredictionLog | None = None
+        joiner: OutcomeJoiner | None = None
+        s = self._settings
+        try:
+            log = PredictionLog(s.path, s.max_rows, s.max_age_seconds)
+            joiner = OutcomeJoiner(log, s.window_seconds, s.max_classes, s.sketch_k)
+        except Exception:
+            _logger.warning("cannot open the mlspan prediction log %s", s.path, exc_info=True)
+        interval = max(0.05, min(1.0, s.emit_seconds / 4))
+        while True:
+            with self._lock:
+                if not self._queue and not self._closed:
+                    self._lock.wait(interval)
+                items = list(self._queue)
+                self._queue.clear()
+                self._queued_rows = 0
+                closing = self._closed and not items
+            for item in items:
+                self._guard(lambda item=item: self._process(log, joiner, item))  # type: ignore[misc]
+            if joiner is not None and self._due(joiner):
+                self._guard(lambda: self._emit(joiner))
+            if closing:
+                if joiner is not None:
+                    self._guard(lambda: self._emit(joiner))
+                if log is not None:
+                    self._guard(log.close)
+                return
+
+    def _due(self, joiner: OutcomeJoiner) -> bool:
+        since = joiner.pending_since
+        if since is None:
+            return False
+        s = self._settings
+        return joiner.pending_labels >= s.emit_labels or time.monotonic() - since >= s.emit_seconds
+
+    @staticmethod
+    def _guard(work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception:
+            _logger.warning("mlspan outcomes: recording failed", exc_info=True)
+
+    def _process(
+        self,
+        log: PredictionLog | None,
+        joiner: OutcomeJoiner | None,
+        item: _Predictions | _Labels | _Flush,
+    ) -> None:
+        if isinstance(item, _Flush):
+            try:
+                if joiner is not None:
+                    self._emit(joiner)
+            finally:
+                item.done.set()
+            return
+        if log is None or joiner is None:
+            return
+        if isinstance(item, _Labels):
+            joiner.add_labels(_ids(item.ids), np.asarray(item.y_true), item.at)
+            return
+        self._log_predictions(log, item)
+
+    def _log_predictions(self, log: PredictionLog, item: _Predictions) -> None:
+        model = item.model
+        record = log.model(model.version, model.name, model.task.value, model.classes)
+        ids = _ids(item.ids)
+        proba = None
+        if item.proba is not None:
+            proba = np.ascontiguousarray(item.proba, dtype="<f8")
+            if proba.ndim != 2 or record.classes is None or proba.shape[1] != len(record.classes):
+                _logger.warning(
+                    "mlspan outcomes: probabilities of shape %s do not fit the model's classes",
+                    proba.shape,
+                )
+                proba = None
+        if model.task is PerformanceTask.REGRESSOR:
+            values: list[Any] = np.asarray(item.y_pred, dtype=np.float64).ravel().tolist()
+        elif item.y_pred is not None:
+            values = as_labels(cast(Any, item.y_pred)).tolist()
+        elif proba is not None and record.classes is not None:
+            values = [record.classes[i] for i in proba.argmax(axis=1).tolist()]
+        else:
+            return
+        blobs: list[bytes | None] = (
+            [row.tobytes() for row in proba] if proba is not None else [None] * len(ids)
+        )
+        log.add([(e, record.id, item.at, v, b) for e, v, b in zip(ids, values, blobs, strict=True)])
+
+    def _emit(self, joiner: OutcomeJoiner) -> None:
+        for result in joiner.take():
+            extra = {
+                OUTCOME_PREDICTIONS: result.predictions,
+                OUTCOME_UNMATCHED: result.unmatched,
+                OUTCOME_DUPLICATES: result.duplicates,
+            }
+            emit_performance(
+                self._tracer,
+                OperationName.LABELS,
+                result.model.version,
+                result.model.name,
+                (result.start, result.end),
+                result.summary,
+                extra,
+            )
+            self.emitted_spans += 1
+
+
+def _ids(ids: object) -> list[str]:
+    if isinstance(ids, np.ndarray):
+        return [str(v) for v in ids.ravel().tolist()]
+    return [str(v) for v in ids]  # type: ignore[attr-defined]
