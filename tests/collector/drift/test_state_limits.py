@@ -7,13 +7,20 @@ left out and counted; series already tracked keep getting their windows and drif
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlspan.collector.drift.config import DriftConfig, WindowConfig
 from mlspan.collector.drift.engine import DriftEngine
-from mlspan.collector.drift.state import SERIES_LIMIT_REASON, STATE_LIMIT_REASON, footprint
+from mlspan.collector.drift.state import (
+    MAX_KEY_TEXT,
+    SERIES_LIMIT_REASON,
+    STATE_LIMIT_REASON,
+    footprint,
+)
+from mlspan.collector.drift.store import ResultStore
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.pipeline.factory import ConfigError
 from tests.collector.drift.batches import batch, categorical, numerical, summary_span
@@ -87,6 +94,35 @@ def test_sketch_bytes_are_capped() -> None:
     assert stats.snapshot().spans_dropped == {STATE_LIMIT_REASON: 2}
     assert engine.budget.sketch_bytes <= size * 2.5
     assert engine.budget.series == 2
+
+
+def test_refused_models_leave_no_state_and_persisted_baselines_stay_consistent(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(3)
+    stats = IngestStats()
+    config = DriftConfig(window=WindowConfig(mode="rows", rows=ROWS), max_series=4)
+    engine = DriftEngine(config, stats, ResultStore(tmp_path / "drift.sqlite", 10))
+    features = [numerical(f"f{i}", rng.normal(size=ROWS)) for i in range(3)]
+    for model in range(50):
+        span = summary_span("fit", features, model=f"m{model}", digest=f"d{model}")
+        engine.process(batch([span]))
+    # m0 takes three series and m1 the fourth; the other 48 models keep nothing.
+    assert [key.model_name for key in engine.models()] == ["m0", "m1"]
+    assert stats.snapshot().spans_dropped == {SERIES_LIMIT_REASON: 2 + 48 * 3}
+    long_name = summary_span("fit", features[:1], model="x" * (MAX_KEY_TEXT + 1))
+    engine.process(batch([long_name]))
+    assert stats.snapshot().spans_dropped[STATE_LIMIT_REASON] == 1
+    engine.shutdown()
+    again = DriftEngine(config, IngestStats(), ResultStore(tmp_path / "drift.sqlite", 10))
+    restored = {key.model_name for key in again.models()}
+    assert restored == {"m0", "m1"}
+    current = [numerical(f"f{i}", rng.normal(loc=3.0, size=ROWS)) for i in range(3)]
+    again.process(batch([summary_span("predict", current, model="m0")]))
+    [result] = again.latest_drift()
+    assert {f.feature for f in result.features if f.drifted} == {"f0", "f1", "f2"}
+    assert again.budget.series == 4
+    again.shutdown()
 
 
 @pytest.mark.parametrize("name", ["max_series", "max_category_entries", "max_sketch_bytes"])

@@ -256,10 +256,10 @@ class DriftEngine:
                         pending.setdefault(group, []).append(item)
                         continue
                     state = self._state(item.key)
-                    if item.key not in seen_before:
+                    if item.key not in seen_before and item.key in self._states:
                         seen_before[item.key] = set(state.baseline_digests)
-                    state.add(item, now)
-                    changed.add((item.key, item.summary.name, item.summary.origin.value))
+                    if state.add(item, now):  # else refused by the budget, not kept
+                        changed.add((item.key, item.summary.name, item.summary.origin.value))
                 self._merge_pending(pending, now)
             finally:
                 if self.counts.bad_spans > bad_before:
@@ -280,7 +280,9 @@ class DriftEngine:
     def _state(self, key: ModelKey) -> ModelState:
         state = self._states.get(key)
         if state is None:
-            state = self._states[key] = ModelState(key, budget=self.budget)
+            state = ModelState(key, budget=self.budget)
+            if self.budget.admit_model(key):  # else its summaries are refused, not kept
+                self._states[key] = state
         return state
 
     def _merge_pending(self, pending: dict[_Group, list[SummaryRecord]], now: float) -> None:
@@ -389,6 +391,8 @@ class DriftEngine:
         for key, tokens in store.baseline_tokens().items():
             if key in self._states:
                 self._states[key].baseline_digests.update(tokens)
+        for state in self._states.values():
+            state.count_held()  # restored baselines count against the budget
         for result in store.results():
             self._remember(result)
 

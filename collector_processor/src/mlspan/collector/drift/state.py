@@ -14,8 +14,8 @@ that would go past a cap is left out, counted as
 cap) or ``{reason="drift_state_limit"}`` (categories or sketch bytes), once per summary,
 and logged at most once a minute; series already tracked keep working. A series, once
 tracked, keeps its place for the life of the process (its baseline is kept), so the cap
-counts every series seen since start-up (baselines restored from the store count once
-their model receives a summary).
+counts every series seen since start-up, baselines restored from the store included.
+Models count too: a state is kept for a new model only while a series slot is free.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ STATE_LIMIT_REASON: Final = "drift_state_limit"
 """``spans_dropped`` reason for summaries that would take the category entries or the
 sketch bytes past their caps."""
 LOG_INTERVAL: Final = 60.0
+MAX_KEY_TEXT: Final = 4096
+"""Longest service, model name or version a tracked model may have (characters)."""
 
 FeatureId = tuple[str, str]
 """(feature name, origin)."""
@@ -119,6 +121,7 @@ class SeriesBudget:
         self._stats = stats
         self._clock = clock
         self._series: set[tuple[ModelKey, FeatureId]] = set()
+        self._models: set[ModelKey] = set()
         self.category_entries = 0
         self.sketch_bytes = 0
         self.refused: dict[str, int] = {}
@@ -131,8 +134,23 @@ class SeriesBudget:
         """Series tracked."""
         return len(self._series)
 
+    def admit_model(self, key: ModelKey) -> bool:
+        """Whether a state may be kept for the new model ``key``: only while a series
+        slot is free (a model holds at least one), so at most ``max_series`` models are,
+        and none with a key part longer than ``MAX_KEY_TEXT``. A model refused here has
+        all its summaries refused."""
+        if key in self._models:
+            return True
+        full = max(len(self._models), len(self._series)) >= self.max_series
+        if full or _key_text(key) > MAX_KEY_TEXT:
+            return False
+        self._models.add(key)
+        return True
+
     def register(self, key: ModelKey, held: dict[FeatureId, FeatureSummary]) -> None:
         """Count summaries a state already holds (baselines restored from the store)."""
+        if held:
+            self._models.add(key)
         for fid, summary in held.items():
             self._series.add((key, fid))
             self.settle((0, 0), footprint(summary))
@@ -143,6 +161,10 @@ class SeriesBudget:
         """Whether ``new`` may be merged into ``existing`` (the series' summary on its
         side); counts and logs a refusal."""
         series = (key, fid)
+        if key not in self._models:
+            if _key_text(key) > MAX_KEY_TEXT:
+                return self._refuse(STATE_LIMIT_REASON, key, fid, "key text")
+            return self._refuse(SERIES_LIMIT_REASON, key, fid, f"{self.max_series} models")
         if series not in self._series and len(self._series) >= self.max_series:
             return self._refuse(SERIES_LIMIT_REASON, key, fid, f"{self.max_series} series")
         entries, size = _growth(existing, new)
@@ -172,12 +194,20 @@ class SeriesBudget:
                 limit,
                 self._pending,
                 "y" if self._pending == 1 else "ies",
-                key,
+                _short(key),
                 fid[0][:200],
             )
             self._pending = 0
             self._next_log = now + LOG_INTERVAL
         return False
+
+
+def _key_text(key: ModelKey) -> int:
+    return max(len(key.service), len(key.model_name), len(key.model_version))
+
+
+def _short(key: ModelKey) -> str:
+    return "/".join(part[:200] for part in (key.service, key.model_name, key.model_version))
 
 
 @dataclass
@@ -194,18 +224,16 @@ class ModelState:
     """Caps shared by every model's state; None: unbounded."""
     _registered: bool = field(default=False, init=False, repr=False, compare=False)
 
-    def add(self, record: SummaryRecord, now: float) -> None:
-        """Route one record to the baseline or the open window (unless the budget
-        refuses it: then it is left out, counted and logged)."""
+    def add(self, record: SummaryRecord, now: float) -> bool:
+        """Route one record to the baseline or the open window; False when the budget
+        refused it (then it is left out, counted and logged)."""
         budget = self.budget
         target = self.baseline if record.side == BASELINE else self.window.features
         fid = (record.summary.name, record.summary.origin.value)
         if budget is not None:
-            if not self._registered:
-                budget.register(self.key, self.baseline)
-                self._registered = True
+            self.count_held()
             if not budget.admit(self.key, fid, target.get(fid), record.summary):
-                return
+                return False
         before = footprint(target.get(fid))
         if record.side != BASELINE:
             self.window.add(record, now)
@@ -213,6 +241,7 @@ class ModelState:
             self.add_baseline(record.summary, record.dataset_digest, record.operation)
         if budget is not None:
             budget.settle(before, footprint(target.get(fid)))
+        return True
 
     def add_baseline(self, summary: FeatureSummary, digest: str, operation: str) -> None:
         """Merge a baseline summary, once per (dataset digest, feature)."""
@@ -224,6 +253,13 @@ class ModelState:
             self.baseline_digests.add(token)
         _merge_into(self.baseline, fid, summary)
         self.version += 1
+
+    def count_held(self) -> None:
+        """Count what the state already holds against the budget, once (a baseline
+        restored from the store; a new state holds nothing)."""
+        if self.budget is not None and not self._registered:
+            self.budget.register(self.key, self.baseline)
+            self._registered = True
 
     def close_window(self) -> Window:
         """Return the open window and open a new one."""
