@@ -1,8 +1,9 @@
 """A threaded HTTP server with a cap on the connections it serves at once.
 
 Every connection costs a thread, so one more connection than ``max_connections`` is
-answered 503 with ``Retry-After`` from the accepting thread and closed, without a
-thread; a burst or slow clients never start unbounded threads. The listen backlog is
+answered 503 with ``Retry-After`` and closed, without a serving thread (a few
+short-lived ones read what the client still sends, so it sees the answer rather than a
+reset); a burst or slow clients never start unbounded threads. The listen backlog is
 set by the caller (the stdlib's 5 refuses bursts).
 """
 
@@ -14,6 +15,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
@@ -21,6 +23,12 @@ from typing import Any, Final
 logger = logging.getLogger(__name__)
 
 _REFUSAL_SEND_SECONDS: Final = 1.0
+_REFUSAL_DRAIN_SECONDS: Final = 1.0
+_REFUSAL_DRAIN_BYTES: Final = 1 << 20
+REFUSAL_THREADS: Final = 16
+"""Connections over the cap answered at once by short-lived threads that also read what
+the client is still sending (so it reads the 503, not a reset); past these, the
+accepting thread answers and closes at once."""
 
 
 def service_unavailable(body: bytes, content_type: str, retry_after: int) -> bytes:
@@ -59,6 +67,7 @@ class CappedHttpServer(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         self._over_cap_answer = over_cap_answer
         self._on_over_cap = on_over_cap
+        self._refusals = threading.BoundedSemaphore(REFUSAL_THREADS)
         super().__init__(address, handler_class, bind_and_activate=False)
         try:
             self.server_bind()
@@ -110,15 +119,47 @@ class CappedHttpServer(ThreadingHTTPServer):
             logger.exception("connection from %s failed", client_address)
 
     def _refuse(self, request: socket.socket) -> None:
-        """Over the cap: the 503 and close, without a thread. A TLS connection is closed
-        unanswered: answering needs a handshake, which the accepting thread must not
-        wait for."""
+        """Over the cap: the 503 and close, without a serving thread. A TLS connection is
+        closed unanswered: answering needs a handshake, which the accepting thread must
+        not wait for."""
         if isinstance(request, ssl.SSLSocket):
             with contextlib.suppress(OSError):
                 request.close()
             return
-        with contextlib.suppress(OSError, ValueError):
-            request.settimeout(_REFUSAL_SEND_SECONDS)
-            request.sendall(self._over_cap_answer)
-            request.shutdown(socket.SHUT_RDWR)
-        request.close()
+        if self._refusals.acquire(blocking=False):
+            thread = threading.Thread(target=self._answer_over_cap, args=(request,), daemon=True)
+            try:
+                thread.start()
+                return
+            except RuntimeError:
+                self._refusals.release()
+        _send_and_close(request, self._over_cap_answer, drain=False)
+
+    def _answer_over_cap(self, request: socket.socket) -> None:
+        try:
+            _send_and_close(request, self._over_cap_answer, drain=True)
+        finally:
+            self._refusals.release()
+
+
+def _send_and_close(request: socket.socket, answer: bytes, drain: bool) -> None:
+    """Send ``answer``, end it with a FIN, and with ``drain`` read what the client still
+    sends (bounded in bytes and time) before closing, so its request body does not make
+    the close a reset that hides the answer."""
+    with contextlib.suppress(OSError, ValueError):
+        request.settimeout(_REFUSAL_SEND_SECONDS)
+        request.sendall(answer)
+        request.shutdown(socket.SHUT_WR)
+        if drain:
+            deadline = time.monotonic() + _REFUSAL_DRAIN_SECONDS
+            received = 0
+            while received < _REFUSAL_DRAIN_BYTES:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                request.settimeout(remaining)
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+    request.close()
