@@ -18,13 +18,17 @@ import pytest
 
 from mlspan.collector.drift.config import DriftConfig, WindowConfig
 from mlspan.collector.drift.engine import DriftEngine
+from mlspan.collector.drift.results import ModelKey
 from mlspan.collector.drift.summary_check import MAX_MAGNITUDE, decode_summary
 from mlspan.collector.pdata.stats import IngestStats
+from mlspan.collector.validation.checks import validate
+from mlspan.collector.validation.config import ValidationConfig
 from mlspan.collector.validation.format import reclassify, target_kind
 from mlspan.semconv.values import FeatureKind, FeatureOrigin
 from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
 from tests.collector.drift.batches import batch, summary_span
 
+KEY = ModelKey("svc", "churn", "v1")
 LABELS = 1000
 PEAK_BYTES = 64 * 1024 * 1024
 """Allocation budget of a whole drift pass over these summaries (the expansion was
@@ -103,3 +107,27 @@ def test_labels_beyond_the_collector_bound_stay_categorical() -> None:
     stats = CategoricalSummary.from_counts({huge: 4, "1": 4})
     summary = FeatureSummary("x", FeatureKind.CATEGORICAL, FeatureOrigin.INPUT, "", stats)
     assert reclassify(summary, "numerical") is summary
+
+
+def test_unseen_category_examples_are_the_most_frequent_and_short() -> None:
+    baseline = FeatureSummary(
+        "c",
+        FeatureKind.CATEGORICAL,
+        FeatureOrigin.INPUT,
+        "",
+        CategoricalSummary.from_counts({"a": 10, "b": 10}),
+    )
+    unseen = {f"{i:06d}" + "x" * 1_000_000: i + 1 for i in range(5)}
+    current = FeatureSummary(
+        "c",
+        FeatureKind.CATEGORICAL,
+        FeatureOrigin.INPUT,
+        "",
+        CategoricalSummary.from_counts(unseen | {"a": 1}, cap=10),
+    )
+    results = validate(KEY, {"c": baseline}, {"c": current}, ValidationConfig())
+    [check] = [r for r in results if r.check == "unseen_categories"]
+    assert not check.passed
+    assert len(check.insight) < 400
+    assert check.insight.index("000004") < check.insight.index("000003")
+    assert "000000" not in check.insight

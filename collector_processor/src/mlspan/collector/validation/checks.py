@@ -7,6 +7,7 @@ from the baseline: its columns, kinds, dtypes, null rates, ranges and categories
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping
 from typing import Final
@@ -21,6 +22,10 @@ from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummar
 
 LOCATION_METRICS: Final = ("mean", "median", "min", "max")
 """Metrics with a standardised companion (change over the baseline std)."""
+EXAMPLES: Final = 3
+"""Unseen categories named in an insight."""
+EXAMPLE_TEXT: Final = 64
+"""Characters of each named category kept in an insight."""
 
 
 def validate(
@@ -173,7 +178,10 @@ def _category_check(
     share = sum(unseen.values()) / total if total else 0.0
     limit = spec.max_unseen_share if spec.max_unseen_share is not None else default_share
     ok = share <= limit
-    examples = ", ".join(sorted(unseen, key=lambda c: -unseen[c])[:3])
+    # Labels come from requests: up to 2**20 of them, each as long as a span allows, so
+    # the three most frequent are picked without a full sort and shortened.
+    frequent = heapq.nlargest(EXAMPLES, unseen, key=unseen.__getitem__)
+    examples = ", ".join(_shorten(label) for label in frequent)
     insight = f"{name}: unseen categories {share:.1%} (accepted {limit:.1%})"
     insight += f" e.g. {examples} -> {_verdict(ok)}" if examples else f" -> {_verdict(ok)}"
     return ValidationResult(key, name, "unseen_categories", ok, share, limit, insight)
@@ -233,6 +241,10 @@ def metric_changes(
             )
         )
     return out
+
+
+def _shorten(label: str) -> str:
+    return label if len(label) <= EXAMPLE_TEXT else label[: EXAMPLE_TEXT - 3] + "..."
 
 
 def _type_text(kind: str, dtype: str) -> str:
