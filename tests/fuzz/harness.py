@@ -14,9 +14,11 @@ Between batches valid requests with fresh ids go in over both transports and eac
 their runs must become queryable at ``/api/v1/runs/{id}`` (the lineage write survived
 the batch), and the process's RSS is sampled.
 
-With ``forward``, the collector also forwards to a real OTLP receiver (``OtlpSink``) that
-is down during every ``outage_every``-th batch: the exporter's queue fills, the receivers
-answer with back-pressure, and gRPC channels that saw it must recover once it is back.
+With ``forward``, the collector also forwards to a real OTLP/gRPC backend
+(``ParsingBackend``) that is down during every ``outage_every``-th batch: the exporter's
+queue fills, the receivers answer with back-pressure, and gRPC channels that saw it must
+recover once it is back. Forwarded requests the backend cannot parse are saved under
+``out/forwarded-unparseable/``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ from pathlib import Path
 from typing import Final
 
 from tests.fuzz.api_fuzz import API, ApiFuzzer
+from tests.fuzz.backend import ParsingBackend
 from tests.fuzz.collector import CollectorProcess, forwarding_document
 from tests.fuzz.payloads import GRPC, HTTP, JSON, Payload, PayloadGenerator
 from tests.fuzz.report import Crash, FuzzReport
 from tests.fuzz.seeds import Seeds, run_ids, to_otlp_json
 from tests.fuzz.senders import FAILURES, GrpcSender, HttpSender, Outcome
-from tests.support.otlp_sink import OtlpSink
 
 CANARY_WAIT_S: Final = 60.0
 COUNTERS: Final = ("mlspan_spans_dropped_total", "mlspan_requests_rejected_total")
@@ -73,8 +75,10 @@ class FuzzHarness:
         self.seeds = seeds
         self.settings = settings
         self.report = FuzzReport()
-        self.sink = OtlpSink() if settings.forward else None
-        document = forwarding_document(self.sink.grpc_endpoint) if self.sink else None
+        self.sink = (
+            ParsingBackend(settings.out / "forwarded-unparseable") if settings.forward else None
+        )
+        document = forwarding_document(self.sink.endpoint) if self.sink else None
         self.collector = CollectorProcess(settings.out / "collector", document)
         self.generator = PayloadGenerator(seeds, settings.seed)
         self.recent: deque[Payload] = deque(maxlen=20)
@@ -108,7 +112,6 @@ class FuzzHarness:
                     sent_api += 1
                 if self.sink is not None:
                     self.sink.start()
-                    self.sink.clear()
                 self._canary(index)
                 self.report.rss_samples.append(self.collector.rss_bytes())
                 if index < batches * WARM_UP_SHARE:
@@ -121,6 +124,9 @@ class FuzzHarness:
             self.collector.stop()
             if self.sink is not None:
                 self.sink.stop()
+                self.report.forwarded_spans = self.sink.parsed_spans
+                self.report.forwarded_unparseable = self.sink.unparseable_count
+                self.report.forwarded_unparseable_saved = list(self.sink.unparseable)
             self.report.elapsed_s = time.monotonic() - started
         return self.report
 

@@ -51,6 +51,11 @@ class FuzzReport:
     """Index of the sample RSS growth is measured from (after warm-up or a restart)."""
     collector_counters: dict[str, float] = field(default_factory=dict)
     """The collector's own dropped/rejected counters at the end (last process only)."""
+    forwarded_spans: int = 0
+    """Spans the OTLP backend received and parsed (with ``forward``)."""
+    forwarded_unparseable: int = 0
+    """Forwarded requests the backend could not parse: acknowledged data lost downstream."""
+    forwarded_unparseable_saved: list[Path] = field(default_factory=list)
     canary_sent: int = 0
     canary_lost: int = 0
     canary_rejected: int = 0
@@ -89,6 +94,10 @@ class FuzzReport:
                 self.count("stuck_connection") == 0,
             ),
             "RSS growth": (f"{self.rss_growth:+.1%}", self.rss_growth <= RSS_GOAL),
+            "forwarded, then unparseable": (
+                f"{self.forwarded_unparseable} ({self.forwarded_spans} spans parsed)",
+                self.forwarded_unparseable == 0,
+            ),
             "canary spans not queryable": (
                 f"{self.canary_lost} of {self.canary_sent} (+{self.canary_rejected} refused)",
                 self.canary_lost == 0 and self.canary_rejected == 0,
@@ -129,6 +138,9 @@ class FuzzReport:
         if self.collector_counters:
             lines.append("\nthe collector's counters at the end:")
             lines += [f"  {name} {value:.0f}" for name, value in self.collector_counters.items()]
+        if self.forwarded_unparseable_saved:
+            lines.append("\nforwarded requests the backend could not parse (first saved):")
+            lines += [f"  {path}" for path in self.forwarded_unparseable_saved[:5]]
         for crash in self.crashes:
             lines.append(f"\ncrash ({crash.exit}); sent just before (last is newest):")
             lines += [f"  {path}" for path in crash.payloads]
