@@ -112,9 +112,7 @@ class OutcomeJoiner:
             previous = pending.summaries.get(key)
             pending.summaries[key] = summary if previous is None else previous.merge(summary)
             pending.labels += summary.count
-        self._log.mark_labelled(
-            [(row.entity, row.model) for rows in groups.values() for row in rows]
-        )
+        self._log.mark_labelled([row.rowid for rows in groups.values() for row in rows])
         if pending.since is None:
             pending.since = time.monotonic()
 

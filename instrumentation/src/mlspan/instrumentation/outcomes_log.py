@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS models (id INTEGER PRIMARY KEY, version TEXT UNIQUE NOT NULL,"
@@ -50,16 +50,16 @@ class ModelRecord:
     classes: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class LoggedPrediction:
-    """One logged prediction, as a label lookup finds it."""
+class LoggedPrediction(NamedTuple):
+    """One logged prediction, as a label lookup finds it (a tuple: thousands per call)."""
 
     entity: str
     model: int
     at: float
     pred: object
     proba: bytes | None
-    labelled: bool
+    labelled: int
+    rowid: int
 
 
 class PredictionLog:
@@ -76,6 +76,8 @@ class PredictionLog:
         self._max_rows = max_rows
         self._max_age = max_age_seconds
         self._models: dict[str, ModelRecord] = {}
+        self._upper = self.size()
+        """An upper bound of the rows in the log (counted exactly only when past the limit)."""
 
     def model(
         self, version: str, name: str, task: str, classes: Sequence[str] | None
@@ -120,6 +122,7 @@ class PredictionLog:
                 " VALUES (?, ?, ?, ?, ?, 0)",
                 rows,
             )
+        self._upper += len(rows)
         self.bound()
 
     def bound(self, now: float | None = None) -> int:
@@ -127,14 +130,19 @@ class PredictionLog:
         cutoff = (time.time() if now is None else now) - self._max_age
         with self._transaction():
             deleted = self._db.execute("DELETE FROM predictions WHERE at < ?", (cutoff,)).rowcount
-            (count,) = self._db.execute("SELECT count(*) FROM predictions").fetchone()
-            excess = int(count) - self._max_rows
-            if excess > 0:
-                deleted += self._db.execute(
-                    "DELETE FROM predictions WHERE rowid IN"
-                    " (SELECT rowid FROM predictions ORDER BY at LIMIT ?)",
-                    (excess,),
-                ).rowcount
+            self._upper -= max(deleted, 0)
+            if self._upper > self._max_rows:  # a count(*) scans the table: only when needed
+                (count,) = self._db.execute("SELECT count(*) FROM predictions").fetchone()
+                excess = int(count) - self._max_rows
+                self._upper = int(count)
+                if excess > 0:
+                    evicted = self._db.execute(
+                        "DELETE FROM predictions WHERE rowid IN"
+                        " (SELECT rowid FROM predictions ORDER BY at LIMIT ?)",
+                        (excess,),
+                    ).rowcount
+                    deleted += evicted
+                    self._upper -= evicted
         return max(deleted, 0)
 
     def find(self, entities: Sequence[str]) -> list[LoggedPrediction]:
@@ -144,22 +152,22 @@ class PredictionLog:
             chunk = entities[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             cursor = self._db.execute(
-                "SELECT entity, model, at, pred, proba, labelled FROM predictions"
+                "SELECT entity, model, at, pred, proba, labelled, rowid FROM predictions"
                 f" WHERE entity IN ({marks})",
                 chunk,
             )
-            found.extend(
-                LoggedPrediction(str(e), int(m), float(a), p, b, bool(lab))
-                for e, m, a, p, b, lab in cursor
-            )
+            found.extend(map(LoggedPrediction._make, cursor))
         return found
 
-    def mark_labelled(self, keys: Sequence[tuple[str, int]]) -> None:
-        """Remember that these (entity, model id) predictions got their label."""
+    def mark_labelled(self, rowids: Sequence[int]) -> None:
+        """Remember that these predictions (by row id) got their label."""
         with self._transaction():
-            self._db.executemany(
-                "UPDATE predictions SET labelled = 1 WHERE entity = ? AND model = ?", keys
-            )
+            for start in range(0, len(rowids), _CHUNK):
+                chunk = rowids[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                self._db.execute(
+                    f"UPDATE predictions SET labelled = 1 WHERE rowid IN ({marks})", chunk
+                )
 
     def count(self, model_id: int, start: float, end: float) -> int:
         """Predictions of a model version logged with a time in [start, end)."""
