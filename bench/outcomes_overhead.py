@@ -79,6 +79,11 @@ def main() -> None:
         f"{_p90(label_us) * per_thousand:.1f} us per 1,000 labels"
     )
     print(
+        "caller, record_outcomes (numpy ids and labels): p99 "
+        f"{statistics.quantiles(label_us, n=100)[-1] * per_thousand:.1f} us, max "
+        f"{max(label_us) * per_thousand:.1f} us"
+    )
+    print(
         "caller, record_outcomes (Python lists):         median "
         f"{statistics.median(label_list_us) * per_thousand:.1f} us, p90 "
         f"{_p90(label_list_us) * per_thousand:.1f} us per 1,000 labels"

@@ -35,6 +35,8 @@ _SCHEMA: Final = (
     " PRIMARY KEY (entity, model))",
     "CREATE INDEX IF NOT EXISTS predictions_at ON predictions (at)",
 )
+WAL_LIMIT_BYTES: Final = 8 * 1024 * 1024
+"""The write-ahead log file is truncated to this size after each checkpoint."""
 _CHUNK: Final = 500
 """Ids per lookup query (well below SQLite's bound on query parameters)."""
 
@@ -71,6 +73,7 @@ class PredictionLog:
         self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         for statement in _SCHEMA:
             self._db.execute(statement)
         self._max_rows = max_rows

@@ -12,13 +12,14 @@ caught and logged here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, cast
 
 import numpy as np
@@ -76,15 +77,29 @@ class _Flush:
     done: threading.Event
 
 
+class _Stop:
+    """Ends the worker thread once everything before it was processed."""
+
+
+_Item = _Predictions | _Labels | _Flush | _Stop
+
+
 class OutcomeWorker:
-    """A bounded queue of prediction and label batches, drained by one daemon thread."""
+    """A bounded queue of prediction and label batches, drained by one daemon thread.
+
+    The caller's side takes no lock a busy worker could hold: ``SimpleQueue.put`` never
+    blocks, so a caller never gives up the GIL and waits to get it back. The row bound
+    is kept with two counters, one written by callers and one by the worker (``+=`` by
+    two concurrent callers may lose an increment: the bound is approximate by that).
+    """
 
     def __init__(self, settings: Settings, tracer: trace.Tracer) -> None:
         self._settings = settings
         self._tracer = tracer
-        self._lock = threading.Condition()
-        self._queue: deque[_Predictions | _Labels | _Flush] = deque()
-        self._queued_rows = 0
+        self._queue: SimpleQueue[tuple[_Item, int]] = SimpleQueue()
+        self._put_rows = 0
+        self._taken_rows = 0
+        self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
         self.dropped_rows = 0
@@ -103,43 +118,43 @@ class OutcomeWorker:
         self._put(_Labels(ids, y_true, at), rows)
 
     def _put(self, item: _Predictions | _Labels, rows: int) -> None:
-        with self._lock:
-            if self._closed or self._queued_rows + rows > self._settings.max_pending_rows:
-                self.dropped_rows += rows
-                dropped = self.dropped_rows
-            else:
-                self._queue.append(item)
-                self._queued_rows += rows
-                if self._thread is None:
-                    self._start()
-                self._lock.notify()
-                return
-        if dropped == rows or dropped % 100_000 < rows:
-            _logger.warning("mlspan outcomes queue full or closed: %d rows dropped so far", dropped)
+        pending = self._put_rows - self._taken_rows
+        if self._closed or pending + rows > self._settings.max_pending_rows:
+            self.dropped_rows += rows
+            dropped = self.dropped_rows
+            if dropped == rows or dropped % 100_000 < rows:
+                _logger.warning("mlspan outcomes queue full or closed: %d rows dropped", dropped)
+            return
+        self._put_rows += rows
+        self._queue.put((item, rows))
+        if self._thread is None:
+            self._start()
 
     def flush(self, timeout: float) -> bool:
         """Process everything queued and emit every summary; False on timeout."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return True
         done = threading.Event()
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                return not self._queue
-            self._queue.append(_Flush(done))
-            self._lock.notify()
+        self._queue.put((_Flush(done), 0))
         return done.wait(timeout)
 
     def close(self, timeout: float) -> None:
         """Flush, then stop the thread; later batches are dropped."""
         self.flush(timeout)
-        with self._lock:
-            self._closed = True
-            self._lock.notify()
+        self._closed = True
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        if thread is not None and thread.is_alive():
+            self._queue.put((_Stop(), 0))
+            if thread is not threading.current_thread():
+                thread.join(timeout)
 
     def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mlspan-outcomes", daemon=True)
-        self._thread.start()
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="mlspan-outcomes", daemon=True)
+                thread.start()
+                self._thread = thread
 
     def _run(self) -> None:
         log: PredictionLog | None = None
@@ -152,23 +167,22 @@ class OutcomeWorker:
             _logger.warning("cannot open the mlspan prediction log %s", s.path, exc_info=True)
         interval = max(0.05, min(1.0, s.emit_seconds / 4))
         while True:
-            with self._lock:
-                if not self._queue and not self._closed:
-                    self._lock.wait(interval)
-                items = list(self._queue)
-                self._queue.clear()
-                self._queued_rows = 0
-                closing = self._closed and not items
-            for item in items:
-                self._guard(lambda item=item: self._process(log, joiner, item))  # type: ignore[misc]
+            try:
+                entry = self._queue.get(timeout=interval)
+            except Empty:
+                entry = None
+            if entry is not None:
+                item, rows = entry
+                self._taken_rows += rows
+                if isinstance(item, _Stop):
+                    if joiner is not None:
+                        self._guard(lambda: self._emit(joiner))
+                    if log is not None:
+                        self._guard(log.close)
+                    return
+                self._guard(functools.partial(self._process, log, joiner, item))
             if joiner is not None and self._due(joiner):
                 self._guard(lambda: self._emit(joiner))
-            if closing:
-                if joiner is not None:
-                    self._guard(lambda: self._emit(joiner))
-                if log is not None:
-                    self._guard(log.close)
-                return
 
     def _due(self, joiner: OutcomeJoiner) -> bool:
         since = joiner.pending_since
@@ -188,7 +202,7 @@ class OutcomeWorker:
         self,
         log: PredictionLog | None,
         joiner: OutcomeJoiner | None,
-        item: _Predictions | _Labels | _Flush,
+        item: _Item,
     ) -> None:
         if isinstance(item, _Flush):
             try:
@@ -197,7 +211,7 @@ class OutcomeWorker:
             finally:
                 item.done.set()
             return
-        if log is None or joiner is None:
+        if log is None or joiner is None or isinstance(item, _Stop):
             return
         if isinstance(item, _Labels):
             joiner.add_labels(_ids(item.ids), np.asarray(item.y_true), item.at)
