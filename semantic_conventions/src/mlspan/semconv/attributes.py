@@ -230,12 +230,14 @@ label is label i (the order of mlspan.performance.labels). Type: string.
 
 PERFORMANCE_PROBABILITY: Final = "mlspan.performance.probability"
 """
-JSON object of exact probability sums over the rows whose true label is among the model's
-classes: "rows", "log_loss" (sum of -log p(true class), clipped as scikit-learn clips),
-"brier" (sum over classes of squared differences to the one-hot truth), "unknown" (rows
-whose true label the model cannot score), "bins" (calibration bins) and "top" (per
-confidence bin of the predicted class: rows, sum of confidences, correct predictions) and
-"classes" (per label, per bin: rows, sum of p(label), rows of that label). Type: string.
+JSON object of exact probability sums over the labelled rows that came with predicted
+probabilities and whose true label is among the model's classes (possibly fewer than
+mlspan.performance.count): "rows", "log_loss" (sum of -log p(true class), clipped as scikit-
+learn clips), "brier" (sum over classes of squared differences to the one-hot truth),
+"unknown" (rows whose true label the model cannot score), "bins" (calibration bins) and
+"top" (per confidence bin of the predicted class: rows, sum of confidences, correct
+predictions) and "classes" (per label, per bin: rows, sum of p(label), rows of that label).
+Type: string.
 """
 
 PERFORMANCE_SCORES: Final = "mlspan.performance.scores"

@@ -68,6 +68,9 @@ def merge_sketches(first: bytes, second: bytes) -> bytes:
 class ProbabilitySums:
     """What predicted probabilities add up to, over rows whose true label the model knows.
 
+    Only rows that came with probabilities count, so ``rows + unknown`` may be less than
+    the summary's count (predictions logged without ``proba``).
+
     ``log_loss`` sums ``-log p(true class)`` (p clipped to ``[eps, 1 - eps]`` as
     scikit-learn clips); ``brier`` sums ``sum_c (p_c - [y = c])**2`` over all classes;
     ``top`` holds one calibration bin per confidence range of the predicted (most
