@@ -133,3 +133,31 @@ def test_the_log_is_bounded_by_rows_and_age(tmp_path: Path) -> None:
     (summary,) = merged_by_window(spans).values()
     assert summary.count <= 100
     assert dict(spans[0].attributes or {})[OUTCOME_UNMATCHED] == 300 - summary.count
+
+
+def test_mixed_probability_rows_and_a_label_before_its_prediction(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    model, x, y = churn_model(4)
+    with recorder_at(tmp_path / "log.sqlite") as (recorder, exporter):
+        recorder.record_outcomes(["early"], [1], at=T0)  # before its prediction: unmatched
+        recorder.log_predictions(model, ["early"], model.predict(x[:1]), at=T0)
+        recorder.log_predictions(model, range(100), model.predict(x[:100]), at=T0 + 1)
+        recorder.log_predictions(
+            model,
+            range(100, 300),
+            None,
+            model.predict_proba(x[100:300]),  # the prediction is the most probable class
+            at=datetime.fromtimestamp(T0 + 2, tz=timezone.utc),
+        )
+        recorder.record_outcomes(range(300), y[:300], at=T0 + HOUR)
+        assert recorder.flush()
+        spans = exporter.get_finished_spans()
+    (summary,) = merged_by_window(spans).values()
+    assert summary.count == 300
+    assert summary.probability is not None and summary.probability.rows == 200
+    assert pm.accuracy(summary) == sk.accuracy_score(y[:300], model.predict(x[:300]))
+    assert pm.log_loss(summary) == pytest.approx(
+        sk.log_loss(y[100:300], model.predict_proba(x[100:300]))
+    )
+    assert dict(spans[0].attributes or {})[OUTCOME_UNMATCHED] == 1
