@@ -114,6 +114,8 @@ class FuzzHarness:
                     self.sink.start()
                 self._canary(index)
                 self.report.rss_samples.append(self.collector.rss_bytes())
+                with (s.out / "rss.txt").open("a") as rss_log:
+                    rss_log.write(f"{self.report.sent} {self.report.rss_samples[-1]}\n")
                 if index < batches * WARM_UP_SHARE:
                     self.report.rss_base_index = len(self.report.rss_samples) - 1
                 if s.progress:

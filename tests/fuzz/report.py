@@ -130,6 +130,10 @@ class FuzzReport:
                 if mib
                 else "n/a"
             ),
+            "RSS MiB at each tenth of the run: "
+            + " ".join(f"{mib[min(len(mib) - 1, len(mib) * i // 10)]:.0f}" for i in range(1, 11))
+            if mib
+            else "",
             "",
             f"{'goal':<28} {'measured':>24}  met",
         ]
