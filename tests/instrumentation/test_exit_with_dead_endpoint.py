@@ -49,8 +49,9 @@ WARNING = re.compile(
     r"mlspan could not send (\d+) of (\d+) span\(s\) to (\S+) \((.*)\): set "
     r"OTEL_INSTRUMENTATION_MLSPAN_SHUTDOWN_TIMEOUT_SECONDS \(option shutdown_timeout_seconds\)"
 )
-SLACK_S = 1.0
-"""Allowance over the budget plus a normal exit, for a busy 2-core machine."""
+SLACK_S = 2.0
+"""Allowance over the budget plus a normal exit, for a 2-core machine under load (the
+exit seen without the budget is 30 s longer)."""
 
 
 @dataclass(frozen=True)
