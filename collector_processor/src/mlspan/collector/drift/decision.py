@@ -78,7 +78,8 @@ def judge_dataset(
     raw = [features[i].comparison.p_values[features[i].comparison.test] for i in tested]
     adjusted = dict(zip(tested, adjust_p_values(raw, thresholds.correction), strict=True))
     results = tuple(
-        judge_feature(item, adjusted.get(i), thresholds.alpha) for i, item in enumerate(features)
+        judge_feature(item, adjusted.get(i), thresholds.alpha, thresholds.correction)
+        for i, item in enumerate(features)
     )
     judged = [f for f, item in zip(results, features, strict=True) if _judged(item)]
     drifted = [f.feature for f in judged if f.drifted]
@@ -96,8 +97,11 @@ def judge_dataset(
     return DatasetDrift(key, window[0], window[1], results, share, dataset_drifted, insight)
 
 
-def judge_feature(item: FeatureInput, adjusted_p: float | None, alpha: float) -> FeatureDrift:
-    """Decide one feature; ``adjusted_p`` is its corrected test p-value, if it has a test."""
+def judge_feature(
+    item: FeatureInput, adjusted_p: float | None, alpha: float, correction: str | None = None
+) -> FeatureDrift:
+    """Decide one feature; ``adjusted_p`` is its test p-value after ``correction`` (the
+    model's; the feature's own by default), if it has a test."""
     comparison, limits = item.comparison, item.thresholds
     metrics = _metrics(comparison, limits, adjusted_p)
     if comparison.test == "chi2" and adjusted_p is not None:
@@ -122,7 +126,13 @@ def judge_feature(item: FeatureInput, adjusted_p: float | None, alpha: float) ->
         verdict = "drift" if drifted else "no drift"
     if _judged(item):
         insight = feature_insight(
-            item.feature, comparison, limits, metrics, verdict, adjusted_p, item.accepted_mean
+            item.feature,
+            comparison,
+            correction or limits.correction,
+            metrics,
+            verdict,
+            adjusted_p,
+            item.accepted_mean,
         )
     else:
         insight = f"{item.feature}: {rows} rows, fewer than {limits.min_rows} -> not judged"

@@ -20,7 +20,6 @@ from typing import Final
 
 from mlspan.collector.drift.comparison import Comparison, Shift
 from mlspan.collector.drift.results import MetricResult
-from mlspan.collector.drift.thresholds import DriftThresholds
 
 LABELS: Final = MappingProxyType(
     {
@@ -46,13 +45,14 @@ TEST_LABELS: Final = MappingProxyType({"ks": "KS", "chi2": "chi2"})
 def feature_insight(
     name: str,
     comparison: Comparison,
-    limits: DriftThresholds,
+    correction: str,
     metrics: Sequence[MetricResult],
     verdict: str,
     adjusted_p: float | None,
     accepted_mean: float | None = None,
 ) -> str:
-    """The insight of one judged feature; ``verdict`` is e.g. "drift" or "no drift (...)"."""
+    """The insight of one judged feature; ``correction`` is the one applied to its p-value,
+    ``verdict`` e.g. "drift" or "no drift (...)"."""
     rows = min(comparison.baseline_rows, comparison.current_rows)
     parts: list[str] = []
     if comparison.kind == "numerical" and "baseline_mean" in comparison.facts:
@@ -65,7 +65,7 @@ def feature_insight(
     parts.extend(_metric_text(m) for m in (reached or closest))
     if adjusted_p is not None:
         test = TEST_LABELS.get(comparison.test, comparison.test)
-        parts.append(f"{test} p={adjusted_p:.2g} ({limits.correction}, n={rows})")
+        parts.append(f"{test} p={adjusted_p:.2g} ({correction}, n={rows})")
     text = f"{name}: {', '.join(parts)}"
     if comparison.kind == "numerical" and comparison.shifts:
         text += "; most shifted " + ", ".join(_quantile_shift(s) for s in comparison.shifts)
