@@ -6,7 +6,9 @@ Both servers run as child processes on 127.0.0.1 and receive the same realistic 
 
 - ``bare``: the textbook Python receiver: grpcio's sync server with opentelemetry-proto's
   ``TraceServiceServicer``, which parses every request into ``ExportTraceServiceRequest``
-  and counts the spans.
+  and counts the spans; with the same process tuning as mlspan's service
+  (``service.runtime``'s defaults: gc threshold and freeze, glibc trim threshold), so
+  the comparison measures the pipelines, not the allocator settings.
 - ``mlspan``: ``mlspan collector``'s service with the ``otlp`` receiver, the ``lineage``
   processor writing runs, artifacts and edges to SQLite, and the ``drift`` connector
   (the default pipeline's components, minus ``alerts``, which has no per-span work).
@@ -70,10 +72,13 @@ class _CountingServicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: i
 
 
 def serve_bare() -> None:
+    from mlspan.collector.service.runtime import RuntimeConfig, tune_process
+
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=SERVER_THREADS))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_CountingServicer(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    tune_process(RuntimeConfig())  # as mlspan's Service does once started
     print(port, flush=True)
     sys.stdin.read()  # run until the parent closes stdin
     server.stop(None)

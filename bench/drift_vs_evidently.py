@@ -1,16 +1,23 @@
 """Drift from mlspan summaries against Evidently's DataDriftPreset, on the same frames.
 
-    .venv/bin/python bench/drift_vs_evidently.py [--rows 100000] [--repeats 5]
+    .venv/bin/python bench/drift_vs_evidently.py [--rows 100000] [--repeats 9]
 
 Builds a 100k x 20 reference frame and a current frame (15 numerical, 5 categorical
 columns; some shifted, one shifted by a practically irrelevant 0.03 sigma) and times, in
-one run on the same data:
+one run on the same data, each after one untimed warm-up run and as the median of
+``--repeats`` timed runs (wall and CPU time: the machine is shared):
 
 * mlspan: summarising both pandas frames with the instrumentation's ``Summarizer`` (what
-  happens in the application) plus drift from the summaries (what the collector does
-  when a window closes), median of ``--repeats`` (wall and CPU time: the machine is shared);
-* Evidently 0.7.23 ``Report([DataDriftPreset()]).run(current, reference)``, in its own
-  virtualenv ``bench/.venv-evidently`` (created with pip on first use) and subprocess.
+  happens in the application), carrying the summaries through span events and back (each
+  summary's event attributes, an OTLP request serialized, parsed as the collector parses
+  it, and every summary decoded with the collector's checked ``decode_summary``), plus
+  drift from the decoded summaries (what the collector does when a window closes);
+* Evidently 0.7.23 ``Report([DataDriftPreset()]).run(current, reference)`` alone (no
+  snapshot rendering), in its own virtualenv ``bench/.venv-evidently`` (created with pip
+  on first use) and subprocess;
+* whylogs 1.6.4: ``why.log`` profiles of both frames plus ``calculate_drift_scores``
+  (drift where its category is DRIFT), in ``bench/.venv-whylogs`` (created on first use
+  by ``bench/drift_accuracy.py``'s ``ensure_whylogs``).
 
 It prints both timings and the drifted-column sets of mlspan, Evidently, exact effect
 sizes on the raw data (W/sigma and Jensen-Shannon >= 0.1, Evidently's large-sample rule)
@@ -32,19 +39,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
 from scipy import stats
 
 from mlspan.collector.drift.categorical import compare_categorical
 from mlspan.collector.drift.decision import FeatureInput, adjust_p_values, judge_dataset
 from mlspan.collector.drift.numerical import NumericalProfile, compare_numerical
 from mlspan.collector.drift.results import ModelKey
+from mlspan.collector.drift.summary_check import decode_summary
 from mlspan.collector.drift.thresholds import DriftThresholds
+from mlspan.collector.pdata import FastSchema, plain_attributes
 from mlspan.instrumentation.options import InstrumentationOptions
 from mlspan.instrumentation.summarize import Summarizer
-from mlspan.semconv.values import FeatureOrigin
-from mlspan.summaries import CategoricalSummary, NumericalSummary
+from mlspan.semconv.events import FEATURE_SUMMARY
+from mlspan.semconv.values import FeatureKind, FeatureOrigin
+from mlspan.summaries import CategoricalSummary, FeatureSummary, NumericalSummary
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.support.spans import key_values  # noqa: E402
+
 VENV = HERE / ".venv-evidently"
 REQUIREMENTS = ("evidently==0.7.23", "pandas<3")
 """Evidently 0.7.23 imports a helper that pandas 3 removed."""
@@ -64,10 +80,16 @@ for frame in (ref, cur):
     for column in frame.columns:
         if frame[column].dtype.kind == "U":
             frame[column] = frame[column].astype(object)
-start, cpu = time.perf_counter(), time.process_time()
-snapshot = Report([DataDriftPreset()]).run(cur, ref)
+repeats = int(sys.argv[2])
+walls, cpus = [], []
+for run in range(repeats + 1):  # run 0 warms up (imports, caches) untimed
+    start, cpu = time.perf_counter(), time.process_time()
+    snapshot = Report([DataDriftPreset()]).run(cur, ref)
+    if run:
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+seconds, cpu_seconds = float(np.median(walls)), float(np.median(cpus))
 result = snapshot.dict()
-seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
 drifted, values = [], {}
 for metric in result["metrics"]:
     config = metric["config"]
@@ -80,6 +102,39 @@ for metric in result["metrics"]:
     if hit:
         drifted.append(config["column"])
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "drifted": sorted(drifted)}))
+"""
+
+WHYLOGS_SCRIPT = r"""
+import json, sys, time
+import numpy as np, pandas as pd
+import whylogs as why
+from whylogs.viz.drift.column_drift_algorithms import calculate_drift_scores
+
+data = np.load(sys.argv[1])
+ref = pd.DataFrame({k[4:]: data[k] for k in data.files if k.startswith("ref_")})
+cur = pd.DataFrame({k[4:]: data[k] for k in data.files if k.startswith("cur_")})
+for frame in (ref, cur):
+    for column in frame.columns:
+        if frame[column].dtype.kind == "U":
+            frame[column] = frame[column].astype(object)
+repeats = int(sys.argv[2])
+walls, cpus, profile_walls = [], [], []
+for run in range(repeats + 1):  # run 0 warms up untimed
+    start, cpu = time.perf_counter(), time.process_time()
+    ref_view, cur_view = why.log(ref).view(), why.log(cur).view()
+    profiled = time.perf_counter()
+    scores = calculate_drift_scores(
+        target_view=cur_view, reference_view=ref_view, with_thresholds=True
+    )
+    if run:
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+        profile_walls.append(profiled - start)
+drifted = sorted(c for c, s in scores.items() if s and s.get("drift_category") == "DRIFT")
+print(json.dumps({
+    "seconds": float(np.median(walls)), "cpu_seconds": float(np.median(cpus)),
+    "profile_seconds": float(np.median(profile_walls)), "drifted": drifted,
+}))
 """
 
 
@@ -209,21 +264,61 @@ def ensure_evidently() -> Path:
     return python
 
 
-def run_evidently(python: Path, reference: Frame, current: Frame) -> dict[str, Any]:
-    """Evidently's DataDriftPreset in its own interpreter; time excludes loading data."""
+def run_external(
+    python: Path, script: str, reference: Frame, current: Frame, repeats: int
+) -> dict[str, Any]:
+    """A peer's script in its own interpreter: one warm-up, then the median of
+    ``repeats`` timed runs; loading the data is not timed."""
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "frames.npz"
         arrays = {f"ref_{k}": v for k, v in reference.items()}
         arrays |= {f"cur_{k}": v for k, v in current.items()}
         np.savez(data, **arrays)  # type: ignore[arg-type]
         done = subprocess.run(
-            [str(python), "-c", EVIDENTLY_SCRIPT, str(data)],
+            [str(python), "-c", script, str(data), str(repeats)],
             capture_output=True,
             text=True,
             check=True,
         )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def through_span_events(
+    summaries: dict[str, NumericalSummary | CategoricalSummary], schema: FastSchema
+) -> dict[str, NumericalSummary | CategoricalSummary]:
+    """The summaries as the collector gets them: event attributes of one span in an OTLP
+    request, serialized, parsed with the collector's schema and decoded with its checks."""
+    events = [
+        trace_pb2.Span.Event(
+            name=FEATURE_SUMMARY,
+            attributes=key_values(
+                dict(
+                    FeatureSummary(
+                        name,
+                        FeatureKind.NUMERICAL
+                        if isinstance(stats, NumericalSummary)
+                        else FeatureKind.CATEGORICAL,
+                        FeatureOrigin.INPUT,
+                        "",
+                        stats,
+                    ).to_attributes()
+                )
+            ),
+        )
+        for name, stats in summaries.items()
+    ]
+    request = trace_service_pb2.ExportTraceServiceRequest(
+        resource_spans=[
+            trace_pb2.ResourceSpans(
+                scope_spans=[trace_pb2.ScopeSpans(spans=[trace_pb2.Span(events=events)])]
+            )
+        ]
+    )
+    parsed = schema.parse(request.SerializeToString())
+    [span] = parsed.resource_spans[0].scope_spans[0].spans
+    decoded = [decode_summary(plain_attributes(event.attributes)) for event in span.events]
+    return {s.name: s.stats for s in decoded}
 
 
 def main() -> int:
@@ -234,46 +329,71 @@ def main() -> int:
     args = parser.parse_args()
     reference, current, shifted = make_frames(args.rows, args.seed)
     python = ensure_evidently()
+    from drift_accuracy import ensure_whylogs  # the one place its virtualenv is defined
+
+    whylogs_python = ensure_whylogs()
 
     summarizer = Summarizer.from_options(InstrumentationOptions())
+    schema = FastSchema.build()
     ref_frame, cur_frame = pd.DataFrame(reference), pd.DataFrame(current)
-    summary_times, drift_times, cpu_times = [], [], []
+    summary_times, wire_times, drift_times, cpu_times = [], [], [], []
     drifted: list[str] = []
-    for _ in range(args.repeats):
+    for run in range(args.repeats + 1):  # run 0 warms up untimed
         start, cpu = time.perf_counter(), time.process_time()
         ref_summaries = summarise(summarizer, ref_frame)
         cur_summaries = summarise(summarizer, cur_frame)
-        middle = time.perf_counter()
+        summarised = time.perf_counter()
+        ref_summaries = through_span_events(ref_summaries, schema)
+        cur_summaries = through_span_events(cur_summaries, schema)
+        carried = time.perf_counter()
         drifted = mlspan_drift(ref_summaries, cur_summaries)
         end = time.perf_counter()
-        cpu_times.append(time.process_time() - cpu)
-        summary_times.append(middle - start)
-        drift_times.append(end - middle)
+        if run:
+            cpu_times.append(time.process_time() - cpu)
+            summary_times.append(summarised - start)
+            wire_times.append(carried - summarised)
+            drift_times.append(end - carried)
     summary_s = statistics.median(summary_times)
+    wire_s = statistics.median(wire_times)
     drift_s = statistics.median(drift_times)
-    mlspan_s = summary_s + drift_s
+    mlspan_s = summary_s + wire_s + drift_s
     mlspan_cpu = statistics.median(cpu_times)
 
-    evidently = run_evidently(python, reference, current)
+    evidently = run_external(python, EVIDENTLY_SCRIPT, reference, current, args.repeats)
+    whylogs = run_external(whylogs_python, WHYLOGS_SCRIPT, reference, current, args.repeats)
     effect, tested = exact_sets(reference, current)
 
     columns = len(reference)
     print(f"frames: {args.rows:,} rows x {columns} columns (15 numerical, 5 categorical)")
     print(f"materially shifted: {', '.join(shifted)}")
     print()
+    print(f"timings: median of {args.repeats} runs after one warm-up, each tool")
     print(f"mlspan summaries (both frames)  {summary_s * 1e3:9.1f} ms")
+    print(f"mlspan span events + decoding   {wire_s * 1e3:9.1f} ms")
     print(f"mlspan drift from summaries     {drift_s * 1e3:9.1f} ms")
-    print(f"mlspan total                    {mlspan_s * 1e3:9.1f} ms")
-    print(f"Evidently DataDriftPreset       {evidently['seconds'] * 1e3:9.1f} ms")
-    print(f"speed-up (total, wall)          {evidently['seconds'] / mlspan_s:9.0f} x")
-    print(f"speed-up (total, CPU)           {evidently['cpu_seconds'] / mlspan_cpu:9.0f} x")
-    evidently_cpu_ms = evidently["cpu_seconds"] * 1e3
-    print(f"  CPU: mlspan {mlspan_cpu * 1e3:.1f} ms, Evidently {evidently_cpu_ms:.1f} ms")
-    print(f"speed-up (collector-side drift) {evidently['seconds'] / drift_s:9.0f} x")
+    print(
+        f"mlspan total                    {mlspan_s * 1e3:9.1f} ms   CPU {mlspan_cpu * 1e3:.1f} ms"
+    )
+    print(
+        f"Evidently DataDriftPreset run() {evidently['seconds'] * 1e3:9.1f} ms"
+        f"   CPU {evidently['cpu_seconds'] * 1e3:.1f} ms"
+    )
+    print(
+        f"whylogs profiles + drift scores {whylogs['seconds'] * 1e3:9.1f} ms"
+        f"   CPU {whylogs['cpu_seconds'] * 1e3:.1f} ms"
+        f" (profiles {whylogs['profile_seconds'] * 1e3:.1f} ms)"
+    )
+    for peer, timing in (("Evidently", evidently), ("whylogs", whylogs)):
+        print(
+            f"{peer} / mlspan: total wall {timing['seconds'] / mlspan_s:6.1f} x, "
+            f"total CPU {timing['cpu_seconds'] / mlspan_cpu:6.1f} x, "
+            f"collector side (events + drift) {timing['seconds'] / (wire_s + drift_s):6.0f} x"
+        )
     print()
     rows = [
         ("mlspan (summaries)", drifted),
         ("Evidently", evidently["drifted"]),
+        ("whylogs", whylogs["drifted"]),
         ("exact W/sigma, JS >= 0.1", effect),
         ("exact KS / chi2, BH 5 %", tested),
     ]
