@@ -18,6 +18,7 @@ import dataclasses
 from typing import Final
 
 import numpy as np
+from datasketches import frequent_items_error_type
 from scipy import stats
 
 from mlspan.collector.drift.comparison import Comparison, Shift
@@ -35,11 +36,13 @@ SHIFTS_SHOWN: Final = 2
 
 
 def count_error(summary: CategoricalSummary) -> float:
-    """Largest error of one category's count: 0 for exact counts, else the sketch's bound."""
+    """Largest error of one category's count: 0 for exact counts, else the sketch's own
+    a-posteriori bound (the widest upper-minus-lower bound of the values it lists; often
+    far below its a-priori bound epsilon x weight, and 0 while it has never purged)."""
     if summary.exact:
         return 0.0
-    sketch = summary.sketch()
-    return float(sketch.epsilon * sketch.total_weight)
+    rows = summary.sketch().get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES)
+    return float(max((upper - lower for _item, _estimate, lower, upper in rows), default=0))
 
 
 def category_counts(summary: CategoricalSummary) -> dict[str, float]:
