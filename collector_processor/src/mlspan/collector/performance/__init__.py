@@ -1,0 +1,7 @@
+"""Model performance from mergeable outcome summaries: realised metrics per model
+version and prediction-time window, concept-drift detection on the labelled
+stream and confidence-based estimates before labels arrive.
+
+Raw predictions and labels never reach the collector; everything here works on
+the counts, sums and sketches the application emits.
+"""
