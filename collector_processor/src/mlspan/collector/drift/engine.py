@@ -296,9 +296,9 @@ class DriftEngine:
             merged = merge_all([r.summary for r in records])
             first = min(r.time for r in records)
             last = max(r.time for r in records)
-            state.add(replace(records[-1], summary=merged, time=last), now)
-            window = state.window
-            window.first = min(window.first, first) if window.first else first
+            if state.add(replace(records[-1], summary=merged, time=last), now):
+                window = state.window  # the group's earliest span, not only its last
+                window.first = min(window.first, first) if window.first else first
         pending.clear()
 
     def close_windows(self, force: bool = False) -> list[Result]:
