@@ -162,12 +162,10 @@ def duplicate_keys(rng: random.Random, request: Request) -> bytes:
     return out.SerializeToString()
 
 
-def invalid_utf8(rng: random.Random, request: Request) -> bytes:
-    """A span name, attribute key or value, event name or resource attribute that is not
-    UTF-8."""
-    out = _copy(request)
-    span = _span(rng, out)
-    where = rng.randrange(5)
+def _place_marker(rng: random.Random, out: Request, span: trace_pb2.Span) -> None:
+    """Put ``MARKER`` in one of the string fields of a request."""
+    scope = out.resource_spans[0].scope_spans[0] if out.resource_spans else None
+    where = rng.randrange(10)
     if where == 0:
         span.name = MARKER
     elif where == 1:
@@ -176,10 +174,28 @@ def invalid_utf8(rng: random.Random, request: Request) -> bytes:
         rng.choice(span.attributes).value.string_value = MARKER
     elif where == 3 and span.events:
         rng.choice(span.events).name = MARKER
+    elif where == 4 and span.events:
+        event = rng.choice(span.events)
+        event.attributes.add(key="k", value=common_pb2.AnyValue(string_value=MARKER))
+    elif where == 5 and scope is not None:
+        scope.scope.name = MARKER
+    elif where == 6 and scope is not None:
+        scope.scope.version = MARKER
+    elif where == 7:
+        span.status.message = MARKER
+    elif where == 8 and out.resource_spans:
+        out.resource_spans[0].schema_url = MARKER
     else:
         out.resource_spans[0].resource.attributes.add(
             key="service.name", value=common_pb2.AnyValue(string_value=MARKER)
         )
+
+
+def invalid_utf8(rng: random.Random, request: Request) -> bytes:
+    """A string that is not UTF-8: span name, attribute key or value, event name or
+    attribute, scope name or version, status message, schema URL or resource attribute."""
+    out = _copy(request)
+    _place_marker(rng, out, _span(rng, out))
     data = out.SerializeToString()
     marker = MARKER.encode()
     bad = rng.choice(BAD_UTF8)
