@@ -59,6 +59,8 @@ def test_argument_errors_are_raised(tmp_path: Path) -> None:
             recorder.log_predictions("v", [1], [1], task="ranker")
         with pytest.raises(ValueError):
             evaluate("v", [1, 2], [1])
+        with pytest.raises(ValueError):
+            evaluate("v", [1, 0], [1, 1], proba=[[0.2, 0.8], [0.6, 0.4]])
 
 
 def test_failures_inside_are_logged_not_raised(

@@ -337,15 +337,13 @@ def _evaluate(
     rows = _rows(y_true, "y_true")
     if _rows(y_pred, "y_pred") != rows or (proba is not None and _rows(proba, "proba") != rows):
         raise ValueError("y_true, y_pred and proba must have the same number of rows")
+    if proba is not None and classes is None and isinstance(model, str):
+        raise ValueError("proba needs classes (its columns) when the model is a version string")
     kind = parse_task(task)
+    if kind is None and isinstance(model, str):
+        kind = guess_task(y_pred, proba, classes)
     try:
-        identity = models.of(
-            model,
-            name,
-            kind or (guess_task(y_pred, proba, classes) if isinstance(model, str) else None),
-            y_pred,
-            proba,
-        )
+        identity = models.of(model, name, kind, y_pred, proba)
         if identity.task is PerformanceTask.REGRESSOR:
             summary = regression_summary(y_true, y_pred)
         else:
