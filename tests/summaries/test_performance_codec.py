@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlspan.semconv import attributes as attr
 from mlspan.summaries import performance_metrics as pm
@@ -95,3 +97,29 @@ def test_crashing_sketch_bytes_never_reach_datasketches(crasher: str) -> None:
     attributes[attr.PERFORMANCE_DELAY] = base64.b64encode(bytes.fromhex(crasher)).decode()
     with pytest.raises(PerformanceDecodeError):
         decode_performance(attributes)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_mutated_attributes_decode_or_are_refused_and_decoded_ones_are_usable(
+    data: st.DataObject,
+) -> None:
+    attributes = dict(BASE)
+    key = data.draw(st.sampled_from(sorted(k for k, v in attributes.items() if isinstance(v, str))))
+    text = str(attributes[key])
+    raw = bytearray(base64.b64decode(text)) if key == attr.PERFORMANCE_DELAY else None
+    if raw is not None:
+        index = data.draw(st.integers(0, len(raw) - 1))
+        raw[index] = data.draw(st.integers(0, 255))
+        attributes[key] = base64.b64encode(bytes(raw)).decode()
+    else:
+        index = data.draw(st.integers(0, len(text) - 1))
+        attributes[key] = text[:index] + data.draw(st.characters(codec="ascii")) + text[index + 1 :]
+    try:
+        decoded = decode_performance(attributes)
+    except PerformanceDecodeError:
+        return
+    pm.metrics(decoded.merge(decoded))  # the checked sketches are safe for the library
+
+
+BASE = classifier_attributes()
