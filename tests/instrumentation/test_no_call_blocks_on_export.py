@@ -8,9 +8,12 @@ objects for scikit-learn, numpy and the SDK: 70-120 ms here, with a live collect
 well; see bench/RESULTS.md, "Collector down"). What the export path itself may cost a
 call (queueing a span, waking the export thread, GIL hand-overs with it while it
 encodes, retries or waits) is bounded here: the slowest call during which no full
-collection ran, with a refused port and with a blackhole, stays within 20 ms of the
-slowest plain call. Each side keeps its best of up to three runs: scheduler noise on a
-shared machine is random, a call blocking on export is not.
+collection ran, with a refused port and with a blackhole, stays within 250 ms of the
+slowest plain call: far below what waiting on the export path would cost (a retry
+backoff starts at 1 s, a blackhole holds a request for the exporter's 10 s timeout), far
+above the scheduler's noise on a loaded shared 2-core machine (30-40 ms seen). Each side
+keeps its best of up to three runs. The precise figures are a benchmark's job
+(bench/dead_endpoint.py).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tests.support.otlp_sink import HOST, free_port
 pytestmark = pytest.mark.slow
 
 CALLS = 3000
-BOUND_MS = 20.0
+BOUND_MS = 250.0
 
 
 @pytest.fixture

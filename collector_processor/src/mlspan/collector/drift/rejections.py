@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-logger = logging.getLogger("mlspan.collector.drift")
+logger = logging.getLogger(__package__)
 
 DEFAULT_INTERVAL = 60.0
 

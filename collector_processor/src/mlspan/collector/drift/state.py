@@ -33,7 +33,7 @@ from mlspan.collector.pdata.stats import IngestStats
 from mlspan.semconv.values import FeatureOrigin
 from mlspan.summaries import CategoricalSummary, FeatureSummary
 
-logger = logging.getLogger("mlspan.collector.drift")
+logger = logging.getLogger(__package__)
 
 SERIES_LIMIT_REASON: Final = "drift_series_limit"
 """``spans_dropped`` reason for summaries of new series past ``max_series``."""
