@@ -122,6 +122,7 @@ def test_firing_then_resolved_transitions_are_stored_and_notified(
         ("DatasetDrift", "warning"): 1,
         ("FeatureDrift", "info"): 2,
         ("ValidationFailed", "warning"): 0,
+        ("PerformanceDrop", "warning"): 0,
         ("SpansDropped", "warning"): 0,
     }
 

@@ -1,6 +1,8 @@
-"""The alerting component: rules over drift, validation and ingest, with notifications.
+"""The alerting component: rules over drift, validation, performance and ingest, with
+notifications.
 
-It listens to the drift engine (``ResultsListener``), evaluates the ingest rules every
+It listens to the drift engine (``ResultsListener``) and the performance processor
+(``on_performance``), evaluates the ingest rules every
 ``evaluation_interval_seconds`` from the shared ``IngestStats``, keeps firing/resolved
 transitions in a history under the data folder, notifies webhooks, serves
 ``GET /api/v1/alerts`` and reports its state to the Prometheus exporter
@@ -18,12 +20,19 @@ from typing import Final
 from mlspan.collector.alerts.config import AlertsConfig
 from mlspan.collector.alerts.history import AlertHistory, SqliteAlertHistory
 from mlspan.collector.alerts.model import Alert
+from mlspan.collector.alerts.performance_rules import performance_candidates
 from mlspan.collector.alerts.routes import register_alert_routes
 from mlspan.collector.alerts.rules import drift_candidates, ingest_candidates
-from mlspan.collector.alerts.tracker import INGEST_SCOPE, AlertTracker, model_scope
+from mlspan.collector.alerts.tracker import (
+    INGEST_SCOPE,
+    AlertTracker,
+    model_scope,
+    performance_scope,
+)
 from mlspan.collector.alerts.webhook import WebhookNotifier
 from mlspan.collector.drift.results import DatasetDrift, ValidationResult
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
+from mlspan.collector.performance.results import VersionResult
 from mlspan.collector.pipeline.factory import Host
 
 logger = logging.getLogger(__name__)
@@ -113,6 +122,18 @@ class AlertingComponent:
             tracker.update(model_scope(drift.key), candidates)
         except Exception:
             logger.exception("alerts: evaluating drift results of %s failed", drift.key)
+
+    def on_performance(self, result: VersionResult) -> None:
+        """Evaluate the performance rules for one model version's merged result."""
+        tracker = self._tracker
+        if tracker is None or self._stop.is_set():
+            return
+        try:
+            candidates = performance_candidates(self._config.rules, result)
+            key = result.key
+            tracker.update(performance_scope(key.service, key.model, key.version), candidates)
+        except Exception:
+            logger.exception("alerts: evaluating performance of %s failed", result.key)
 
     def evaluate_ingest(self) -> list[Alert]:
         """Evaluate the ingest rules on drop rates since the previous evaluation."""

@@ -41,6 +41,10 @@ class RuleKind(str, enum.Enum):
     """Per failing validation check (optionally only ``checks``)."""
     INGEST_DROPS = "ingest_drops"
     """Per drop reason: spans dropped per second above ``threshold`` (default 0)."""
+    PERFORMANCE = "performance"
+    """Per model version: a performance ``metric`` (default ``accuracy``) worse than the
+    ``threshold`` floor (a ceiling for error metrics: log loss, Brier, calibration error,
+    MAE, RMSE), or ``max_drop`` below the version's validation score."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,9 @@ class AlertRuleConfig:
     kind: RuleKind
     severity: str = "warning"
     metric: str = ""
-    """feature_drift only: the drift metric compared with ``threshold`` (e.g. ``psi``);
-    empty means the feature's own drift decision."""
+    """feature_drift: the drift metric compared with ``threshold`` (e.g. ``psi``); empty
+    means the feature's own drift decision. performance: the performance metric (e.g.
+    ``f1_macro``); empty means ``accuracy``."""
     threshold: float | None = None
     """dataset_drift: drifted share; feature_drift: metric value (default: the metric's
     own decision threshold); ingest_drops: spans per second (fires when exceeded)."""
@@ -68,6 +73,9 @@ class AlertRuleConfig:
     Prometheus' ``for``; evaluated whenever the rule's results arrive."""
     description: str = ""
     """Added to every alert as the ``description`` annotation."""
+    max_drop: float | None = None
+    """performance only: fires when the metric is more than this share below the
+    version's validation score (0.1: a 10 % relative drop)."""
 
     def validate(self) -> None:
         """Reject names Prometheus and Alertmanager could not carry and misplaced options."""
@@ -79,8 +87,15 @@ class AlertRuleConfig:
             values = getattr(self, key)
             if not isinstance(values, tuple) or not all(isinstance(v, str) for v in values):
                 raise ConfigError(f"{key}: expected a list of strings, got {values!r}")
-        if self.metric and self.kind is not RuleKind.FEATURE_DRIFT:
-            raise ConfigError("metric: only a feature_drift rule compares a metric")
+        if self.metric and self.kind not in (RuleKind.FEATURE_DRIFT, RuleKind.PERFORMANCE):
+            raise ConfigError("metric: only a feature_drift or performance rule compares a metric")
+        if self.kind is RuleKind.PERFORMANCE and self.threshold is None and self.max_drop is None:
+            raise ConfigError("a performance rule needs a threshold, a max_drop or both")
+        if self.max_drop is not None:
+            if self.kind is not RuleKind.PERFORMANCE:
+                raise ConfigError("max_drop: only a performance rule compares a drop")
+            if not 0 < self.max_drop <= 1:
+                raise ConfigError(f"max_drop: a relative drop lies in (0, 1], got {self.max_drop}")
         if self.checks and self.kind is not RuleKind.VALIDATION_FAILURE:
             raise ConfigError("checks: only a validation_failure rule filters checks")
         if self.threshold is not None:
@@ -143,6 +158,14 @@ DEFAULT_RULES: Final = (
         RuleKind.VALIDATION_FAILURE,
         "warning",
         description="A data-validation check failed on the current window.",
+    ),
+    AlertRuleConfig(
+        "PerformanceDrop",
+        RuleKind.PERFORMANCE,
+        "warning",
+        max_drop=0.1,
+        description="A model version's accuracy on labelled predictions fell more than 10 %"
+        " below its validation score.",
     ),
     AlertRuleConfig(
         "SpansDropped",

@@ -35,9 +35,19 @@ def model_scope(key: ModelKey) -> Scope:
     return ("model", key.service, key.model_name, key.model_version)
 
 
+def performance_scope(service: str, model: str, version: str) -> Scope:
+    """The scope a performance result of one model version is authoritative for (apart
+    from its drift scope, so neither result resolves the other's alerts)."""
+    return ("performance", service, model, version)
+
+
 def _scope_of(rule: AlertRuleConfig, labels: Mapping[str, str]) -> Scope:
     if rule.kind is RuleKind.INGEST_DROPS:
         return INGEST_SCOPE
+    if rule.kind is RuleKind.PERFORMANCE:
+        return performance_scope(
+            labels.get("service", ""), labels.get("model", ""), labels.get("version", "")
+        )
     return ("model", labels.get("service", ""), labels.get("model", ""), labels.get("version", ""))
 
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "lineage_commands",
     "drift_commands",
     "alert_commands",
+    "performance_commands",
 )
 """Modules of this package contributing subcommands; a missing one is skipped."""
 

@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 DRIFT_ENGINE_KEY = "drift_engine"
 ALERTS_KEY = "alerts"
 FAST_SCHEMA_KEY = "fast_schema"
-"""``Host.extras`` keys: the drift engine, the alerting component, the parse schema."""
+METRICS_CONFIG_KEY = "metrics_config"
+"""``Host.extras`` keys: the drift engine, the alerting component, the parse schema, the
+``/metrics`` caps (for components exporting families of their own)."""
 
 
 class Service:
@@ -96,7 +98,7 @@ class Service:
             store=self.store,
             registry=self.registry,
             router=self.router,
-            extras={FAST_SCHEMA_KEY: FastSchema.build()},
+            extras={FAST_SCHEMA_KEY: FastSchema.build(), METRICS_CONFIG_KEY: self.config.metrics},
         )
         self.host = host
         self.registry.register(

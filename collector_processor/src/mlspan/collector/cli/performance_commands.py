@@ -1,0 +1,134 @@
+"""``mlspan performance``: model performance from labelled outcomes, from a collector.
+
+Reads ``GET /api/v1/performance`` of the collector's query API (``--api``, default
+``$MLSPAN_API`` or http://127.0.0.1:4319) and prints, per model version, its headline
+metrics over all windows with its label coverage and validation score, then one row per
+prediction window (``--windows``), or the API's JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Final
+
+from mlspan.collector.api.client import open_api_url
+from mlspan.collector.cli.drift_commands import API_ENV, DEFAULT_API
+
+CLASSIFIER_COLUMNS: Final = (
+    ("accuracy", "ACC"),
+    ("f1_macro", "F1"),
+    ("roc_auc", "AUC"),
+    ("log_loss", "LOGLOSS"),
+    ("brier", "BRIER"),
+    ("calibration_error", "ECE"),
+)
+REGRESSOR_COLUMNS: Final = (("mae", "MAE"), ("rmse", "RMSE"), ("r2", "R2"))
+NO_RESULTS: Final = (
+    "no performance results yet: no labels/evaluate spans have reached the collector"
+    " (record outcomes with mlspan.instrumentation.outcomes)"
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``performance`` subcommand."""
+    parser = subparsers.add_parser(
+        "performance",
+        help="model performance from labelled outcomes",
+        description="Per model version: metrics over its labelled predictions, label"
+        " coverage and validation score; with --windows, one row per prediction window.",
+    )
+    parser.add_argument("--service", help="service name (default: every service)")
+    parser.add_argument("--model", help="model name (default: every model)")
+    parser.add_argument("--version", help="model version (default: every version)")
+    parser.add_argument("--windows", action="store_true", help="one row per prediction window")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    parser.add_argument(
+        "--api",
+        default=os.environ.get(API_ENV, DEFAULT_API),
+        help=f"query API base URL (default ${API_ENV} or {DEFAULT_API})",
+    )
+    parser.set_defaults(func=run_performance)
+
+
+def run_performance(args: argparse.Namespace) -> int:
+    """Print the performance results; 1 when the collector cannot be asked."""
+    params = {"windows": "true" if args.windows or args.json else "false"}
+    for name in ("service", "model", "version"):
+        if getattr(args, name):
+            params[name] = getattr(args, name)
+    url = f"{args.api.rstrip('/')}/api/v1/performance?{urllib.parse.urlencode(params)}"
+    try:
+        with open_api_url(url, timeout=30) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.load(exc)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {exc.code}"
+        finally:
+            exc.close()
+        print(f"mlspan: {message}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        print(f"mlspan: cannot reach the collector at {args.api}: {reason}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return 0
+    results: list[Mapping[str, Any]] = body.get("results", [])
+    if not results:
+        print(NO_RESULTS)
+        return 0
+    for result in results:
+        print(_render(result, args.windows))
+    return 0
+
+
+def _render(result: Mapping[str, Any], windows: bool) -> str:
+    columns = CLASSIFIER_COLUMNS if result["task"] == "classifier" else REGRESSOR_COLUMNS
+    validation = result.get("validation_score")
+    lines = [
+        f"{result['service']}/{result['model']} version {result['version']}"
+        f" ({result['task']}): {result['count']} labelled,"
+        f" coverage {_share(result.get('label_coverage'))},"
+        f" validation score {_number(validation)}"
+    ]
+    header = f"  {'WINDOW':<32} {'LABELLED':>9} {'COVERAGE':>8} " + " ".join(
+        f"{title:>8}" for _, title in columns
+    )
+    lines.append(header)
+    lines.append(_row("all", result, columns))
+    if windows:
+        for window in result.get("windows", []):
+            lines.append(_row(_span(window["start"], window["end"]), window, columns))
+    return "\n".join(lines)
+
+
+def _row(label: str, values: Mapping[str, Any], columns: tuple[tuple[str, str], ...]) -> str:
+    metrics = values.get("metrics", {})
+    cells = " ".join(f"{_number(metrics.get(name)):>8}" for name, _ in columns)
+    coverage = _share(values.get("label_coverage"))
+    return f"  {label:<32} {values['count']:>9} {coverage:>8} {cells}"
+
+
+def _span(start: float, end: float) -> str:
+    def at(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+    return f"{at(start)} - {at(end)[11:]}"
+
+
+def _number(value: object) -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:.4g}"
+
+
+def _share(value: object) -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:.1%}"

@@ -1,0 +1,162 @@
+"""The ``performance`` processor: performance spans in, merged windows and metrics out.
+
+Created from the ``processors.performance`` config section. Each batch is scanned for
+performance spans (``extract``), their summaries merged into the windows of
+``PerformanceState`` and saved to ``performance.sqlite`` in the data folder; the model
+versions a batch touched are then handed to the alerting component, if one runs. The
+processor publishes itself as ``host.extras["performance"]`` and registers its query
+routes and Prometheus families. Batches pass on unchanged; nothing here raises into
+ingest: a malformed span is counted and skipped, any other failure is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Final
+
+from mlspan.collector.pdata import TraceBatch, TracesConsumer
+from mlspan.collector.performance.config import PerformanceConfig
+from mlspan.collector.performance.extract import ModelKey, ValidationScore, extract
+from mlspan.collector.performance.results import VersionResult, version_result
+from mlspan.collector.performance.state import PerformanceState, Window
+from mlspan.collector.performance.store import PerformanceStore
+from mlspan.collector.pipeline.factory import Factory, Host, Kind
+
+logger = logging.getLogger(__name__)
+
+PERFORMANCE_KEY: Final = "performance"
+"""``host.extras`` key of the processor."""
+ALERTS_KEY: Final = "alerts"
+STORE_FILE: Final = "performance.sqlite"
+
+
+class PerformanceProcessor:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        config: PerformanceConfig,
+        host: Host,
+        next_consumer: TracesConsumer | None,
+        store: PerformanceStore | None,
+    ) -> None:
+        self.config = config
+        self.state = PerformanceState(config.max_models, config.max_windows_per_model)
+        self._host = host
+        self._next = next_consumer
+        self._store = store
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Restore the stored windows and validation scores."""
+        if self._store is None:
+            return
+        for key, window in self._store.load_windows():
+            self.state.put(key, window)
+        for key, score in self._store.load_validation():
+            self.state.set_validation(ValidationScore(key, score))
+
+    def shutdown(self) -> None:
+        """Close the store (idempotent)."""
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    def consume(self, batch: TraceBatch) -> None:
+        """Merge the batch's performance summaries, then pass it on."""
+        try:
+            self._process(batch)
+        except Exception:
+            logger.exception("performance: processing a batch failed")
+        if self._next is not None:
+            self._next.consume(batch)
+
+    def _process(self, batch: TraceBatch) -> None:
+        bad: list[str] = []
+        changed: list[tuple[ModelKey, Window]] = []
+        touched: set[ModelKey] = set()
+        for item in extract(batch, self.config.max_window_seconds, bad):
+            if isinstance(item, ValidationScore):
+                if self.state.set_validation(item):
+                    touched.add(item.key)
+                    with self._lock:
+                        if self._store is not None:
+                            self._store.save_validation(item.key, item.score)
+                continue
+            window, evicted = self.state.add(item)
+            if window is None:
+                continue
+            changed.append((item.key, window))
+            touched.add(item.key)
+            with self._lock:
+                if self._store is not None:
+                    for start in evicted:
+                        self._store.delete_window(item.key, start)
+        if bad:
+            self.state.refuse("decode", len(bad))
+            logger.warning("performance: %d span(s) refused, first: %s", len(bad), bad[0])
+        with self._lock:
+            if self._store is not None:
+                self._store.save_windows(changed)
+        if touched:
+            self._notify(sorted(touched, key=lambda k: (k.service, k.model, k.version)))
+
+    def _notify(self, keys: list[ModelKey]) -> None:
+        alerts = self._host.extras.get(ALERTS_KEY)
+        on_performance = getattr(alerts, "on_performance", None)
+        if on_performance is None:
+            return
+        for key in keys:
+            result = self.result(key)
+            if result is not None:
+                on_performance(result)
+
+    def result(self, key: ModelKey) -> VersionResult | None:
+        """The metrics of one model version over all its windows."""
+        return version_result(key, self.state.windows(key), self.state.validation(key))
+
+    def results(
+        self, service: str | None = None, model: str | None = None, version: str | None = None
+    ) -> list[VersionResult]:
+        """The metrics of every held version matching the filters."""
+        found: list[VersionResult] = []
+        for key in self.state.model_keys():
+            if service and key.service != service:
+                continue
+            if model and key.model != model:
+                continue
+            if version and key.version != version:
+                continue
+            result = self.result(key)
+            if result is not None:
+                found.append(result)
+        return found
+
+
+def create_performance_processor(
+    config: PerformanceConfig, host: Host, next_consumer: TracesConsumer | None
+) -> PerformanceProcessor:
+    """Build the processor with its store, publish it and register routes and metrics."""
+    store = PerformanceStore(host.data_dir / STORE_FILE) if config.persist else None
+    processor = PerformanceProcessor(config, host, next_consumer, store)
+    host.extras[PERFORMANCE_KEY] = processor
+    if host.router is not None:
+        from mlspan.collector.performance.routes import register_performance_routes
+
+        register_performance_routes(host.router, processor)
+    if host.registry is not None:
+        from mlspan.collector.performance.prometheus import PerformanceMetrics
+
+        host.registry.register(PerformanceMetrics(processor, _metrics_caps(host)))
+    return processor
+
+
+def _metrics_caps(host: Host) -> Any:
+    return host.extras.get("metrics_config")
+
+
+def performance_factory() -> Factory[PerformanceConfig]:
+    """The ``performance`` processor factory."""
+    return Factory(Kind.PROCESSOR, "performance", PerformanceConfig, create_performance_processor)

@@ -1,0 +1,140 @@
+"""Metrics of merged windows: per window and for a whole model version.
+
+``version_result`` merges every window of a version (exact sums; sketches within their
+bound) and computes the headline metrics of ``performance_metrics.metrics``, the
+per-class precision/recall/F1/support and ROC AUC, and label coverage: labelled
+predictions over the latest count of logged predictions, per window and over the windows
+that reported one (``None`` when no window did, as for ``evaluate`` spans).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlspan.collector.performance.extract import ModelKey
+from mlspan.collector.performance.state import Window
+from mlspan.semconv.values import PerformanceTask
+from mlspan.summaries import performance_metrics as pm
+from mlspan.summaries.performance import PerformanceSummary
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """The metrics of one prediction window."""
+
+    start: float
+    end: float
+    count: int
+    predictions: int | None
+    coverage: float | None
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    """The metrics of one model version over all its windows."""
+
+    key: ModelKey
+    task: PerformanceTask
+    count: int
+    predictions: int | None
+    coverage: float | None
+    metrics: dict[str, float]
+    per_class: dict[str, dict[str, float]]
+    validation_score: float | None
+    windows: tuple[WindowResult, ...]
+
+
+def coverage(labelled: int, predictions: int | None) -> float | None:
+    """Share of logged predictions labelled so far (at most 1), None when unknown."""
+    if predictions is None or predictions <= 0:
+        return None
+    return min(1.0, labelled / predictions)
+
+
+def merged(windows: Sequence[Window]) -> PerformanceSummary | None:
+    """Every window's summary merged (None for no windows)."""
+    total: PerformanceSummary | None = None
+    for window in windows:
+        total = window.summary if total is None else total.merge(window.summary)
+    return total
+
+
+def window_result(window: Window) -> WindowResult:
+    """The metrics of one window."""
+    return WindowResult(
+        window.start,
+        window.end,
+        window.summary.count,
+        window.predictions,
+        coverage(window.summary.count, window.predictions),
+        pm.metrics(window.summary),
+    )
+
+
+def version_result(
+    key: ModelKey, windows: Sequence[Window], validation_score: float | None
+) -> VersionResult | None:
+    """The metrics of ``key`` over ``windows`` (None when it has none)."""
+    total = merged(windows)
+    if total is None:
+        return None
+    reported = [w for w in windows if w.predictions is not None]
+    predictions = sum(w.predictions or 0 for w in reported) if reported else None
+    labelled = sum(w.summary.count for w in reported)
+    per_class: dict[str, dict[str, float]] = {}
+    if total.task is PerformanceTask.CLASSIFIER:
+        per_class = pm.per_class(total)
+        auc = pm.roc_auc_per_class(total)
+        for label, values in per_class.items():
+            values["roc_auc"] = auc.get(label, math.nan)
+    return VersionResult(
+        key,
+        total.task,
+        total.count,
+        predictions,
+        coverage(labelled, predictions),
+        pm.metrics(total),
+        per_class,
+        validation_score,
+        tuple(window_result(w) for w in windows),
+    )
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+def result_json(result: VersionResult, with_windows: bool = True) -> dict[str, Any]:
+    """The API's JSON of a version result (NaN metrics as null)."""
+    body: dict[str, Any] = {
+        "service": result.key.service,
+        "model": result.key.model,
+        "version": result.key.version,
+        "task": result.task.value,
+        "count": result.count,
+        "predictions": result.predictions,
+        "label_coverage": result.coverage,
+        "validation_score": _number(result.validation_score),
+        "metrics": {name: _number(value) for name, value in result.metrics.items()},
+        "per_class": {
+            label: {name: _number(v) for name, v in values.items()}
+            for label, values in result.per_class.items()
+        },
+    }
+    if with_windows:
+        body["windows"] = [
+            {
+                "start": w.start,
+                "end": w.end,
+                "count": w.count,
+                "predictions": w.predictions,
+                "label_coverage": w.coverage,
+                "metrics": {name: _number(value) for name, value in w.metrics.items()},
+            }
+            for w in result.windows
+        ]
+    return body

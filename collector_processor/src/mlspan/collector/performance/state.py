@@ -1,0 +1,142 @@
+"""The merged windows of every model version, bounded, with counted refusals.
+
+``PerformanceState`` keys windows by (service, model, version) and prediction-window
+start; a span for a window already held is merged into it (late labels land in their
+prediction window). At most ``max_models`` versions are kept (summaries of a further one
+are refused and counted) and ``max_windows_per_model`` windows per version (the oldest
+window is evicted and counted). Thread-safe: ingest writes, the API and ``/metrics`` read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from mlspan.collector.performance.extract import ModelKey, ValidationScore, WindowRecord
+from mlspan.summaries.performance import PerformanceSummary
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model version's merged summary for one prediction window."""
+
+    start: float
+    end: float
+    summary: PerformanceSummary
+    predictions: int | None
+    """Latest ``mlspan.outcome.predictions`` seen for the window."""
+    predictions_time: float
+    spans: int
+
+
+class PerformanceState:
+    """See the module docstring."""
+
+    def __init__(self, max_models: int, max_windows_per_model: int) -> None:
+        self._max_models = max_models
+        self._max_windows = max_windows_per_model
+        self._lock = threading.Lock()
+        self._windows: dict[ModelKey, dict[float, Window]] = {}
+        self._validation: dict[ModelKey, float] = {}
+        self.refused: Counter[str] = Counter()
+        """Refusals by reason: ``models`` (cap), ``evicted`` (oldest windows dropped),
+        ``task`` (a span whose task differs from the window's), ``decode`` (bad spans)."""
+
+    def add(self, record: WindowRecord) -> tuple[Window | None, list[float]]:
+        """Merge ``record`` into its window: the merged window (None if refused) and the
+        starts of the windows evicted to make room."""
+        with self._lock:
+            windows = self._windows.get(record.key)
+            if windows is None:
+                if len(self._windows) >= self._max_models:
+                    self.refused["models"] += 1
+                    return None, []
+                windows = self._windows[record.key] = {}
+            held = windows.get(record.start)
+            if held is None:
+                window = Window(
+                    record.start,
+                    record.end,
+                    record.summary,
+                    record.predictions,
+                    record.time,
+                    1,
+                )
+            elif held.summary.task is not record.summary.task:
+                self.refused["task"] += 1
+                return None, []
+            else:
+                newer = record.predictions is not None and record.time >= held.predictions_time
+                window = replace(
+                    held,
+                    end=max(held.end, record.end),
+                    summary=held.summary.merge(record.summary),
+                    predictions=record.predictions if newer else held.predictions,
+                    predictions_time=record.time if newer else held.predictions_time,
+                    spans=held.spans + 1,
+                )
+            windows[record.start] = window
+            evicted: list[float] = []
+            while len(windows) > self._max_windows:
+                evicted.append(min(windows))
+                del windows[evicted[-1]]
+                self.refused["evicted"] += 1
+            return window, evicted
+
+    def put(self, key: ModelKey, window: Window) -> None:
+        """Place a window restored from the store (caps apply as for ``add``)."""
+        with self._lock:
+            windows = self._windows.get(key)
+            if windows is None:
+                if len(self._windows) >= self._max_models:
+                    self.refused["models"] += 1
+                    return
+                windows = self._windows[key] = {}
+            windows[window.start] = window
+            while len(windows) > self._max_windows:
+                del windows[min(windows)]
+
+    def set_validation(self, score: ValidationScore) -> bool:
+        """Keep a version's validation score (the latest wins); False if refused."""
+        with self._lock:
+            if score.key not in self._validation and len(self._validation) >= self._max_models:
+                self.refused["validation"] += 1
+                return False
+            self._validation[score.key] = score.score
+            return True
+
+    def refuse(self, reason: str, count: int = 1) -> None:
+        """Count refused spans (``decode``: malformed)."""
+        with self._lock:
+            self.refused[reason] += count
+
+    def model_keys(self) -> list[ModelKey]:
+        """Every model version held, sorted."""
+        with self._lock:
+            return sorted(
+                self._windows,
+                key=lambda k: (k.service, k.model, k.version),
+            )
+
+    def windows(self, key: ModelKey) -> list[Window]:
+        """The windows of ``key`` by start time: the per-window error streams (confusion
+        counts, regression sums) and probability sketches that concept-drift detection and
+        estimated performance read."""
+        with self._lock:
+            return [w for _, w in sorted(self._windows.get(key, {}).items())]
+
+    def validation(self, key: ModelKey) -> float | None:
+        """The version's validation score, if one was seen."""
+        with self._lock:
+            return self._validation.get(key)
+
+    def validation_scores(self) -> dict[ModelKey, float]:
+        """Every validation score held."""
+        with self._lock:
+            return dict(self._validation)
+
+    def refusals(self) -> dict[str, int]:
+        """A copy of the refusal counts."""
+        with self._lock:
+            return dict(self.refused)
