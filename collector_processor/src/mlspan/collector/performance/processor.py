@@ -47,6 +47,9 @@ class PerformanceProcessor:
         self._next = next_consumer
         self._store = store
         self._lock = threading.Lock()
+        self._cache: dict[ModelKey, tuple[int, VersionResult | None]] = {}
+        """Results by version and the state generation they were computed at: a scrape
+        or query recomputes only the versions that changed since."""
 
     def start(self) -> None:
         """Restore the stored windows and validation scores."""
@@ -77,6 +80,7 @@ class PerformanceProcessor:
         bad: list[str] = []
         changed: list[tuple[ModelKey, Window]] = []
         touched: set[ModelKey] = set()
+        evictions: list[tuple[ModelKey, float]] = []
         for item in extract(batch, self.config.max_window_seconds, bad):
             if isinstance(item, ValidationScore):
                 if self.state.set_validation(item):
@@ -90,16 +94,17 @@ class PerformanceProcessor:
                 continue
             changed.append((item.key, window))
             touched.add(item.key)
-            with self._lock:
-                if self._store is not None:
-                    for start in evicted:
-                        self._store.delete_window(item.key, start)
+            evictions += [(item.key, start) for start in evicted]
         if bad:
             self.state.refuse("decode", len(bad))
             logger.warning("performance: %d span(s) refused, first: %s", len(bad), bad[0])
         with self._lock:
             if self._store is not None:
+                # evictions after the saves: a window may be added and evicted in one batch
                 self._store.save_windows(changed)
+                for key, start in evictions:
+                    if all(w.start != start for w in self.state.windows(key)):
+                        self._store.delete_window(key, start)
         if touched:
             self._notify(sorted(touched, key=lambda k: (k.service, k.model, k.version)))
 
@@ -115,7 +120,13 @@ class PerformanceProcessor:
 
     def result(self, key: ModelKey) -> VersionResult | None:
         """The metrics of one model version over all its windows."""
-        return version_result(key, self.state.windows(key), self.state.validation(key))
+        generation = self.state.generation(key)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        result = version_result(key, self.state.windows(key), self.state.validation(key))
+        self._cache[key] = (generation, result)
+        return result
 
     def results(
         self, service: str | None = None, model: str | None = None, version: str | None = None

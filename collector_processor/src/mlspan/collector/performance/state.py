@@ -39,6 +39,7 @@ class PerformanceState:
         self._lock = threading.Lock()
         self._windows: dict[ModelKey, dict[float, Window]] = {}
         self._validation: dict[ModelKey, float] = {}
+        self._generation: dict[ModelKey, int] = {}
         self.refused: Counter[str] = Counter()
         """Refusals by reason: ``models`` (cap), ``evicted`` (oldest windows dropped),
         ``task`` (a span whose task differs from the window's), ``decode`` (bad spans)."""
@@ -77,6 +78,7 @@ class PerformanceState:
                     spans=held.spans + 1,
                 )
             windows[record.start] = window
+            self._bump(record.key)
             evicted: list[float] = []
             while len(windows) > self._max_windows:
                 evicted.append(min(windows))
@@ -94,6 +96,7 @@ class PerformanceState:
                     return
                 windows = self._windows[key] = {}
             windows[window.start] = window
+            self._bump(key)
             while len(windows) > self._max_windows:
                 del windows[min(windows)]
 
@@ -104,7 +107,17 @@ class PerformanceState:
                 self.refused["validation"] += 1
                 return False
             self._validation[score.key] = score.score
+            self._bump(score.key)
             return True
+
+    def _bump(self, key: ModelKey) -> None:
+        self._generation[key] = self._generation.get(key, 0) + 1
+
+    def generation(self, key: ModelKey) -> int:
+        """A number that changes whenever ``key``'s windows or validation score change
+        (results computed at one generation can be reused until it changes)."""
+        with self._lock:
+            return self._generation.get(key, 0)
 
     def refuse(self, reason: str, count: int = 1) -> None:
         """Count refused spans (``decode``: malformed)."""
