@@ -10,7 +10,9 @@ the whole deadline. A program whose collector is down therefore took 30 s longer
 ``OtlpBudgetInstrumentor`` wraps ``BatchSpanProcessor.shutdown`` (the public method, on
 the class) and hands processors whose exporter is an OTLP span exporter to
 ``ShutdownBudget.shutdown``. That opens a window of ``shutdown_timeout_seconds``
-(default 2 s): while requests are delivered, each window is followed by another (a
+(default 2 s; the first window is shorter by the grace period below, so a dead endpoint
+costs the exit at most ``shutdown_timeout_seconds`` in all): while requests are
+delivered, each window is followed by another (a
 healthy endpoint drains the whole queue; progress is counted per request, so a batch
 split into many requests counts as it goes, and a request still in flight to an
 endpoint that delivered before is waited for); once a window ends with no request
@@ -38,7 +40,13 @@ _logger = logging.getLogger(__name__)
 
 GRACE_SECONDS: Final = 0.5
 """After giving up, how long the processor's shutdown may still take before it is left
-to end with the interpreter."""
+to end with the interpreter (at most a quarter of the timeout)."""
+
+
+def grace_for(timeout: float) -> float:
+    """The grace period after giving up: taken out of the first window, so the whole
+    shutdown for an endpoint that never answers stays within ``timeout``."""
+    return min(GRACE_SECONDS, timeout / 4)
 
 
 Progress = Callable[[], tuple[int, bool]]
@@ -149,7 +157,7 @@ class ShutdownBudget:
             run_then_signal()
         while not done.wait(0.05):
             if window.given_up.is_set():
-                if done.wait(GRACE_SECONDS):
+                if done.wait(grace_for(self.timeout)):
                     break
                 window.finished.set()
                 return False
@@ -158,7 +166,9 @@ class ShutdownBudget:
 
     def _watch(self, window: _Window, stop: Callable[[], object]) -> None:
         """Give the exporter up at the end of the first window without progress."""
-        while not window.finished.wait(window.timeout):
+        wait = window.timeout - grace_for(window.timeout)
+        while not window.finished.wait(wait):
+            wait = window.timeout
             with self._lock:
                 in_flight = self.in_flight
             if window.goes_on(in_flight):
