@@ -4,6 +4,7 @@ restart, validation scores, regression metrics, drop rules and the Prometheus ca
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from mlspan.collector.performance.config import PerformanceConfig
 from mlspan.collector.performance.extract import ModelKey
 from mlspan.collector.performance.processor import STORE_FILE, PerformanceProcessor
 from mlspan.collector.performance.prometheus import PerformanceMetrics
+from mlspan.collector.performance.state import Window
 from mlspan.collector.performance.store import PerformanceStore
 from mlspan.collector.pipeline.factory import ConfigError, Host
 from mlspan.summaries.performance_build import classification_summary, regression_summary
@@ -165,4 +167,25 @@ def test_prometheus_families_respect_the_per_service_cap(tmp_path: Path) -> None
     assert by_service["other"] == 4  # accuracy, precision, recall, F1 (no probabilities)
     refused = {s.labels["reason"]: s.value for s in families["mlspan_performance_refused"].samples}
     assert refused["series"] == 5 * 4 - 4
+    processor.shutdown()
+
+
+def test_window_listener_gets_the_changed_versions_windows(tmp_path: Path) -> None:
+    truth, pred = _classifier(5)
+    processor = _processor(tmp_path)
+    seen: list[tuple[ModelKey, list[float], int]] = []
+
+    def listener(key: ModelKey, windows: Sequence[Window]) -> None:
+        seen.append((key, [w.start for w in windows], sum(w.summary.count for w in windows)))
+
+    def failing(key: ModelKey, windows: Sequence[Window]) -> None:
+        raise RuntimeError("a broken listener")
+
+    processor.add_window_listener(failing)
+    processor.add_window_listener(listener)
+    summary = classification_summary(truth, pred)
+    processor.consume(batch_of([performance_span(summary, "churn", "v1", HOUR)]))
+    processor.consume(batch_of([performance_span(summary, "churn", "v1", 0.0)]))
+    key = ModelKey("svc", "churn", "v1")
+    assert seen == [(key, [HOUR], 200), (key, [0.0, HOUR], 400)]
     processor.shutdown()

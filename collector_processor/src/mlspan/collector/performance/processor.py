@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
@@ -29,6 +30,9 @@ PERFORMANCE_KEY: Final = "performance"
 """``host.extras`` key of the processor."""
 ALERTS_KEY: Final = "alerts"
 STORE_FILE: Final = "performance.sqlite"
+
+WindowListener = Callable[[ModelKey, Sequence[Window]], None]
+"""Called with a model version and its windows after a batch changed them."""
 
 
 class PerformanceProcessor:
@@ -47,6 +51,7 @@ class PerformanceProcessor:
         self._next = next_consumer
         self._store = store
         self._lock = threading.Lock()
+        self._window_listeners: list[WindowListener] = []
         self._cache: dict[ModelKey, tuple[int, VersionResult | None]] = {}
         """Results by version and the state generation they were computed at: a scrape
         or query recomputes only the versions that changed since."""
@@ -108,7 +113,20 @@ class PerformanceProcessor:
         if touched:
             self._notify(sorted(touched, key=lambda k: (k.service, k.model, k.version)))
 
+    def add_window_listener(self, listener: WindowListener) -> None:
+        """Call ``listener(key, windows)`` after every batch that changed ``key``'s
+        windows, with all its windows by start time: the per-window error streams
+        (confusion counts, regression sums) and probability sketches that concept-drift
+        detection and estimated performance work on. A failing listener is logged."""
+        self._window_listeners.append(listener)
+
     def _notify(self, keys: list[ModelKey]) -> None:
+        for listener in self._window_listeners:
+            for key in keys:
+                try:
+                    listener(key, self.state.windows(key))
+                except Exception:
+                    logger.exception("performance: a window listener failed for %s", key)
         alerts = self._host.extras.get(ALERTS_KEY)
         on_performance = getattr(alerts, "on_performance", None)
         if on_performance is None:
