@@ -168,3 +168,5 @@ def test_arguments_are_checked() -> None:
         ConceptDriftDetector(alpha=0.0)
     with pytest.raises(ValueError):
         ConceptDriftDetector().update(START, -1, 0.0)
+    with pytest.raises(ValueError):
+        ConceptDriftDetector(PerformanceTask.REGRESSOR).update(START, 5, 1.0, float("nan"))

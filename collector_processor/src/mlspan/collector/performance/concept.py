@@ -137,7 +137,9 @@ class ConceptDriftDetector:
     starting at ``start`` (late labels for an earlier window add to it) and tests;
     ``update_summary(start, summary)`` does the same from a ``PerformanceSummary``.
     Labels for windows before the last detected change are ignored (they belong to the
-    old regime).
+    old regime). The counts are increments: call it once per performance span as it
+    arrives (each span carries the labels joined in one flush), not with a window's
+    merged totals.
     """
 
     def __init__(
@@ -172,9 +174,9 @@ class ConceptDriftDetector:
     ) -> ConceptDriftDecision:
         """Add ``count`` labelled predictions with these error sums to the window at
         ``start`` (Unix seconds) and test for a change."""
-        if count < 0 or errors < 0 or not math.isfinite(errors):
-            raise ValueError("count and errors must be finite and non-negative")
         squared = errors if squares is None else squares
+        if count < 0 or not (0 <= errors < math.inf and 0 <= squared < math.inf):
+            raise ValueError("count and error sums must be finite and non-negative")
         if count and (self.floor is None or start >= self.floor):
             self._add(WindowErrors(float(start), int(count), float(errors), float(squared)))
         return self.test()
