@@ -19,8 +19,8 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Final
@@ -41,7 +41,12 @@ from mlspan.collector.drift.results import (
     ResultsListener,
     ValidationResult,
 )
-from mlspan.collector.drift.selection import ALL, Selection
+from mlspan.collector.drift.selection import (
+    Selection,
+    WindowStatus,
+    as_selection,
+    request_covers,
+)
 from mlspan.collector.drift.state import ModelState, SeriesBudget
 from mlspan.collector.drift.store import ResultStore
 from mlspan.collector.pdata import TraceBatch
@@ -59,26 +64,6 @@ summary is left out; the span's other summaries and its lineage are kept)."""
 Result = tuple[DatasetDrift, list[ValidationResult]]
 _Group = tuple[ModelKey, str, str]
 """(model, feature name, origin): the summaries of one batch merged together."""
-
-
-@dataclass(frozen=True)
-class WindowStatus:
-    """The open window of one model: what it holds and when it closes by itself."""
-
-    key: ModelKey
-    opened: float
-    """Unix seconds of its first summary."""
-    rows: int
-    closes_at: float | None
-    """Unix seconds, for time windows."""
-    closes_after_rows: int | None
-    """Row limit, for row windows."""
-
-
-def _selection(model: str | Selection | None) -> Selection:
-    if isinstance(model, Selection):
-        return model
-    return Selection(model=model) if model else ALL
 
 
 class ValidationConfigs:
@@ -189,7 +174,7 @@ class DriftEngine:
 
     def history(self, model: str | Selection | None = None) -> list[Result]:
         """Every kept result (of the selected models only), oldest first per model."""
-        selected = _selection(model)
+        selected = as_selection(model)
         with self._lock:
             return [r for key, h in self._history.items() if selected.matches(key) for r in h]
 
@@ -198,19 +183,22 @@ class DriftEngine:
         with self._lock:
             return sorted(set(self._states) | set(self._history), key=str)
 
-    def evaluate(self, model: str | Selection | None = None) -> list[Result]:
-        """Results for the open windows right now, without closing them."""
-        selected = _selection(model)
+    def evaluate(
+        self, model: str | Selection | None = None, skip: Collection[ModelKey] = ()
+    ) -> list[Result]:
+        """Results for the open windows right now, without closing them (of the
+        selected models, except those in ``skip``)."""
+        selected = as_selection(model)
         with self._lock:
             return [
                 analyze(s, s.window, self._validation.for_model(s.key.model_name), self._cache)
                 for s in self._states.values()
-                if s.window.features and selected.matches(s.key)
+                if s.window.features and selected.matches(s.key) and s.key not in skip
             ]
 
     def open_windows(self, model: str | Selection | None = None) -> list[WindowStatus]:
         """The open windows that hold summaries, and when each closes by itself."""
-        selected = _selection(model)
+        selected = as_selection(model)
         window = self._config.window
         timed = window.mode != "rows"
         with self._lock:
@@ -228,7 +216,7 @@ class DriftEngine:
 
     def close(self, model: str | Selection | None = None) -> list[Result]:
         """Close the selected models' open windows now and return their results."""
-        selected = _selection(model)
+        selected = as_selection(model)
         with self._lock:
             results = self._close_due(lambda state: selected.matches(state.key), force=True)
         self._publish(results)
@@ -249,7 +237,7 @@ class DriftEngine:
                 for item in extract(batch, self._config.baseline, self.counts):
                     if isinstance(item, WindowClose):
                         self._merge_pending(pending, now)
-                        results += self._close_due(partial(_closes, item), force=True)
+                        results += self._close_due(partial(request_covers, item), force=True)
                         continue
                     if item.side != BASELINE:
                         group = (item.key, item.summary.name, item.summary.origin.value)
@@ -395,10 +383,3 @@ class DriftEngine:
             state.count_held()  # restored baselines count against the budget
         for result in store.results():
             self._remember(result)
-
-
-def _closes(request: WindowClose, state: ModelState) -> bool:
-    """Whether a span's close request covers ``state``'s window: same service, and the
-    same model when the span names one."""
-    key = state.key
-    return key.service == request.service and (not request.model or key.model_name == request.model)

@@ -14,9 +14,9 @@ from typing import Any, Final
 
 from mlspan.collector.api.router import NotFoundError, Parameter, Request, Response, Router
 from mlspan.collector.drift.codec import drift_to_json, validation_to_json
-from mlspan.collector.drift.engine import DriftEngine, Result, WindowStatus
+from mlspan.collector.drift.engine import DriftEngine, Result
 from mlspan.collector.drift.results import ModelKey
-from mlspan.collector.drift.selection import Selection
+from mlspan.collector.drift.selection import Selection, WindowStatus
 
 WINDOWS: Final = ("latest", "current", "history")
 CLOSED: Final = "closed"
@@ -55,8 +55,8 @@ def register_drift_routes(router: Router, engine: DriftEngine) -> None:
             latest: dict[ModelKey, Marked] = {}
             for result in engine.history(selected):
                 latest[result[0].key] = (result, CLOSED)
-            for result in engine.evaluate(selected):
-                latest.setdefault(result[0].key, (result, OPEN))
+            for result in engine.evaluate(selected, skip=latest.keys()):
+                latest[result[0].key] = (result, OPEN)
             results = list(latest.values())
         if not results and (selected.service or selected.model or selected.version):
             known = sorted({f"{k.service}/{k.model_name}" for k in engine.models()})

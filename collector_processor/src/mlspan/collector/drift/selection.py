@@ -1,10 +1,13 @@
-"""Which models a query or a close request is about: service, model name and version."""
+"""Which models a query or a close request is about (service, model name and version),
+and what the engine says of an open window."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlspan.collector.drift.extract import WindowClose
 from mlspan.collector.drift.results import ModelKey
+from mlspan.collector.drift.state import ModelState
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,31 @@ class Selection:
 
 ALL: Selection = Selection()
 """Every model."""
+
+
+@dataclass(frozen=True)
+class WindowStatus:
+    """The open window of one model: what it holds and when it closes by itself."""
+
+    key: ModelKey
+    opened: float
+    """Unix seconds of its first summary."""
+    rows: int
+    closes_at: float | None
+    """Unix seconds, for time windows."""
+    closes_after_rows: int | None
+    """Row limit, for row windows."""
+
+
+def as_selection(model: str | Selection | None) -> Selection:
+    """A selection from a model name (None: every model) or a selection."""
+    if isinstance(model, Selection):
+        return model
+    return Selection(model=model) if model else ALL
+
+
+def request_covers(request: WindowClose, state: ModelState) -> bool:
+    """Whether a span's close request covers ``state``'s window: same service, and the
+    same model when the span names one."""
+    key = state.key
+    return key.service == request.service and (not request.model or key.model_name == request.model)
