@@ -149,6 +149,26 @@ def test_level_zero_sortedness_is_checked_only_when_flagged() -> None:
     _refused(flagged, "level 0 is not sorted")  # ...unless the flag says otherwise
 
 
+def test_items_of_a_sketch_with_an_unsorted_level_zero_are_still_checked() -> None:
+    sketch = kll_doubles_sketch(8)
+    sketch.update(np.random.default_rng(3).permutation(np.arange(200.0)))
+    good = bytes(sketch.serialize())
+    layout = check_kll_doubles(good)
+    assert good[3] & 2 == 0 and layout.num_levels > 2
+    items_at = 20 + 4 * layout.num_levels + 16
+    zero_end = items_at + 8 * (layout.levels[1] - layout.levels[0])
+    level_one = np.frombuffer(good, "<f8", layout.levels[2] - layout.levels[1], zero_end)
+    assert level_one.size >= 2
+    swapped = bytearray(good)
+    swapped[zero_end : zero_end + 16] = struct.pack("<dd", level_one[1], level_one[0])
+    _refused(swapped, "level 1 is not sorted")
+    for at in (items_at, zero_end, len(good) - 8):
+        for value, reason in ((float("nan"), "not finite"), (-float("inf"), "not finite")):
+            bad = bytearray(good)
+            struct.pack_into("<d", bad, at, value)
+            _refused(bad, reason)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_raise_only_the_format_error(blob: bytes) -> None:

@@ -41,6 +41,7 @@ zero sorted (and level zero when its flag says so), and every item within
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from itertools import pairwise
@@ -137,7 +138,7 @@ def check_kll_doubles(data: bytes) -> KllLayout:
         _expect(preamble, serial, PREAMBLE_SHORT, SERIAL_SINGLE, "a single-item")
         _expect_length(data, SINGLE_BYTES)
         (item,) = struct.unpack_from("<d", data, EMPTY_BYTES)
-        if not np.isfinite(item):
+        if not math.isfinite(item):
             raise SketchFormatError("the single item is not finite")
         capacity = total_capacity(k, 1)
         return KllLayout(k, k, 1, (capacity - 1, capacity), item, item)
@@ -173,12 +174,14 @@ def _check_full(data: bytes, flags: int, k: int) -> KllLayout:
     if weight != n:
         raise SketchFormatError(f"levels weigh {weight}, not n = {n}")
     low, high = _PAIR.unpack_from(data, extremes_at)
-    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
         raise SketchFormatError(f"minimum {low} and maximum {high} are not finite and ordered")
     items = np.frombuffer(data, dtype="<f8", count=retained, offset=items_at)
-    if not np.isfinite(items).all():
-        raise SketchFormatError("an item is not finite")
-    if items.min() < low or items.max() > high:
+    # NaN propagates through min and max and fails both comparisons, and an infinity
+    # lies outside the finite extremes, so one pair of reductions checks finiteness too.
+    if not (low <= items.min() and items.max() <= high):
+        if not np.isfinite(items).all():
+            raise SketchFormatError("an item is not finite")
         raise SketchFormatError("an item lies outside [min, max]")
     _check_sorted(items, [offset - levels[0] for offset in levels], bool(flags & FLAG_SORTED))
     return KllLayout(k, min_k, n, levels, low, high)
@@ -186,15 +189,18 @@ def _check_full(data: bytes, flags: int, k: int) -> KllLayout:
 
 def _check_sorted(items: np.ndarray, starts: list[int], level_zero_sorted: bool) -> None:
     """Every level above zero ascending (and level zero when flagged): each descent
-    between neighbours must sit where one level ends and the next starts, or inside an
-    unsorted level zero. One vectorised pass instead of one per level."""
-    descents = np.flatnonzero(items[1:] < items[:-1]) + 1
+    between neighbours must sit where one level ends and the next starts. An unsorted
+    level zero is left out of the comparison, so only the few descents at level starts
+    remain to be looked at in Python. One vectorised pass instead of one per level."""
+    begin = 0 if level_zero_sorted else starts[1]
+    tail = items[begin:]
+    descents = np.flatnonzero(tail[1:] < tail[:-1])
     if descents.size == 0:
         return
     boundaries = set(starts)
-    unsorted_end = 0 if level_zero_sorted else starts[1]
-    for position in descents.tolist():
-        if position not in boundaries and position >= unsorted_end:
+    for index in descents.tolist():
+        position = begin + index + 1
+        if position not in boundaries:
             level = sum(1 for start in starts if start <= position) - 1
             raise SketchFormatError(f"level {level} is not sorted")
 
