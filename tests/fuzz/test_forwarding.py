@@ -45,15 +45,10 @@ def _status_message(request: Request) -> None:
     spans_of(request)[0].status.message = MARKER
 
 
-_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="receivers (issue #11 point 2, pending): scope and resource-spans fields are "
-    "forwarded without the UTF-8 check a backend's parser applies",
-)
 PLACES = [
-    pytest.param(_scope_name, marks=_PENDING, id="scope.name"),
-    pytest.param(_scope_version, marks=_PENDING, id="scope.version"),
-    pytest.param(_schema_url, marks=_PENDING, id="resource_spans.schema_url"),
+    pytest.param(_scope_name, id="scope.name"),
+    pytest.param(_scope_version, id="scope.version"),
+    pytest.param(_schema_url, id="resource_spans.schema_url"),
     pytest.param(_span_name, id="span.name"),
     pytest.param(_status_message, id="span.status.message"),
 ]
