@@ -29,7 +29,7 @@ from mlspan.collector.security.api_access import ApiAccess
 from mlspan.collector.security.exposure import warn_if_exposed
 from mlspan.collector.service.config import CollectorConfig
 from mlspan.collector.service.graph import Graph, build_graph
-from mlspan.collector.service.runtime import tune_process, untune_process
+from mlspan.collector.service.runtime import tune_allocator, tune_process, untune_process
 from mlspan.collector.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ class Service:
             raise
 
     def _start(self) -> None:
+        for change in tune_allocator(self.config.service.runtime):
+            logger.debug("process tuning: %s", change)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = open_store(self.config.storage.url or self.data_dir)
         host = Host(
