@@ -12,7 +12,8 @@ exporters:  {otlp/jaeger: {endpoint: 127.0.0.1:14317}, debug: {}}
 service:
   pipelines:
     traces: {receivers: [otlp], processors: [lineage], exporters: [drift, otlp/jaeger]}
-  runtime: {gc_gen0_threshold: 50000, gc_freeze: true, malloc_trim_threshold_mib: 32}
+  runtime: {gc_gen0_threshold: 50000, gc_freeze: true, malloc_trim_threshold_mib: 32,
+            malloc_arena_max: 2}
 ```
 
 Component ids are ``type`` or ``type/name``; the type picks the ``Factory``. Every
