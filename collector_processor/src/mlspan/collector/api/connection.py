@@ -51,8 +51,18 @@ class ApiHandler(PhasedRequestHandler):
         return self._limits
 
     def serve_request(self) -> None:
-        """Read the body and answer through the router."""
-        self._send(self._response())
+        """Read the body and answer through the router; a request refused on its head
+        alone is answered, then the body still on its way is swallowed (bounded), so the
+        client reads the refusal rather than a connection reset."""
+        refusal = self._refusal()
+        if refusal is None:
+            self._send(self._response())
+            return
+        self.close_connection = True
+        self._send(refusal)
+        declared = self.headers.get("Content-Length", "").strip()
+        if _CONTENT_LENGTH.fullmatch(declared):
+            self.discard_unread(int(declared))
 
     def answer_timeout(self) -> None:
         """408 for a request whose head or body did not arrive in time."""
@@ -89,10 +99,6 @@ class ApiHandler(PhasedRequestHandler):
         return None
 
     def _response(self) -> Response:
-        refusal = self._refusal()
-        if refusal is not None:
-            self.close_connection = True
-            return refusal
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if len(body) < length:

@@ -9,7 +9,10 @@ subclass's timeout answer (a 408) when a request had begun.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import socket
+import ssl
 from http.server import BaseHTTPRequestHandler
 from typing import Final
 
@@ -18,6 +21,10 @@ from mlspan.collector.httpserve.deadlines import DeadlineReader, PhaseTimeouts
 MAX_REQUEST_LINE: Final = 65536
 """Longest request line; longer ones get 414 (headers: 431 past 64 KiB or 100 lines)."""
 _READ_BUFFER: Final = 65536
+LINGER_BYTES: Final = 256 << 20
+"""Most of a refused body swallowed before the connection closes."""
+LINGER_SECONDS: Final = 2.0
+"""Longest time spent swallowing a refused body."""
 
 
 class PhasedRequestHandler(BaseHTTPRequestHandler):
@@ -56,6 +63,26 @@ class PhasedRequestHandler(BaseHTTPRequestHandler):
     def begin_response(self) -> None:
         """Bound the sending of one response by the write timeout."""
         self.connection.settimeout(self.timeouts().write_timeout)
+
+    def discard_unread(self, count: int) -> None:
+        """After refusing a request whose body was not read (401, 413): end the answer
+        with a FIN at once (the client sees the whole answer and the close without
+        waiting), then swallow up to ``count`` bytes of the body (at most
+        ``LINGER_BYTES``) for at most ``LINGER_SECONDS``, so the client still sending
+        reads the answer instead of a connection reset."""
+        if count <= 0:
+            return
+        if not isinstance(self.connection, ssl.SSLSocket):
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_WR)
+        remaining = min(count, LINGER_BYTES)
+        self.reader.expire_in(LINGER_SECONDS)
+        with contextlib.suppress(OSError):
+            while remaining > 0:
+                chunk = self._buffered.read1(min(remaining, _READ_BUFFER))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
 
     def handle_one_request(self) -> None:
         """Wait for, read and answer one request; close the connection on any overrun."""

@@ -10,13 +10,10 @@ through).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from email.message import Message
 from io import BufferedIOBase
-from typing import Final
 
-from mlspan.collector.httpserve.deadlines import DeadlineReader
 from mlspan.collector.receivers.otlp.chunked import (
     ChunkedBodyError,
     ChunkedTooLargeError,
@@ -33,11 +30,6 @@ from mlspan.collector.receivers.otlp.decode import (
     media_type,
 )
 from mlspan.collector.receivers.otlp.ingest import Status
-
-LINGER_BYTES: Final = 256 << 20
-"""Most bytes of a refused oversized body read and thrown away before closing."""
-LINGER_SECONDS: Final = 2.0
-"""Longest time spent throwing a refused body away."""
 
 
 class BodyRefused(Exception):
@@ -148,18 +140,3 @@ def drain(rfile: BufferedIOBase, headers: Message, limit: int) -> bool:
         return False
     rfile.read(length)
     return True
-
-
-def discard(rfile: BufferedIOBase, reader: DeadlineReader, count: int) -> None:
-    """Swallow (a bounded part of) a refused body, for at most ``LINGER_SECONDS``, so
-    the client reads the answer instead of a connection reset."""
-    remaining = min(count, LINGER_BYTES)
-    reader.deadline = time.monotonic() + LINGER_SECONDS
-    try:
-        while remaining > 0:
-            chunk = rfile.read1(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-    except OSError:
-        pass

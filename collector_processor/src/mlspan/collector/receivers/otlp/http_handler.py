@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
-import ssl
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
@@ -36,7 +34,6 @@ from mlspan.collector.receivers.otlp.http_body import (
     BodyRefused,
     declared_length,
     decode_body,
-    discard,
     drain,
     is_json,
     read_body,
@@ -222,12 +219,7 @@ class OtlpHttpHandler(PhasedRequestHandler):
         bounded part of the body for a bounded time, so the client reads the answer
         instead of a connection reset."""
         linger, self._linger = self._linger, 0
-        if linger <= 0:
-            return
-        if not isinstance(self.connection, ssl.SSLSocket):
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_WR)
-        discard(self.rfile, self.reader, linger)
+        self.discard_unread(linger)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors the stdlib finds in the head (bad request line, too many headers), in
