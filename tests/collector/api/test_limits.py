@@ -23,6 +23,7 @@ from mlspan.collector.pipeline.factory import ConfigError
 from mlspan.collector.service import parse_config
 from mlspan.collector.service.factories import default_factories
 from tests.collector.api.collector_process import running_collector
+from tests.support.raw_sockets import read_all, readable
 
 pytestmark = pytest.mark.slow
 
@@ -89,34 +90,12 @@ class SlowClient:
                     sock.sendall(bytes([byte]))
                     self.sent += 1
                     time.sleep(TRICKLE_INTERVAL_S)
-                    if _readable(sock):
+                    if readable(sock):
                         break
-                self.answer = _read_all(sock)
+                self.answer = read_all(sock)
             except OSError:
                 pass
         self.ended = time.monotonic()
-
-
-def _readable(sock: socket.socket) -> bool:
-    """Whether the server has answered or hung up (a read would not block)."""
-    sock.setblocking(False)
-    try:
-        sock.recv(1, socket.MSG_PEEK)
-    except BlockingIOError:
-        return False
-    finally:
-        sock.settimeout(30)
-    return True
-
-
-def _read_all(sock: socket.socket) -> bytes:
-    received = b""
-    try:
-        while chunk := sock.recv(65536):
-            received += chunk
-    except OSError:
-        pass
-    return received
 
 
 def test_slowloris_clients_do_not_delay_others_and_are_cut_at_the_header_deadline(
@@ -168,7 +147,7 @@ def test_over_the_connection_cap_is_503_at_once_then_served_after_the_deadline(
         time.sleep(1.5)
         assert get(server.port)[0] == 200
         for sock in holders:
-            assert _read_all(sock).startswith(b"HTTP/1.1 408 ")
+            assert read_all(sock).startswith(b"HTTP/1.1 408 ")
     finally:
         for sock in holders:
             sock.close()
@@ -180,7 +159,7 @@ def test_a_connection_that_sends_nothing_is_closed_at_the_header_deadline(
     server = serve(ApiLimits(read_header_timeout=0.5))
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         began = time.monotonic()
-        assert _read_all(sock) == b""  # nothing was asked: closed without an answer
+        assert read_all(sock) == b""  # nothing was asked: closed without an answer
         assert 0.4 < time.monotonic() - began < 3.0
 
 
@@ -195,7 +174,7 @@ def test_idle_keep_alive_connections_are_closed(serve: type[ApiServer]) -> None:
         sock = connection.sock
         assert sock is not None
         began = time.monotonic()
-        assert _read_all(sock) == b""
+        assert read_all(sock) == b""
         assert 0.4 < time.monotonic() - began < 3.0
     finally:
         connection.close()
@@ -213,7 +192,7 @@ def test_a_slow_body_gets_408_at_the_read_deadline(serve: type[ApiServer]) -> No
                 sock.sendall(b"1")
             except OSError:
                 break
-        answer = _read_all(sock)
+        answer = read_all(sock)
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:80]
         assert time.monotonic() - began < 3.0
 
@@ -232,13 +211,13 @@ def test_bodies_over_the_cap_are_413_before_they_are_read(serve: type[ApiServer]
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         # Announce 1 GiB and send none of it: the answer comes from the head alone.
         sock.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n")
-        answer = _read_all(sock)
+        answer = read_all(sock)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in head
     assert json.loads(body)["error"]["message"] == "request body over 2048 bytes"
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 2049\r\nExpect: 100-continue\r\n\r\n")
-        answer = _read_all(sock)
+        answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:80]  # no "100 Continue" first
 
 
@@ -280,7 +259,7 @@ def test_shutdown_closes_kept_alive_connections(serve: type[ApiServer]) -> None:
         assert sock is not None
         server.shutdown()
         began = time.monotonic()
-        assert _read_all(sock) == b""
+        assert read_all(sock) == b""
         assert time.monotonic() - began < 2.0
     finally:
         connection.close()

@@ -29,6 +29,7 @@ from mlspan.collector.security.config import AuthConfig, BearerTokensConfig
 from mlspan.collector.service.config import parse_config
 from mlspan.collector.service.factories import default_factories
 from tests.collector.ingest.conftest import RecordingConsumer
+from tests.support.raw_sockets import read_all, readable
 from tests.support.spans import request_bytes
 
 pytestmark = pytest.mark.slow
@@ -91,30 +92,6 @@ def export(port: int, spans: int = 5, timeout: float = 10.0) -> tuple[int, dict[
         connection.close()
 
 
-def _readable(sock: socket.socket) -> bool:
-    """Whether the server has answered or hung up (a read would not block)."""
-    sock.setblocking(False)
-    try:
-        sock.recv(1, socket.MSG_PEEK)
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    finally:
-        sock.settimeout(30)
-    return True
-
-
-def _read_all(sock: socket.socket) -> bytes:
-    received = b""
-    try:
-        while chunk := sock.recv(65536):
-            received += chunk
-    except OSError:
-        pass
-    return received
-
-
 @dataclass
 class SlowClient:
     """Sends ``prefix`` at once, then ``trickle`` one byte at a time until the server
@@ -138,9 +115,9 @@ class SlowClient:
                     sock.sendall(bytes([byte]))
                     self.sent += 1
                     time.sleep(self.interval)
-                    if _readable(sock):
+                    if readable(sock):
                         break
-                self.answer = _read_all(sock)
+                self.answer = read_all(sock)
             except OSError:
                 pass
         self.ended = time.monotonic()
@@ -231,7 +208,7 @@ def test_over_the_cap_is_503_with_retry_after_at_once_then_served_after_the_dead
         time.sleep(1.5)
         assert export(started.port)[0] == 200
         for sock in holders:
-            assert _read_all(sock).startswith(b"HTTP/1.1 408 ")
+            assert read_all(sock).startswith(b"HTTP/1.1 408 ")
     finally:
         for sock in holders:
             sock.close()
@@ -241,7 +218,7 @@ def test_a_connection_that_sends_nothing_is_closed_at_the_header_deadline(serve:
     started = serve(read_header_timeout=0.5)
     with socket.create_connection(("127.0.0.1", started.port), timeout=10) as sock:
         began = time.monotonic()
-        assert _read_all(sock) == b""  # nothing was asked: closed without an answer
+        assert read_all(sock) == b""  # nothing was asked: closed without an answer
         assert 0.4 < time.monotonic() - began < 3.0
 
 
@@ -260,7 +237,7 @@ def test_idle_keep_alive_connections_are_closed_at_idle_timeout(serve: Any) -> N
         sock = connection.sock
         assert sock is not None
         began = time.monotonic()
-        assert _read_all(sock) == b""
+        assert read_all(sock) == b""
         assert 0.2 < time.monotonic() - began < 3.0
     finally:
         connection.close()
@@ -272,7 +249,7 @@ def _refused_head(port: int, head: bytes) -> tuple[bytes, float]:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         began = time.monotonic()
         sock.sendall(head)
-        answer = _read_all(sock)
+        answer = read_all(sock)
         return answer, time.monotonic() - began
 
 
@@ -326,7 +303,7 @@ def test_a_refused_body_that_is_sent_anyway_still_gets_its_answer(serve: Any) ->
     started = serve(max_request_body_size=4096)
     with socket.create_connection(("127.0.0.1", started.port), timeout=10) as sock:
         sock.sendall(_post_head(200_000) + b"\x00" * 200_000)
-        assert _read_all(sock).startswith(b"HTTP/1.1 413 ")
+        assert read_all(sock).startswith(b"HTTP/1.1 413 ")
 
 
 def _config(http: dict[str, Any]) -> dict[str, Any]:
