@@ -9,6 +9,7 @@ Example (collector YAML)::
           - {name: DatasetDrift, kind: dataset_drift, severity: warning}
           - {name: HighPsi, kind: feature_drift, metric: psi, threshold: 0.25}
           - {name: ValidationFailed, kind: validation_failure, checks: [range, null_rate]}
+          - {name: ConceptDrift, kind: concept_drift}
           - {name: SpansDropped, kind: ingest_drops, threshold: 1.0}
         webhooks:
           - {name: oncall, url: "http://127.0.0.1:5001/hook"}
@@ -45,6 +46,10 @@ class RuleKind(str, enum.Enum):
     """Per model version: a performance ``metric`` (default ``accuracy``) worse than the
     ``threshold`` floor (a ceiling for error metrics: log loss, Brier, calibration error,
     MAE, RMSE), or ``max_drop`` below the version's validation score."""
+    CONCEPT_DRIFT = "concept_drift"
+    """Per model version: its concept-drift detector found the error rate (a regressor's
+    mean absolute error) changed on the labelled stream; active until the detector has
+    tested the new regime and found it stable."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,13 @@ DEFAULT_RULES: Final = (
         max_drop=0.1,
         description="A model version's accuracy on labelled predictions fell more than 10 %"
         " below its validation score.",
+    ),
+    AlertRuleConfig(
+        "ConceptDrift",
+        RuleKind.CONCEPT_DRIFT,
+        "warning",
+        description="A model version's error rate on labelled predictions changed while"
+        " its inputs need not have: the relationship between inputs and labels moved.",
     ),
     AlertRuleConfig(
         "SpansDropped",

@@ -4,7 +4,9 @@ A ``performance`` rule compares one metric of the version's merged result (all i
 prediction windows) with an absolute ``threshold`` (a floor; a ceiling for the error
 metrics, where lower is better) and/or with the version's validation score: it fires
 when the metric is more than ``max_drop`` (a relative share) below it. A metric that
-cannot be computed yet (NaN) fires nothing. Pure functions, as in ``rules``.
+cannot be computed yet (NaN) fires nothing. A ``concept_drift`` rule fires while the
+version's concept-drift detector's latest alarm stands, with the alarm's insight (what
+changed, from which window, by how much). Pure functions, as in ``rules``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Final
 from mlspan.collector.alerts.config import AlertRuleConfig, RuleKind
 from mlspan.collector.alerts.rules import Candidate
 from mlspan.collector.performance.results import VersionResult
+from mlspan.semconv.values import PerformanceTask
 
 LOWER_IS_BETTER: Final = frozenset({"log_loss", "brier", "calibration_error", "mae", "rmse"})
 """Metrics whose ``threshold`` is a ceiling."""
@@ -28,6 +31,9 @@ def performance_candidates(
     """Active instances of the performance rules for ``result``'s model version."""
     found: list[Candidate] = []
     for rule in rules:
+        if rule.kind is RuleKind.CONCEPT_DRIFT:
+            found += _concept_candidates(rule, result)
+            continue
         if rule.kind is not RuleKind.PERFORMANCE:
             continue
         if rule.models and result.key.model not in rule.models:
@@ -85,3 +91,26 @@ def _breaches(
                 f" (allowed drop {rule.max_drop:.0%})"
             )
     return reasons
+
+
+def _concept_candidates(rule: AlertRuleConfig, result: VersionResult) -> list[Candidate]:
+    concept = result.concept
+    if concept is None or concept.alarm is None:
+        return []
+    if rule.models and result.key.model not in rule.models:
+        return []
+    key, alarm = result.key, concept.alarm
+    what = "mean absolute error" if alarm.task is PerformanceTask.REGRESSOR else "error rate"
+    direction = "rose" if alarm.increased else "fell"
+    insight = f"concept drift in {key.model} version {key.version}: {alarm.insight}"
+    labels = {
+        "alertname": rule.name,
+        "severity": rule.severity,
+        "service": key.service,
+        "model": key.model,
+        "version": key.version,
+    }
+    annotations = {"summary": f"{key.model} {key.version}: {what} {direction}", "insight": insight}
+    if rule.description:
+        annotations["description"] = rule.description
+    return [Candidate(rule, labels, annotations, insight)]

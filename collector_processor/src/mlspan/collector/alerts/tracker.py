@@ -44,7 +44,7 @@ def performance_scope(service: str, model: str, version: str) -> Scope:
 def _scope_of(rule: AlertRuleConfig, labels: Mapping[str, str]) -> Scope:
     if rule.kind is RuleKind.INGEST_DROPS:
         return INGEST_SCOPE
-    if rule.kind is RuleKind.PERFORMANCE:
+    if rule.kind in (RuleKind.PERFORMANCE, RuleKind.CONCEPT_DRIFT):
         return performance_scope(
             labels.get("service", ""), labels.get("model", ""), labels.get("version", "")
         )

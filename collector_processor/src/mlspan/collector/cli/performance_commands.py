@@ -2,7 +2,8 @@
 
 Reads ``GET /api/v1/performance`` of the collector's query API (``--api``, default
 ``$MLSPAN_API`` or http://127.0.0.1:4319) and prints, per model version, its headline
-metrics over all windows with its label coverage and validation score, then one row per
+metrics over all windows with its label coverage and validation score, its concept-drift
+detector's latest decision (or standing alarm), then one row per
 prediction window (``--windows``), or the API's JSON with ``--json``.
 """
 
@@ -101,6 +102,12 @@ def _render(result: Mapping[str, Any], windows: bool) -> str:
         f" coverage {_share(result.get('label_coverage'))},"
         f" validation score {_number(validation)}"
     ]
+    concept = result.get("concept_drift")
+    if isinstance(concept, Mapping):
+        alarm = concept.get("alarm")
+        shown = alarm if isinstance(alarm, Mapping) else concept["latest"]
+        state = "CONCEPT DRIFT" if isinstance(alarm, Mapping) else "no concept drift"
+        lines.append(f"  {state}: {shown['insight']}")
     header = f"  {'WINDOW':<32} {'LABELLED':>9} {'COVERAGE':>8} " + " ".join(
         f"{title:>8}" for _, title in columns
     )

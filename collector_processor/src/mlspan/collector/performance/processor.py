@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
+from mlspan.collector.performance.concept_tracking import ConceptTracking
 from mlspan.collector.performance.config import PerformanceConfig
 from mlspan.collector.performance.extract import ModelKey, ValidationScore, extract
 from mlspan.collector.performance.results import VersionResult, version_result
@@ -52,6 +54,8 @@ class PerformanceProcessor:
         self._store = store
         self._lock = threading.Lock()
         self._window_listeners: list[WindowListener] = []
+        self.concepts = ConceptTracking()
+        """A concept-drift detector per accepted model version, fed span by span."""
         self._cache: dict[ModelKey, tuple[int, VersionResult | None]] = {}
         """Results by version and the state generation they were computed at: a scrape
         or query recomputes only the versions that changed since."""
@@ -64,6 +68,14 @@ class PerformanceProcessor:
             self.state.put(key, window)
         for key, score in self._store.load_validation():
             self.state.set_validation(ValidationScore(key, score))
+        held = set(self.state.model_keys())
+        for key, text in self._store.load_concepts():
+            if key not in held:
+                continue
+            try:
+                self.concepts.restore(key, text)
+            except ValueError:
+                logger.warning("performance store: a damaged detector of %s skipped", key)
 
     def shutdown(self) -> None:
         """Close the store (idempotent)."""
@@ -98,6 +110,10 @@ class PerformanceProcessor:
             if window is None:
                 continue
             changed.append((item.key, window))
+            try:
+                self.concepts.feed(item.key, item.start, item.summary)
+            except Exception:
+                logger.exception("performance: concept-drift detection failed for %s", item.key)
             touched.add(item.key)
             evictions += [(item.key, start) for start in evicted]
         if bad:
@@ -107,6 +123,8 @@ class PerformanceProcessor:
             if self._store is not None:
                 # evictions after the saves: a window may be added and evicted in one batch
                 self._store.save_windows(changed)
+                states = [(key, self.concepts.state_json(key)) for key in touched]
+                self._store.save_concepts((k, text) for k, text in states if text is not None)
                 for key, start in evictions:
                     if all(w.start != start for w in self.state.windows(key)):
                         self._store.delete_window(key, start)
@@ -141,10 +159,14 @@ class PerformanceProcessor:
         generation = self.state.generation(key)
         cached = self._cache.get(key)
         if cached is not None and cached[0] == generation:
-            return cached[1]
-        result = version_result(key, self.state.windows(key), self.state.validation(key))
-        self._cache[key] = (generation, result)
-        return result
+            result = cached[1]
+        else:
+            result = version_result(key, self.state.windows(key), self.state.validation(key))
+            self._cache[key] = (generation, result)
+        concept = self.concepts.status(key)
+        if result is None or concept is None:
+            return result
+        return replace(result, concept=concept)
 
     def results(
         self, service: str | None = None, model: str | None = None, version: str | None = None

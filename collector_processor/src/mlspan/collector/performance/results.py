@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlspan.collector.performance.concept_tracking import ConceptStatus, decision_json
 from mlspan.collector.performance.extract import ModelKey
 from mlspan.collector.performance.state import Window
 from mlspan.semconv.values import PerformanceTask
@@ -46,6 +47,8 @@ class VersionResult:
     per_class: dict[str, dict[str, float]]
     validation_score: float | None
     windows: tuple[WindowResult, ...]
+    concept: ConceptStatus | None = None
+    """The version's concept-drift detector's latest decision (None before labels)."""
 
 
 def coverage(labelled: int, predictions: int | None) -> float | None:
@@ -125,6 +128,17 @@ def result_json(result: VersionResult, with_windows: bool = True) -> dict[str, A
             for label, values in result.per_class.items()
         },
     }
+    concept = result.concept
+    body["concept_drift"] = (
+        None
+        if concept is None
+        else {
+            "latest": decision_json(concept.latest),
+            "alarm": None if concept.alarm is None else decision_json(concept.alarm),
+            "looks": concept.looks,
+            "alarms": concept.alarms,
+        }
+    )
     if with_windows:
         body["windows"] = [
             {

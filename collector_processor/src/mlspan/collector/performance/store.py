@@ -1,4 +1,5 @@
-"""Keeps the merged windows and validation scores across restarts in ``performance.sqlite``.
+"""Keeps the merged windows, validation scores and concept-drift detectors across
+restarts in ``performance.sqlite``.
 
 Windows are stored in their wire form (the span attributes of the merged summary, as
 JSON) and read back through the checked ``decode_performance``: a damaged row is skipped
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS performance_window (
 );
 CREATE TABLE IF NOT EXISTS performance_validation (
     service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, score REAL NOT NULL,
+    PRIMARY KEY (service, model, version)
+);
+CREATE TABLE IF NOT EXISTS performance_concept (
+    service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (service, model, version)
 );
 """
@@ -93,6 +98,24 @@ class PerformanceStore:
                 " WHERE service = ? AND model = ? AND version = ? AND start = ?",
                 (key.service, key.model, key.version, start),
             )
+
+    def save_concepts(self, states: Iterable[tuple[ModelKey, str]]) -> None:
+        """Insert or replace concept-drift detector states (JSON), in one transaction."""
+        rows = [(key.service, key.model, key.version, text) for key, text in states]
+        if not rows:
+            return
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO performance_concept VALUES (?, ?, ?, ?)", rows
+            )
+
+    def load_concepts(self) -> list[tuple[ModelKey, str]]:
+        """Every stored concept-drift detector state (JSON, checked by the reader)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, model, version, state FROM performance_concept"
+            ).fetchall()
+        return [(ModelKey(str(s), str(m), str(v)), str(text)) for s, m, v, text in rows]
 
     def load_windows(self) -> Iterator[tuple[ModelKey, Window]]:
         """Every stored window that still decodes, oldest first."""

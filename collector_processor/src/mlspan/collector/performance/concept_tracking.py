@@ -1,0 +1,139 @@
+"""One concept-drift detector per model version, fed span by span, with its decisions.
+
+``ConceptTracking`` keeps a ``ConceptDriftDetector`` per (service, model, version) and
+feeds it each decoded performance span's counts as the span arrives (increments, not a
+window's merged totals). It remembers the latest decision and the latest alarm: the
+``ConceptDrift`` alert is active from an alarm until the detector, watching the new
+regime, has tested at least ``RESOLVE_LABELS_FACTOR * min_labels`` labels of it (1,000
+by default) and found no further change, so one alarm is an alert that lasts while the
+new regime is confirmed, not an instant. Detectors are only created for
+versions the performance state accepted, so the processor's ``max_models`` bounds them.
+State (detector and decisions) round-trips through ``state_json`` / ``restore`` for the
+performance store. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from mlspan.collector.performance.concept import ConceptDriftDecision, ConceptDriftDetector
+from mlspan.collector.performance.extract import ModelKey
+from mlspan.semconv.values import PerformanceTask
+from mlspan.summaries.performance import PerformanceSummary
+
+RESOLVE_LABELS_FACTOR: Final = 10
+"""An alarm stands until this many times ``min_labels`` labels of the new regime test
+stable."""
+
+
+def _labels(detector: ConceptDriftDetector) -> int:
+    """Labels the detector holds: after an alarm, those of the new regime."""
+    return sum(w.count for w in detector.windows)
+
+
+@dataclass(frozen=True)
+class ConceptStatus:
+    """What the detector of one model version last said."""
+
+    latest: ConceptDriftDecision
+    alarm: ConceptDriftDecision | None
+    """The latest alarm while it stands (None once the new regime tested stable)."""
+    looks: int
+    alarms: int
+
+
+def decision_json(decision: ConceptDriftDecision) -> dict[str, Any]:
+    """A decision as JSON-ready values (NaN as null) with its insight."""
+    body: dict[str, Any] = asdict(decision)
+    body["task"] = decision.task.value
+    for name in ("before", "after", "statistic", "threshold"):
+        value = body[name]
+        body[name] = value if math.isfinite(value) else None
+    body["insight"] = decision.insight
+    return body
+
+
+def decision_from_json(data: dict[str, Any]) -> ConceptDriftDecision:
+    """The inverse of ``decision_json``; raises ``ValueError`` on other input."""
+    try:
+
+        def number(name: str) -> float:
+            value = data[name]
+            return math.nan if value is None else float(value)
+
+        since = data["since"]
+        return ConceptDriftDecision(
+            drift=bool(data["drift"]),
+            task=PerformanceTask(data["task"]),
+            before=number("before"),
+            after=number("after"),
+            since=None if since is None else float(since),
+            labels_before=int(data["labels_before"]),
+            labels_after=int(data["labels_after"]),
+            statistic=number("statistic"),
+            threshold=number("threshold"),
+        )
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a concept-drift decision: {error}") from error
+
+
+class ConceptTracking:
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._detectors: dict[ModelKey, ConceptDriftDetector] = {}
+        self._status: dict[ModelKey, ConceptStatus] = {}
+
+    def feed(self, key: ModelKey, start: float, summary: PerformanceSummary) -> None:
+        """Add one span's labelled predictions of the window at ``start`` and test."""
+        with self._lock:
+            detector = self._detectors.get(key)
+            if detector is None or detector.task is not summary.task:
+                detector = self._detectors[key] = ConceptDriftDetector(summary.task)
+                self._status.pop(key, None)
+            decision = detector.update_summary(start, summary)
+            held = self._status.get(key)
+            alarm = held.alarm if held is not None else None
+            if decision.drift:
+                alarm = decision
+            elif decision.since is not None and _labels(detector) >= RESOLVE_LABELS_FACTOR * (
+                detector.min_labels
+            ):
+                alarm = None
+            self._status[key] = ConceptStatus(decision, alarm, detector.looks, detector.alarms)
+
+    def status(self, key: ModelKey) -> ConceptStatus | None:
+        """The latest decision of ``key``'s detector (None before its first span)."""
+        with self._lock:
+            return self._status.get(key)
+
+    def state_json(self, key: ModelKey) -> str | None:
+        """``key``'s detector and decisions as one JSON text for the store."""
+        with self._lock:
+            detector, status = self._detectors.get(key), self._status.get(key)
+            if detector is None or status is None:
+                return None
+            body = {
+                "detector": detector.to_dict(),
+                "latest": decision_json(status.latest),
+                "alarm": None if status.alarm is None else decision_json(status.alarm),
+            }
+        return json.dumps(body, separators=(",", ":"))
+
+    def restore(self, key: ModelKey, text: str) -> None:
+        """Bring back what ``state_json`` saved; raises ``ValueError`` if it is damaged."""
+        try:
+            body = json.loads(text)
+            detector = ConceptDriftDetector.from_dict(body["detector"])
+            latest = decision_from_json(body["latest"])
+            alarm = None if body["alarm"] is None else decision_from_json(body["alarm"])
+        except (KeyError, TypeError, json.JSONDecodeError) as error:
+            raise ValueError(f"not a concept-drift state: {error}") from error
+        with self._lock:
+            self._detectors[key] = detector
+            self._status[key] = ConceptStatus(latest, alarm, detector.looks, detector.alarms)
