@@ -4,9 +4,9 @@
 feeds it each decoded performance span's counts as the span arrives (increments, not a
 window's merged totals). It remembers the latest decision and the latest alarm: the
 ``ConceptDrift`` alert is active from an alarm until the detector, watching the new
-regime, has tested at least ``RESOLVE_LABELS_FACTOR * min_labels`` labels of it (1,000
-by default) and found no further change, so one alarm is an alert that lasts while the
-new regime is confirmed, not an instant. Detectors are only created for
+regime, has taken in at least ``RESOLVE_LABELS_FACTOR * min_labels`` further labels
+(1,000 by default) since the alarm and finds no further change, so one alarm is an alert
+that lasts while the new regime is confirmed, not an instant. Detectors are only created for
 versions the performance state accepted, so the processor's ``max_models`` bounds them.
 State (detector and decisions) round-trips through ``state_json`` / ``restore`` for the
 performance store. Thread-safe.
@@ -20,19 +20,18 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from mlspan.collector.performance.concept import ConceptDriftDecision, ConceptDriftDetector
+from mlspan.collector.performance.concept import (
+    ConceptDriftDecision,
+    ConceptDriftDetector,
+    errors_of,
+)
 from mlspan.collector.performance.extract import ModelKey
 from mlspan.semconv.values import PerformanceTask
 from mlspan.summaries.performance import PerformanceSummary
 
 RESOLVE_LABELS_FACTOR: Final = 10
-"""An alarm stands until this many times ``min_labels`` labels of the new regime test
+"""An alarm stands until this many times ``min_labels`` labels taken in after it test
 stable."""
-
-
-def _labels(detector: ConceptDriftDetector) -> int:
-    """Labels the detector holds: after an alarm, those of the new regime."""
-    return sum(w.count for w in detector.windows)
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,8 @@ class ConceptStatus:
     """The latest alarm while it stands (None once the new regime tested stable)."""
     looks: int
     alarms: int
+    labels_since_alarm: int = 0
+    """Labels taken in after the standing alarm (0 when none stands)."""
 
 
 def decision_json(decision: ConceptDriftDecision) -> dict[str, Any]:
@@ -99,13 +100,17 @@ class ConceptTracking:
             decision = detector.update_summary(start, summary)
             held = self._status.get(key)
             alarm = held.alarm if held is not None else None
+            since_alarm = held.labels_since_alarm if held is not None else 0
             if decision.drift:
-                alarm = decision
-            elif decision.since is not None and _labels(detector) >= RESOLVE_LABELS_FACTOR * (
-                detector.min_labels
-            ):
-                alarm = None
-            self._status[key] = ConceptStatus(decision, alarm, detector.looks, detector.alarms)
+                alarm, since_alarm = decision, 0
+            elif alarm is not None:
+                since_alarm += errors_of(summary)[0]
+                enough = since_alarm >= RESOLVE_LABELS_FACTOR * detector.min_labels
+                if decision.since is not None and enough:
+                    alarm, since_alarm = None, 0
+            self._status[key] = ConceptStatus(
+                decision, alarm, detector.looks, detector.alarms, since_alarm
+            )
 
     def status(self, key: ModelKey) -> ConceptStatus | None:
         """The latest decision of ``key``'s detector (None before its first span)."""
@@ -122,6 +127,7 @@ class ConceptTracking:
                 "detector": detector.to_dict(),
                 "latest": decision_json(status.latest),
                 "alarm": None if status.alarm is None else decision_json(status.alarm),
+                "labels_since_alarm": status.labels_since_alarm,
             }
         return json.dumps(body, separators=(",", ":"))
 
@@ -132,8 +138,11 @@ class ConceptTracking:
             detector = ConceptDriftDetector.from_dict(body["detector"])
             latest = decision_from_json(body["latest"])
             alarm = None if body["alarm"] is None else decision_from_json(body["alarm"])
+            since_alarm = int(body["labels_since_alarm"])
         except (KeyError, TypeError, json.JSONDecodeError) as error:
             raise ValueError(f"not a concept-drift state: {error}") from error
         with self._lock:
             self._detectors[key] = detector
-            self._status[key] = ConceptStatus(latest, alarm, detector.looks, detector.alarms)
+            self._status[key] = ConceptStatus(
+                latest, alarm, detector.looks, detector.alarms, since_alarm
+            )

@@ -137,6 +137,7 @@ def result_json(result: VersionResult, with_windows: bool = True) -> dict[str, A
             "alarm": None if concept.alarm is None else decision_json(concept.alarm),
             "looks": concept.looks,
             "alarms": concept.alarms,
+            "labels_since_alarm": concept.labels_since_alarm,
         }
     )
     if with_windows:
