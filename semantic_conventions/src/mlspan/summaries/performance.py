@@ -38,8 +38,10 @@ MAX_CLASSES_LIMIT: Final = 1024
 """Largest ``max_classes`` accepted (the matrix grows with its square)."""
 CALIBRATION_BINS: Final = 10
 """Equal-width probability bins of the calibration sums."""
-DEFAULT_SCORE_K: Final = 200
-"""KLL accuracy parameter of the score and delay sketches."""
+DEFAULT_SCORE_K: Final = 400
+"""KLL accuracy parameter of the score and delay sketches: at 200 the ROC AUC from
+100 merged windows' sketches landed up to ~0.005 from the exact one; 400 halves the rank
+error (about 0.7 %) for a few KB per class on rare performance spans."""
 
 Bin = tuple[int, float, int]
 """One calibration bin: rows, sum of predicted probabilities, rows that were positive."""
