@@ -85,7 +85,13 @@ def fetch(args: argparse.Namespace, path: str, extra: Mapping[str, str] | None =
         params["model"] = args.model
     if args.version:
         params["version"] = args.version
-    url = f"{args.api.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
+    return get_api_json(args.api, path, params)
+
+
+def get_api_json(api: str, path: str, params: Mapping[str, str]) -> Any:
+    """GET ``path`` with ``params`` from the query API at ``api``; None after printing
+    the API's error message (or why it could not be reached) on stderr."""
+    url = f"{api.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
     try:
         with open_api_url(url, timeout=30) as response:
             return json.load(response)
@@ -99,7 +105,7 @@ def fetch(args: argparse.Namespace, path: str, extra: Mapping[str, str] | None =
         print(f"mlspan: {message}", file=sys.stderr)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        print(f"mlspan: cannot reach the collector at {args.api}: {reason}", file=sys.stderr)
+        print(f"mlspan: cannot reach the collector at {api}: {reason}", file=sys.stderr)
     return None
 
 

@@ -12,15 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-import urllib.error
-import urllib.parse
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from mlspan.collector.api.client import open_api_url
-from mlspan.collector.cli.drift_commands import API_ENV, DEFAULT_API
+from mlspan.collector.cli.drift_commands import API_ENV, DEFAULT_API, get_api_json
 
 CLASSIFIER_COLUMNS: Final = (
     ("accuracy", "ACC"),
@@ -64,22 +60,8 @@ def run_performance(args: argparse.Namespace) -> int:
     for name in ("service", "model", "version"):
         if getattr(args, name):
             params[name] = getattr(args, name)
-    url = f"{args.api.rstrip('/')}/api/v1/performance?{urllib.parse.urlencode(params)}"
-    try:
-        with open_api_url(url, timeout=30) as response:
-            body = json.load(response)
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.load(exc)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = f"HTTP {exc.code}"
-        finally:
-            exc.close()
-        print(f"mlspan: {message}", file=sys.stderr)
-        return 1
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        print(f"mlspan: cannot reach the collector at {args.api}: {reason}", file=sys.stderr)
+    body = get_api_json(args.api, "/api/v1/performance", params)
+    if body is None:
         return 1
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
