@@ -18,6 +18,7 @@ from mlspan.collector.api.limits import DEFAULT_MAX_BODY_BYTES
 
 JSON_TYPE: Final = "application/json"
 TEXT_TYPE: Final = "text/plain; charset=utf-8"
+HTML_TYPE: Final = "text/html; charset=utf-8"
 MAX_BODY_BYTES: Final = DEFAULT_MAX_BODY_BYTES
 """Default largest request body (``api.limits.max_request_body_size``); larger get 413."""
 INT64_MAX: Final = (1 << 63) - 1
@@ -164,6 +165,13 @@ class Response:
     def text(cls, text: str, content_type: str = TEXT_TYPE, status: int = 200) -> Response:
         """A text response with the given content type (e.g. Prometheus exposition)."""
         return cls(status=status, body=text.encode("utf-8", "replace"), content_type=content_type)
+
+    @classmethod
+    def html(
+        cls, page: str, status: int = 200, headers: tuple[tuple[str, str], ...] = ()
+    ) -> Response:
+        """An HTML page (the web UI); the caller has escaped every untrusted string."""
+        return cls(status, page.encode("utf-8", "replace"), HTML_TYPE, headers)
 
     @classmethod
     def error(cls, status: int, message: str) -> Response:
