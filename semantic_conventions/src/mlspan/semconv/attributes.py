@@ -200,6 +200,29 @@ Name of the input or output the check ran on: the parameter name for the decorat
 manager form, else its position. Type: string.
 """
 
+METRIC_NAME: Final = "mlspan.metric.name"
+"""
+Name of the metric. For a score call, the estimator's default score ("accuracy" for
+classifiers, "r2" for regressors), the search's scoring name when it is a string, else
+"score". Type: string.
+"""
+
+METRIC_VALUE: Final = "mlspan.metric.value"
+"""Value of the metric. Type: double."""
+
+METRIC_ROWS: Final = "mlspan.metric.rows"
+"""
+Number of rows the metric was computed on, when known (a score call's rows; the rows
+argument of run.log_metric). Gives proportions such as accuracy a standard error. Type: int.
+"""
+
+RUNTIME_LIBRARIES: Final = "mlspan.runtime.libraries"
+"""
+JSON object of the versions of Python and of the numerical libraries loaded in the process
+(scikit-learn, numpy, scipy, pandas, ...), read once per process; set on the user's own fit
+spans. Type: string.
+"""
+
 PERFORMANCE_TASK: Final = "mlspan.performance.task"
 """The kind of model the summary describes. Type: enum."""
 

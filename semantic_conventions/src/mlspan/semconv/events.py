@@ -16,3 +16,9 @@ frequent-items sketch past the cap).
 
 CHECK_RESULT: Final = "mlspan.check.result"
 """The outcome of one check run before or after a component."""
+
+METRIC_LOGGED: Final = "mlspan.metric.logged"
+"""
+A metric logged with run.log_metric on a component span. It belongs to the model version it
+names, else to the models the component produced, else to the models it consumed.
+"""

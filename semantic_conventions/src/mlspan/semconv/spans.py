@@ -24,6 +24,12 @@ CHECK_RESULT_EVENT_REQUIRED: Final[tuple[str, ...]] = (
 )
 """Attributes every ``event.mlspan.check.result`` carries."""
 
+METRIC_LOGGED_EVENT_REQUIRED: Final[tuple[str, ...]] = (
+    "mlspan.metric.name",
+    "mlspan.metric.value",
+)
+"""Attributes every ``event.mlspan.metric.logged`` carries."""
+
 FIT_SPAN_REQUIRED: Final[tuple[str, ...]] = (
     "mlspan.operation.name",
     "mlspan.model.class",
