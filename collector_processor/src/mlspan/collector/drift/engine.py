@@ -47,11 +47,12 @@ from mlspan.collector.drift.selection import (
     as_selection,
     request_covers,
 )
-from mlspan.collector.drift.state import ModelState, SeriesBudget
+from mlspan.collector.drift.state import FeatureId, ModelState, SeriesBudget
 from mlspan.collector.drift.store import ResultStore
 from mlspan.collector.pdata import TraceBatch
 from mlspan.collector.pdata.stats import IngestStats
 from mlspan.collector.validation.config import ValidationConfig, load_validation_config
+from mlspan.summaries import FeatureSummary
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,15 @@ class DriftEngine:
         """Every model with a baseline, a window or a result."""
         with self._lock:
             return sorted(set(self._states) | set(self._history), key=str)
+
+    def summaries(self, key: ModelKey) -> tuple[dict[FeatureId, FeatureSummary], ...]:
+        """A model's baseline and current summaries (the open window's, else the last
+        closed window's), copied: what the web UI draws distributions from."""
+        with self._lock:
+            state = self._states.get(key)
+            if state is None:
+                return {}, {}
+            return dict(state.baseline), dict(state.window.features or state.last_closed)
 
     def evaluate(
         self, model: str | Selection | None = None, skip: Collection[ModelKey] = ()

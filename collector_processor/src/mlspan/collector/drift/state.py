@@ -222,6 +222,9 @@ class ModelState:
     """Bumped whenever the baseline changes, to invalidate prepared profiles."""
     budget: SeriesBudget | None = field(default=None, repr=False, compare=False)
     """Caps shared by every model's state; None: unbounded."""
+    last_closed: dict[FeatureId, FeatureSummary] = field(default_factory=dict, repr=False)
+    """The summaries of the last closed window, kept for the web UI's distribution charts
+    (one window per model, outside the budget: at most as much again as the caps)."""
     _registered: bool = field(default=False, init=False, repr=False, compare=False)
 
     def add(self, record: SummaryRecord, now: float) -> bool:
@@ -264,6 +267,7 @@ class ModelState:
     def close_window(self) -> Window:
         """Return the open window and open a new one."""
         closed, self.window = self.window, Window()
+        self.last_closed = closed.features
         if self.budget is not None:
             for summary in closed.features.values():
                 self.budget.settle(footprint(summary), (0, 0))
