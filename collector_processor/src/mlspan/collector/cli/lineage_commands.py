@@ -28,6 +28,9 @@ from mlspan.collector.api.client import (
 )
 from mlspan.collector.lineage import render
 
+GRAPH_FORMATS = ("text", "json", "dot", "mermaid")
+"""What ``trace`` and ``impact`` print (``--json`` is ``--format json``)."""
+
 Command = Callable[[ApiClient, argparse.Namespace], tuple[Any, str]]
 """Runs one command: the API's JSON answer and its text rendering."""
 
@@ -56,6 +59,12 @@ def register(subparsers: Any) -> None:
         parser = command(name, text, run)
         parser.add_argument("ref", help=ref_help)
         parser.add_argument("--depth", type=int, help="stop after this many runs")
+        parser.add_argument(
+            "--format",
+            choices=GRAPH_FORMATS,
+            default="text",
+            help="text tree (default), the API's JSON, Graphviz DOT or a Mermaid flowchart",
+        )
         if name == "trace":
             parser.add_argument("--stale-after-days", type=float, help="staleness age limit")
     parser = command("history", "runs of a component, newest first", _history)
@@ -133,13 +142,25 @@ def _by_reference(client: ApiClient, method: str, template: str, ref: str, **kw:
 def _trace(client: ApiClient, args: argparse.Namespace) -> tuple[Any, str]:
     params = {"max_depth": args.depth, "stale_after_days": args.stale_after_days}
     answer = _by_reference(client, "GET", "/api/v1/trace/{}", args.ref, params=params)
-    return answer, render.graph_tree(answer, downstream=False)
+    return answer, _graph_text(answer, args, downstream=False)
 
 
 def _impact(client: ApiClient, args: argparse.Namespace) -> tuple[Any, str]:
     params = {"max_depth": args.depth}
     answer = _by_reference(client, "GET", "/api/v1/impact/{}", args.ref, params=params)
-    return answer, render.graph_tree(answer, downstream=True)
+    return answer, _graph_text(answer, args, downstream=True)
+
+
+def _graph_text(answer: Any, args: argparse.Namespace, downstream: bool) -> str:
+    """A lineage answer in the ``--format`` asked for (the web UI's exporters)."""
+    if args.format == "json":
+        return json.dumps(answer, indent=2, ensure_ascii=False)
+    if args.format == "text":
+        return render.graph_tree(answer, downstream=downstream)
+    from mlspan.collector.ui import graph_export, graph_model
+
+    graph = graph_model.from_answer(answer, "downstream" if downstream else "upstream")
+    return graph_export.to_dot(graph) if args.format == "dot" else graph_export.to_mermaid(graph)
 
 
 def _history(client: ApiClient, args: argparse.Namespace) -> tuple[Any, str]:
