@@ -270,6 +270,16 @@ probability of that label: over the rows whose true label is it, and over the ot
 ROC AUC and score distributions come from them. Type: string.
 """
 
+PERFORMANCE_PREDICTED: Final = "mlspan.performance.predicted"
+"""
+JSON object summarising the predicted probabilities of every prediction of the window,
+labelled or not (what confidence-based performance estimation needs before labels arrive):
+"rows" (predictions with probabilities), "bins" (10 equal-width bins), "top" (per confidence
+bin of the predicted class: rows, sum of confidences) and "classes" (per label, per bin of
+p(label): rows, sum of p(label)). Sent on predictions spans (count 0) and on instrumented
+predict_proba spans; no per-row value. Type: string.
+"""
+
 PERFORMANCE_REGRESSION: Final = "mlspan.performance.regression"
 """
 JSON object of a regressor's error sums: "count", "sum_error" (sum of prediction minus

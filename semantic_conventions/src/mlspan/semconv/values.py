@@ -53,6 +53,12 @@ class OperationName(str, Enum):
     LABELS = "labels"
     """Delayed ground-truth labels joined to earlier predictions."""
 
+    PREDICTIONS = "predictions"
+    """
+    Predictions logged for their delayed labels: the summary of their predicted
+    probabilities per prediction window, sent before any label arrives.
+    """
+
     SUMMARY = "summary"
     """Feature summaries accumulated over many small predict calls."""
 
