@@ -1,0 +1,249 @@
+"""Finds what the registry needs in trace batches, reading few keys per span.
+
+A span counts when its ``mlspan.operation.name`` is one of:
+
+- a fit (``fit``, ``fit_transform``, ``fit_predict``; ``partial_fit`` when configured) of
+  the user's own call (``mlspan.call.role`` ``user`` or absent) with a model version: a
+  ``FitRecord`` with its parameters, data digests, libraries, search results and the
+  training data's feature summaries (the span's ``mlspan.feature.summary`` events);
+- ``summary`` with dataset role ``train`` and a model version: the further feature
+  summaries of a wide training frame;
+- ``score`` of the user's call carrying ``mlspan.metric.value``: a metric (source
+  ``score``) on the scored data's digest;
+- a search's fit with ``mlspan.search.best_score``: a metric (source ``search``);
+- ``component`` with ``mlspan.metric.logged`` events: metrics (source ``logged``) of the
+  version the event names, else of the models the component produced, else of those it
+  consumed;
+- a predict-like call with a model version: one more serving call for the span's service.
+
+Other spans cost one map look-up. A span that cannot be read is counted, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from typing import Any, Final
+
+from mlspan.collector.drift.extract import event_attributes
+from mlspan.collector.models.records import (
+    Extracted,
+    FitRecord,
+    MetricRecord,
+    ServingRecord,
+    SummaryRecord,
+)
+from mlspan.collector.pdata import TraceBatch, int_attribute, string_attribute, strings_attribute
+from mlspan.collector.pdata.batch import SERVICE_NAME
+from mlspan.semconv import attributes as attr
+from mlspan.semconv.events import FEATURE_SUMMARY, METRIC_LOGGED
+from mlspan.semconv.values import CallRole, DatasetRole, OperationName
+
+logger = logging.getLogger(__name__)
+
+FIT_OPERATIONS: Final = frozenset(
+    {OperationName.FIT.value, OperationName.FIT_TRANSFORM.value, OperationName.FIT_PREDICT.value}
+)
+SERVING_OPERATIONS: Final = frozenset(
+    {
+        OperationName.PREDICT.value,
+        OperationName.PREDICT_PROBA.value,
+        OperationName.PREDICT_LOG_PROBA.value,
+        OperationName.DECISION_FUNCTION.value,
+    }
+)
+SCORE: Final = OperationName.SCORE.value
+COMPONENT: Final = OperationName.COMPONENT.value
+SUMMARY: Final = OperationName.SUMMARY.value
+PARTIAL_FIT: Final = OperationName.PARTIAL_FIT.value
+MODEL_PREFIX: Final = "model:"
+MAX_NAME: Final = 256
+MAX_METRIC_NAME: Final = 128
+_USER_ROLES: Final = frozenset({"", CallRole.USER.value})
+_TRAIN: Final = DatasetRole.TRAIN.value
+
+
+def model_name(attributes: Any) -> str:
+    """``mlspan.model.name``, else the short name of ``mlspan.model.class``."""
+    name = string_attribute(attributes, attr.MODEL_NAME)
+    if not name:
+        name = (string_attribute(attributes, attr.MODEL_CLASS) or "").rsplit(".", 1)[-1]
+    return name[:MAX_NAME]
+
+
+def extract(batch: TraceBatch, partial_fit: bool = False) -> Extracted:
+    """Everything in ``batch`` the registry keeps (see the module docstring)."""
+    found = Extracted()
+    fits = FIT_OPERATIONS | {PARTIAL_FIT} if partial_fit else FIT_OPERATIONS
+    serving: Counter[tuple[str, str]] = Counter()
+    serving_at: dict[tuple[str, str], int] = {}
+    for resource in batch.view.resource_spans:
+        service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
+        for scope in resource.scope_spans:
+            for span in scope.spans:
+                attributes = span.attributes
+                value = attributes.get(attr.OPERATION_NAME)
+                if value is None:
+                    continue
+                operation: str = value.string_value
+                try:
+                    if operation in SERVING_OPERATIONS:
+                        version = attributes.get(attr.MODEL_VERSION)
+                        if version is not None and version.string_value:
+                            key = (version.string_value, service)
+                            serving[key] += 1
+                            serving_at[key] = max(
+                                serving_at.get(key, 0), int(span.end_time_unix_nano)
+                            )
+                    elif operation in fits:
+                        _fit(found, service, span)
+                    elif operation == SCORE:
+                        _score(found, service, span)
+                    elif operation == COMPONENT:
+                        _component(found, service, span)
+                    elif operation == SUMMARY:
+                        _summary(found, span)
+                except Exception:
+                    logger.debug("models: a span could not be read", exc_info=True)
+                    found.bad += 1
+    found.serving = [
+        ServingRecord(digest, service, serving_at[(digest, service)], calls)
+        for (digest, service), calls in serving.items()
+    ]
+    return found
+
+
+def _role(attributes: Any) -> str:
+    return string_attribute(attributes, attr.CALL_ROLE) or ""
+
+
+def _summaries(span: Any) -> tuple[dict[str, object], ...]:
+    """The span's feature-summary events as dicts of their scalar attributes (the checked
+    decoder reads them back when a diff needs them)."""
+    return tuple(
+        {
+            key: item
+            for key, item in event_attributes(event.attributes).items()
+            if isinstance(item, str | int | float | bool)
+        }
+        for event in span.events
+        if event.name == FEATURE_SUMMARY
+    )
+
+
+def _fit(found: Extracted, service: str, span: Any) -> None:
+    attributes = span.attributes
+    digest = string_attribute(attributes, attr.MODEL_VERSION) or ""
+    if not digest or _role(attributes) not in _USER_ROLES:
+        return
+    fit = FitRecord(
+        service=service,
+        name=model_name(attributes),
+        digest=digest,
+        model_class=string_attribute(attributes, attr.MODEL_CLASS) or "",
+        params=string_attribute(attributes, attr.MODEL_PARAMS) or "",
+        run_id=bytes(span.span_id).hex(),
+        trace_id=bytes(span.trace_id).hex(),
+        parent_id=bytes(span.parent_span_id).hex(),
+        start_ns=int(span.start_time_unix_nano),
+        end_ns=int(span.end_time_unix_nano),
+        train_digest=string_attribute(attributes, attr.DATASET_DIGEST) or "",
+        target_digest=string_attribute(attributes, attr.DATASET_TARGET_DIGEST) or "",
+        rows=int_attribute(attributes, attr.DATASET_ROWS),
+        columns=int_attribute(attributes, attr.DATASET_COLUMNS),
+        framework_version=string_attribute(attributes, attr.MODEL_FRAMEWORK_VERSION) or "",
+        libraries=string_attribute(attributes, attr.RUNTIME_LIBRARIES) or "",
+        search=_search(attributes),
+        summaries=_summaries(span) if span.events else (),
+    )
+    found.fits.append(fit)
+    best = _number(attributes, attr.SEARCH_BEST_SCORE)
+    if best is not None:
+        found.metrics.append(
+            MetricRecord(
+                digest, "search", "cv_score", best, None, fit.train_digest, fit.end_ns, service
+            )
+        )
+
+
+def _search(attributes: Any) -> str:
+    """The search's results table with its number of folds added as ``splits``."""
+    text = string_attribute(attributes, attr.SEARCH_RESULTS) or ""
+    splits = int_attribute(attributes, attr.SEARCH_SPLITS)
+    if not text or splits is None:
+        return text
+    try:
+        table = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(table, dict):
+        return text
+    table["splits"] = splits
+    return json.dumps(table, separators=(",", ":"), ensure_ascii=False)
+
+
+def _summary(found: Extracted, span: Any) -> None:
+    attributes = span.attributes
+    digest = string_attribute(attributes, attr.MODEL_VERSION) or ""
+    if digest and span.events and string_attribute(attributes, attr.DATASET_ROLE) == _TRAIN:
+        summaries = _summaries(span)
+        if summaries:
+            found.summaries.append(SummaryRecord(digest, summaries))
+
+
+def _score(found: Extracted, service: str, span: Any) -> None:
+    attributes = span.attributes
+    digest = string_attribute(attributes, attr.MODEL_VERSION) or ""
+    value = _number(attributes, attr.METRIC_VALUE)
+    if not digest or value is None or _role(attributes) not in _USER_ROLES:
+        return
+    name = (string_attribute(attributes, attr.METRIC_NAME) or "score")[:MAX_METRIC_NAME]
+    rows = int_attribute(attributes, attr.METRIC_ROWS)
+    if rows is None:
+        rows = int_attribute(attributes, attr.DATASET_ROWS)
+    dataset = string_attribute(attributes, attr.DATASET_DIGEST) or ""
+    found.metrics.append(
+        MetricRecord(
+            digest, "score", name, value, rows, dataset, int(span.end_time_unix_nano), service
+        )
+    )
+
+
+def _component(found: Extracted, service: str, span: Any) -> None:
+    if not span.events:
+        return
+    attributes = span.attributes
+    outputs = [
+        a for a in strings_attribute(attributes, attr.IO_OUTPUTS) if a.startswith(MODEL_PREFIX)
+    ]
+    inputs = [
+        a for a in strings_attribute(attributes, attr.IO_INPUTS) if a.startswith(MODEL_PREFIX)
+    ]
+    models = outputs or inputs
+    for event in span.events:
+        if event.name != METRIC_LOGGED:
+            continue
+        values = event.attributes
+        value = _number(values, attr.METRIC_VALUE)
+        name = (string_attribute(values, attr.METRIC_NAME) or "")[:MAX_METRIC_NAME]
+        if value is None or not name:
+            found.bad += 1
+            continue
+        named = string_attribute(values, attr.MODEL_VERSION)
+        rows = int_attribute(values, attr.METRIC_ROWS)
+        at = int(event.time_unix_nano or span.end_time_unix_nano)
+        for digest in [named] if named else models:
+            found.metrics.append(MetricRecord(digest, "logged", name, value, rows, "", at, service))
+
+
+def _number(attributes: Any, key: str) -> float | None:
+    if key not in attributes:
+        return None
+    value = attributes[key]
+    which = value.WhichOneof("value")
+    if which not in ("double_value", "int_value"):
+        return None
+    number = float(getattr(value, which))
+    return number if math.isfinite(number) else None
