@@ -13,6 +13,7 @@ from mlspan.collector.drift.connector import drift_factory
 from mlspan.collector.exporters.debug import debug_exporter_factory
 from mlspan.collector.exporters.otlp import otlp_exporter_factory
 from mlspan.collector.lineage import lineage_factory
+from mlspan.collector.models.processor import models_factory
 from mlspan.collector.performance.processor import performance_factory
 from mlspan.collector.pipeline.factory import Factory
 from mlspan.collector.receivers.otlp import otlp_receiver_factory
@@ -28,4 +29,5 @@ def default_factories() -> list[Factory[Any]]:
         alerts_factory(),
         drift_factory(),
         performance_factory(),
+        models_factory(),
     ]
