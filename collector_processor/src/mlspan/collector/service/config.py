@@ -13,7 +13,7 @@ service:
   pipelines:
     traces: {receivers: [otlp], processors: [lineage], exporters: [drift, otlp/jaeger]}
   runtime: {gc_gen0_threshold: 50000, gc_freeze: true, malloc_trim_threshold_mib: 32,
-            malloc_arena_max: 2}
+            malloc_arena_max: 2, malloc_trim_interval_seconds: 10}
 ```
 
 Component ids are ``type`` or ``type/name``; the type picks the ``Factory``. Every

@@ -65,6 +65,9 @@ class RuntimeConfig:
     malloc_arena_max: int = 2
     """Most glibc malloc arenas (each keeps its own free memory); 0 keeps glibc's eight
     per core."""
+    malloc_trim_interval_seconds: float = 10.0
+    """Seconds between ``malloc_trim(0)`` calls that give the heaps' free pages back to
+    the kernel (``memory_trim``); 0 never trims."""
 
     def validate(self) -> None:
         """Check ranges."""
@@ -74,6 +77,8 @@ class RuntimeConfig:
             raise ConfigError("malloc_trim_threshold_mib must be >= 0")
         if self.malloc_arena_max < 0:
             raise ConfigError("malloc_arena_max must be >= 0")
+        if not 0 <= self.malloc_trim_interval_seconds <= 86_400:
+            raise ConfigError("malloc_trim_interval_seconds must be within [0, 86400]")
 
 
 def tune_allocator(config: RuntimeConfig) -> list[str]:

@@ -29,6 +29,7 @@ from mlspan.collector.security.api_access import ApiAccess
 from mlspan.collector.security.exposure import warn_if_exposed
 from mlspan.collector.service.config import CollectorConfig
 from mlspan.collector.service.graph import Graph, build_graph
+from mlspan.collector.service.memory_trim import MemoryTrimmer
 from mlspan.collector.service.runtime import tune_allocator, tune_process, untune_process
 from mlspan.collector.store import Store, open_store
 
@@ -58,6 +59,7 @@ class Service:
         self.router: Router | None = Router() if config.api.enabled else None
         self.store: Store | None = None
         self.api: ApiServer | None = None
+        self.trimmer = MemoryTrimmer(self.config.service.runtime.malloc_trim_interval_seconds)
         self.host: Host | None = None
         self.graph = Graph()
         self._lock = threading.Lock()
@@ -126,6 +128,7 @@ class Service:
             self.api.start()
         for change in tune_process(self.config.service.runtime):
             logger.debug("process tuning: %s", change)
+        self.trimmer.start()
         logger.info("collector started (data folder %s)", self.data_dir)
 
     def shutdown(self) -> None:
@@ -146,5 +149,6 @@ class Service:
                 self.store.close()
             except Exception:
                 logger.exception("closing the store failed")
+        self.trimmer.stop()
         untune_process(self.config.service.runtime)
         logger.info("collector stopped")
