@@ -18,6 +18,7 @@ version, and runs checks. In the spirit of mltrace's ``register``::
         run.add_input(train_frame)
         model = LogisticRegression().fit(X, y)
         run.add_output(model)   # its model version
+        run.log_metric("f1", f1_score(y_val, model.predict(X_val)), rows=len(y_val))
 
 The span is named ``component {name}`` and carries ``mlspan.operation.name`` =
 ``component``, the component's name/owner/tags, ``mlspan.code.commit``/``.dirty`` (when
@@ -107,7 +108,9 @@ class Component:
     ``run.add_output`` instead); ``returns`` makes the return value an output (a tuple
     contributes each element). ``before``/``after`` are checks: callables, ``Check``
     objects or ``blocking(fn)``. ``tracer_provider`` defaults to the global provider;
-    ``code_versions`` shares a git-state cache between components. Built with the
+    ``code_versions`` shares a git-state cache between components; ``model_name`` names
+    the models the user's estimator calls inside the step fit or use (see
+    ``component_metrics``). Built with the
     ``component`` alias; see the module documentation.
     """
 
@@ -124,8 +127,10 @@ class Component:
         returns: bool = True,
         tracer_provider: TracerProvider | None = None,
         code_versions: CodeVersions | None = None,
+        model_name: str | None = None,
     ) -> None:
         self.name = str(name)
+        self.model_name = str(model_name)[:256] if model_name else None
         self.owner = owner
         self.tags = tuple(str(tag) for tag in tags)
         self.before = tuple(as_check(check) for check in before)
@@ -158,7 +163,9 @@ class Component:
         except Exception:
             logger.warning("mlspan could not start component %r", self.name, exc_info=True)
             span, token = trace.INVALID_SPAN, None
-        return Run(self, span, token)
+        run = Run(self, span, token)
+        run._name_models(self.model_name)
+        return run
 
     def _describe(self, span: Span, code: Callable[[], CodeVersion | None]) -> None:
         if self.owner is not None:

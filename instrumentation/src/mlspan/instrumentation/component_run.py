@@ -22,6 +22,7 @@ from mlspan.instrumentation.checks import (
     run_checks,
 )
 from mlspan.instrumentation.component_io import artifact_id
+from mlspan.instrumentation.component_metrics import CURRENT_MODEL_NAME, add_metric
 from mlspan.semconv import IO_INPUTS, IO_OUTPUTS
 from mlspan.semconv.events import CHECK_RESULT
 from mlspan.semconv.values import CheckPhase
@@ -54,6 +55,7 @@ class Run:
         self._outputs: list[tuple[str, object, bool]] = []
         self._finished = False
         self._entered: Token[tuple[Run, ...]] | None = None
+        self._model_name: Token[str] | None = None
 
     @property
     def span(self) -> Span:
@@ -72,6 +74,20 @@ class Run:
         """
         target = name if name is not None else f"input[{len(self._inputs)}]"
         self._add_inputs([(target, value)])
+
+    def log_metric(
+        self, name: str, value: float, rows: int | None = None, model: object = None
+    ) -> None:
+        """Record a metric of the models this step produced (or consumed, or ``model``:
+        a fitted estimator or version string); ``rows`` is how many rows it was computed
+        on. See ``component_metrics``; never raises."""
+        if self._recording:
+            add_metric(self._span, name, value, rows, model)
+
+    def _name_models(self, model_name: str | None) -> None:
+        """Give the user's estimator calls inside this run ``model_name``."""
+        if model_name:
+            self._model_name = CURRENT_MODEL_NAME.set(model_name)
 
     def add_output(self, value: object, name: str | None = None) -> None:
         """Declare an output; it is identified (and checked) when the step ends."""
@@ -154,6 +170,11 @@ class Run:
         return failures
 
     def _end(self) -> None:
+        if self._model_name is not None:
+            try:
+                CURRENT_MODEL_NAME.reset(self._model_name)
+            except (ValueError, RuntimeError):
+                CURRENT_MODEL_NAME.set("")  # ended in another context than started
         try:
             self._span.end()
         except Exception:

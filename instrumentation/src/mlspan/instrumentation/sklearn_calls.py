@@ -17,9 +17,11 @@ from opentelemetry.util.types import AttributeValue
 
 from mlspan.instrumentation.background import BackgroundSummaries
 from mlspan.instrumentation.call_state import CURRENT_CALL, CallState, Nesting
+from mlspan.instrumentation.component_metrics import CURRENT_MODEL_NAME
 from mlspan.instrumentation.digest import ALGORITHM
 from mlspan.instrumentation.emit import add_summaries
 from mlspan.instrumentation.features import shape_of
+from mlspan.instrumentation.fit_facts import LibraryVersions, score_attributes
 from mlspan.instrumentation.model_version import (
     ParamNames,
     class_path,
@@ -66,6 +68,7 @@ from mlspan.semconv import (
     MODEL_VERSION,
     OPERATION_NAME,
     PREDICTION_DIGEST,
+    RUNTIME_LIBRARIES,
     CallRole,
     FeatureOrigin,
     OperationName,
@@ -89,6 +92,7 @@ class SklearnRecorder:
         self._background = BackgroundSummaries(self._summaries)
         self._accumulator = accumulator
         self._framework_version = ""
+        self._libraries = LibraryVersions()
         self._class_paths: dict[type, str] = {}
         self._roles = RoleBook()
         self._param_names = ParamNames()
@@ -230,8 +234,10 @@ class SklearnRecorder:
             and rows < self._options.online_max_rows
         )
         attributes = self._model_attributes(instance, light)
-        if role is CallRole.USER and self._options.model_name:
-            attributes[MODEL_NAME] = self._options.model_name
+        if role is CallRole.USER:
+            name = CURRENT_MODEL_NAME.get() or self._options.model_name
+            if name:
+                attributes[MODEL_NAME] = name
         evaluation = method in EVALUATIONS
         attributes[OPERATION_NAME] = OperationName.CROSS_VALIDATE.value if evaluation else method
         attributes[DATASET_ROLE] = dataset_role(method).value
@@ -398,6 +404,8 @@ class SklearnRecorder:
             span.set_attribute(MODEL_VERSION, version)
             record.attributes[MODEL_VERSION] = version
             outputs.append(version)
+            if record.role is CallRole.USER:
+                span.set_attribute(RUNTIME_LIBRARIES, self._libraries.json())
             if method == "fit" and self._roles.is_search(type(instance)):
                 span.set_attributes(search_attributes(instance))
         if method in EVALUATIONS:
@@ -420,6 +428,8 @@ class SklearnRecorder:
                 summaries += self._summaries.summarize(
                     result, output_digest, FeatureOrigin.PREDICTION, "prediction"
                 )
+        if method == "score":
+            span.set_attributes(score_attributes(instance, result, record.rows))
         span.set_attribute(IO_OUTPUTS, outputs)
         context = {
             key: value
