@@ -4,6 +4,7 @@
 data_dir: ./.mlspan            # the data folder (store, queues, alert history)
 storage: {url: ""}             # lineage store; empty: SQLite in the data folder
 api: {endpoint: 127.0.0.1:4319}  # query API and /metrics; enabled: false turns it off
+ui: {trace_url_template: "http://jaeger:16686/trace/{trace_id}"}  # web UI at / on the API
 metrics: {max_series_per_metric: 10000, max_series_per_service: 2000}
 receivers:  {otlp: {protocols: {grpc: {endpoint: 127.0.0.1:4317}, http: {}}}}
 processors: {lineage: {}}
@@ -35,6 +36,7 @@ from mlspan.collector.pipeline.factory import ConfigError, Factory, Kind, parse_
 from mlspan.collector.receivers.otlp.config import split_endpoint
 from mlspan.collector.security.config import ApiWritesConfig, AuthConfig, TlsServerConfig
 from mlspan.collector.service.runtime import RuntimeConfig
+from mlspan.collector.ui.config import UiConfig
 
 DEFAULT_DATA_DIR: Final = "./.mlspan"
 DEFAULT_API_ENDPOINT: Final = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
@@ -45,6 +47,7 @@ _TOP_LEVEL: Final = (
     "storage",
     "api",
     "metrics",
+    "ui",
     *(kind.value for kind in Kind),
     "service",
 )
@@ -141,6 +144,8 @@ class CollectorConfig:
     metrics: MetricsConfig
     components: dict[Kind, dict[str, ComponentSpec]]
     service: ServiceConfig
+    ui: UiConfig = field(default_factory=UiConfig)
+    """The web UI on the API's address (docs/ui.md)."""
 
     def spec(self, kind: Kind, component_id: str) -> ComponentSpec:
         """The declared component ``component_id`` of ``kind``."""
@@ -170,6 +175,7 @@ def parse_config(raw: Mapping[str, Any], factories: Sequence[Factory[Any]]) -> C
         metrics=parse_dataclass(MetricsConfig, raw.get("metrics") or {}, "metrics"),
         components=components,
         service=parse_dataclass(ServiceConfig, raw.get("service") or {}, "service"),
+        ui=parse_dataclass(UiConfig, raw.get("ui") or {}, "ui"),
     )
     _check_references(config)
     return config
