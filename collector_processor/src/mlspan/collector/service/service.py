@@ -119,6 +119,10 @@ class Service:
             component.start()
         if self.router is not None:
             register_metrics_route(self.router, self.registry)
+            if self.config.ui.enabled:
+                from mlspan.collector.ui.wiring import register_ui
+
+                register_ui(self.router, self.config, host)
             api = self.config.api
             host_name, port = split_endpoint(api.endpoint, "api.endpoint")
             access = ApiAccess.from_config(api.auth, api.writes)
