@@ -1,0 +1,43 @@
+// mlspan web UI: the only script. It sends the write controls (flag, unflag, tags,
+// notes) to the query API's own JSON routes, so the API's access checks apply, then
+// reloads the page. Pages work without it; only writing needs it.
+"use strict";
+
+function mlspanSend(method, url, body) {
+  const init = { method: method, headers: { "Accept": "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  return fetch(url, init).then(function (response) {
+    if (response.ok) { window.location.reload(); return; }
+    return response.json().then(
+      function (answer) { alert("Refused (" + response.status + "): " + answer.error.message); },
+      function () { alert("Refused (" + response.status + ")"); }
+    );
+  }, function (error) { alert("The collector did not answer: " + error); });
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("button.write-button").forEach(function (button) {
+    button.addEventListener("click", function () {
+      let body;
+      if (button.dataset.prompt) {
+        const reason = window.prompt(button.dataset.prompt, "");
+        if (reason === null) { return; }
+        body = { reason: reason };
+      }
+      mlspanSend(button.dataset.method, button.dataset.url, body);
+    });
+  });
+  document.querySelectorAll("form.write").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const value = form.elements.value.value.trim();
+      if (!value) { return; }
+      const body = {};
+      body[form.dataset.field] = form.dataset.list ? [value] : value;
+      mlspanSend(form.dataset.method, form.dataset.url, body);
+    });
+  });
+});
