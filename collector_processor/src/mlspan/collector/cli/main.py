@@ -39,6 +39,8 @@ COMMANDS: Final[Mapping[str, tuple[str, str]]] = {
     "validate": ("drift_commands", "data-validation results of a running collector"),
     "alerts": ("alert_commands", "show firing alerts of a running collector"),
     "performance": ("performance_commands", "model performance from labelled outcomes"),
+    "models": ("model_commands", "models of the registry"),
+    "model": ("model_commands", "one model: versions, diff, show (--recipe), tag"),
 }
 """Command name -> (module of this package that registers it, help in ``mlspan --help``).
 A command whose module is not installed is left out."""
