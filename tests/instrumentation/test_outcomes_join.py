@@ -72,6 +72,14 @@ def test_late_partial_out_of_order_and_duplicated_labels(tmp_path: Path) -> None
         assert pm.log_loss(summary) == pytest.approx(sk.log_loss(y[joined], proba[joined]))
         expected = sk.roc_auc_score(y[joined], proba[joined, 1])
         assert abs(pm.roc_auc(summary) - expected) < 0.005
+    for start, rows in ((T0, 1200), (T0 + HOUR, 800)):
+        predicted = by_window[(version, int(start))].predicted
+        assert predicted is not None and predicted.rows == rows  # every prediction, labelled or not
+    operations = [dict(span.attributes or {})[OPERATION_NAME] for span in spans]
+    assert operations[:2] == ["predictions", "predictions"]  # emitted first, at the flush
+    spans = tuple(
+        span for span in spans if dict(span.attributes or {})[OPERATION_NAME] != "predictions"
+    )
     for span in spans:
         attributes = dict(span.attributes or {})
         assert set(PERFORMANCE_SPAN_REQUIRED) <= set(attributes)
@@ -160,4 +168,5 @@ def test_mixed_probability_rows_and_a_label_before_its_prediction(tmp_path: Path
     assert pm.log_loss(summary) == pytest.approx(
         sk.log_loss(y[100:300], model.predict_proba(x[100:300]))
     )
-    assert dict(spans[0].attributes or {})[OUTCOME_UNMATCHED] == 1
+    assert summary.predicted is not None and summary.predicted.rows == 200
+    assert dict(spans[-1].attributes or {})[OUTCOME_UNMATCHED] == 1

@@ -24,11 +24,13 @@ from typing import Any, cast
 
 import numpy as np
 from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 
 from mlspan.instrumentation.outcomes_emit import emit_performance
 from mlspan.instrumentation.outcomes_join import OutcomeJoiner
 from mlspan.instrumentation.outcomes_log import PredictionLog
 from mlspan.instrumentation.outcomes_model import ModelIdentity
+from mlspan.instrumentation.outcomes_scores import ScoreAccumulator
 from mlspan.semconv import (
     OUTCOME_DUPLICATES,
     OUTCOME_PREDICTIONS,
@@ -105,7 +107,10 @@ class OutcomeWorker:
         self.dropped_rows = 0
         """Rows dropped because the queue was full or the recorder closed."""
         self.emitted_spans = 0
-        """Performance spans emitted."""
+        """Performance spans emitted (labels and predictions spans)."""
+        self._scores = ScoreAccumulator(settings.window_seconds, settings.max_classes)
+        self._log: PredictionLog | None = None
+        """The worker thread's prediction log, once open (used on that thread only)."""
 
     def put_predictions(
         self, model: ModelIdentity, ids: object, y_pred: object, proba: object, at: float, rows: int
@@ -163,6 +168,7 @@ class OutcomeWorker:
         try:
             log = PredictionLog(s.path, s.max_rows, s.max_age_seconds)
             joiner = OutcomeJoiner(log, s.window_seconds, s.max_classes, s.sketch_k)
+            self._log = log
         except Exception:
             _logger.warning("cannot open the mlspan prediction log %s", s.path, exc_info=True)
         interval = max(0.05, min(1.0, s.emit_seconds / 4))
@@ -175,21 +181,23 @@ class OutcomeWorker:
                 item, rows = entry
                 self._taken_rows += rows
                 if isinstance(item, _Stop):
+                    self._guard(self._emit_scores)
                     if joiner is not None:
                         self._guard(lambda: self._emit(joiner))
                     if log is not None:
                         self._guard(log.close)
                     return
                 self._guard(functools.partial(self._process, log, joiner, item))
-            if joiner is not None and self._due(joiner):
+            if self._due(self._scores.pending_since, self._scores.pending_rows):
+                self._guard(self._emit_scores)
+            if joiner is not None and self._due(joiner.pending_since, joiner.pending_labels):
                 self._guard(lambda: self._emit(joiner))
 
-    def _due(self, joiner: OutcomeJoiner) -> bool:
-        since = joiner.pending_since
+    def _due(self, since: float | None, pending: int) -> bool:
         if since is None:
             return False
         s = self._settings
-        return joiner.pending_labels >= s.emit_labels or time.monotonic() - since >= s.emit_seconds
+        return pending >= s.emit_labels or time.monotonic() - since >= s.emit_seconds
 
     @staticmethod
     def _guard(work: Callable[[], object]) -> None:
@@ -206,6 +214,7 @@ class OutcomeWorker:
     ) -> None:
         if isinstance(item, _Flush):
             try:
+                self._guard(self._emit_scores)
                 if joiner is not None:
                     self._emit(joiner)
             finally:
@@ -243,6 +252,27 @@ class OutcomeWorker:
             [row.tobytes() for row in proba] if proba is not None else [None] * len(ids)
         )
         log.add([(e, record.id, item.at, v, b) for e, v, b in zip(ids, values, blobs, strict=True)])
+        if proba is not None and model.task is PerformanceTask.CLASSIFIER:
+            self._scores.add(record, item.at, proba)
+
+    def _emit_scores(self) -> None:
+        """Emit the predictions summaries (binned probabilities of every logged prediction),
+        each with the window's count of logged predictions."""
+        log = self._log
+        for result in self._scores.take():
+            extra: dict[str, AttributeValue] = {}
+            if log is not None:
+                extra[OUTCOME_PREDICTIONS] = log.count(result.model.id, result.start, result.end)
+            emit_performance(
+                self._tracer,
+                OperationName.PREDICTIONS,
+                result.model.version,
+                result.model.name,
+                (result.start, result.end),
+                result.summary,
+                extra,
+            )
+            self.emitted_spans += 1
 
     def _emit(self, joiner: OutcomeJoiner) -> None:
         for result in joiner.take():

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,9 @@ from datasketches import kll_doubles_sketch
 
 from mlspan.semconv.values import PerformanceTask
 from mlspan.summaries.kll_build import kll_from_sorted
+
+if TYPE_CHECKING:
+    from mlspan.summaries.performance_predicted import PredictedScores
 
 OTHER_LABEL: Final = "__other__"
 """The label rare classes are counted under once more than ``max_classes`` occur."""
@@ -179,7 +182,9 @@ class PerformanceSummary:
     A classifier's summary has ``labels`` and ``confusion`` (rows: true label, columns:
     predicted label) and, when probabilities were given, ``probability``; a regressor's
     has ``regression``. ``delay`` is a KLL sketch of label delays in seconds (empty bytes
-    when unknown, as for ``evaluate``).
+    when unknown, as for ``evaluate``). A classifier's ``predicted`` summarises the
+    predicted probabilities of every prediction of the window, labelled or not
+    (``performance_predicted``; a predictions span has it with ``count`` 0).
     """
 
     task: PerformanceTask
@@ -190,6 +195,7 @@ class PerformanceSummary:
     regression: RegressionSums | None = None
     delay: bytes = field(default=b"", repr=False)
     max_classes: int = DEFAULT_MAX_CLASSES
+    predicted: PredictedScores | None = None
 
     def matrix(self) -> npt.NDArray[np.int64]:
         """The confusion matrix as an array."""
@@ -214,7 +220,12 @@ class PerformanceSummary:
             probability = other.probability
         elif other.probability is not None:
             probability = probability.merge(other.probability)
-        return fold(labels, matrix, probability, cap, self.task, count, delay)
+        predicted = self.predicted
+        if predicted is None:
+            predicted = other.predicted
+        elif other.predicted is not None:
+            predicted = predicted.merge(other.predicted)
+        return fold(labels, matrix, probability, cap, self.task, count, delay, predicted)
 
 
 def _expand(summary: PerformanceSummary, labels: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -234,6 +245,7 @@ def fold(
     task: PerformanceTask,
     count: int,
     delay: bytes,
+    predicted: PredictedScores | None = None,
 ) -> PerformanceSummary:
     """A classifier summary with at most ``cap`` labels, the rarest folded into OTHER."""
     if len(labels) > cap:
@@ -248,6 +260,8 @@ def fold(
         labels, matrix = new_labels, folded
         if probability is not None:
             probability = probability.keep(kept)
+        if predicted is not None:
+            predicted = predicted.keep(kept)
     return PerformanceSummary(
         task,
         count,
@@ -256,6 +270,7 @@ def fold(
         probability=probability,
         delay=delay,
         max_classes=cap,
+        predicted=predicted,
     )
 
 

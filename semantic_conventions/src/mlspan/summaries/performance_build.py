@@ -28,6 +28,7 @@ from mlspan.summaries.performance import (
     fold,
     sketch_of,
 )
+from mlspan.summaries.performance_predicted import predicted_scores
 
 _EDGES = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)[1:-1]
 """Inner bin edges; a probability on an edge falls in the lower bin (as scikit-learn's
@@ -81,6 +82,22 @@ def classification_summary(
     delay = b"" if delays is None else delay_sketch(delays, k)
     label_list = [str(label) for label in labels.tolist()]
     return fold(label_list, matrix, probability, max_classes, PerformanceTask.CLASSIFIER, n, delay)
+
+
+def predictions_summary(
+    proba: npt.ArrayLike,
+    classes: Sequence[object],
+    max_classes: int = DEFAULT_MAX_CLASSES,
+) -> PerformanceSummary:
+    """The summary of a classifier's predictions before their labels: no labelled row
+    (``count`` 0, an empty confusion matrix over ``classes``), only the binned predicted
+    probabilities ``proba`` (rows x classes) of every prediction (``predicted``)."""
+    if not 2 <= max_classes <= MAX_CLASSES_LIMIT:
+        raise ValueError(f"max_classes must be in [2, {MAX_CLASSES_LIMIT}]")
+    labels = sorted({str(c) for c in classes})
+    predicted = predicted_scores(proba, classes)
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    return fold(labels, matrix, None, max_classes, PerformanceTask.CLASSIFIER, 0, b"", predicted)
 
 
 def probability_sums(

@@ -31,6 +31,11 @@ from mlspan.summaries.performance import (
     ProbabilitySums,
     RegressionSums,
 )
+from mlspan.summaries.performance_predicted import (
+    PredictedDecodeError,
+    PredictedScores,
+    decode_predicted,
+)
 
 MAX_COUNT: Final = 1 << 53
 """Largest count accepted: every count stays exact as a float."""
@@ -89,6 +94,10 @@ def performance_attributes(summary: PerformanceSummary) -> dict[str, AttributeVa
         out[attr.PERFORMANCE_PROBABILITY] = json.dumps(document, separators=(",", ":"))
         scores = {label: [_b64(pos), _b64(neg)] for label, (pos, neg) in p.scores.items()}
         out[attr.PERFORMANCE_SCORES] = json.dumps(scores, separators=(",", ":"))
+    if summary.predicted is not None:
+        out[attr.PERFORMANCE_PREDICTED] = json.dumps(
+            summary.predicted.to_json(), separators=(",", ":")
+        )
     return out
 
 
@@ -98,6 +107,8 @@ def decode_performance(attributes: Mapping[str, object]) -> PerformanceSummary:
         return _decode(attributes)
     except PerformanceDecodeError:
         raise
+    except PredictedDecodeError as exc:
+        raise PerformanceDecodeError(str(exc)) from exc
     except SketchFormatError as exc:
         raise PerformanceDecodeError(f"bad sketch: {exc}") from exc
     except Exception as exc:  # a slip of a check below is still only a rejection
@@ -141,6 +152,9 @@ def _decode(attributes: Mapping[str, object]) -> PerformanceSummary:
     probability = None
     if attr.PERFORMANCE_PROBABILITY in attributes:
         probability = _probability(attributes, labels, rows, count)
+    predicted = None
+    if attr.PERFORMANCE_PREDICTED in attributes:
+        predicted = predicted_of(attributes, labels)
     return PerformanceSummary(
         task,
         count,
@@ -149,7 +163,18 @@ def _decode(attributes: Mapping[str, object]) -> PerformanceSummary:
         probability=probability,
         delay=delay,
         max_classes=max(size, DEFAULT_MAX_CLASSES),
+        predicted=predicted,
     )
+
+
+def predicted_of(attributes: Mapping[str, object], labels: Sequence[str]) -> PredictedScores:
+    """The checked ``mlspan.performance.predicted`` of ``attributes`` (classes among
+    ``labels``); raises ``PerformanceDecodeError``."""
+    doc = _json(attributes.get(attr.PERFORMANCE_PREDICTED), attr.PERFORMANCE_PREDICTED)
+    try:
+        return decode_predicted(doc, labels, MAX_COUNT, MAX_LABEL)
+    except PredictedDecodeError as exc:
+        raise PerformanceDecodeError(str(exc)) from exc
 
 
 def _probability(

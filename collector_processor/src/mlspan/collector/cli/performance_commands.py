@@ -4,7 +4,9 @@ Reads ``GET /api/v1/performance`` of the collector's query API (``--api``, defau
 ``$MLSPAN_API`` or http://127.0.0.1:4319) and prints, per model version, its headline
 metrics over all windows with its label coverage and validation score, its concept-drift
 detector's latest decision (or standing alarm), then one row per
-prediction window (``--windows``), or the API's JSON with ``--json``.
+prediction window (``--windows``), or the API's JSON with ``--json``. Beside the realised
+accuracy, ``EST.`` is the accuracy estimated from the predicted probabilities of every
+prediction (before labels arrive; ``-`` when none were summarised).
 """
 
 from __future__ import annotations
@@ -75,6 +77,18 @@ def run_performance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reference(result: Mapping[str, Any]) -> str | None:
+    reference = result.get("reference")
+    if not isinstance(reference, Mapping) or result.get("predicted") is None:
+        return None
+    source = reference.get("source")
+    if source == "none":
+        calibrated = "probabilities taken as calibrated (no labelled reference yet)"
+    else:
+        calibrated = f"calibrated on {source} ({reference.get('rows', 0):,} labelled)"
+    return f"  estimated from {result['predicted']:,} predictions' probabilities, {calibrated}"
+
+
 def _render(result: Mapping[str, Any], windows: bool) -> str:
     columns = CLASSIFIER_COLUMNS if result["task"] == "classifier" else REGRESSOR_COLUMNS
     validation = result.get("validation_score")
@@ -90,8 +104,14 @@ def _render(result: Mapping[str, Any], windows: bool) -> str:
         shown = alarm if isinstance(alarm, Mapping) else concept["latest"]
         state = "CONCEPT DRIFT" if isinstance(alarm, Mapping) else "no concept drift"
         lines.append(f"  {state}: {shown['insight']}")
+    reference = _reference(result)
+    if reference is not None:
+        lines.append(reference)
+    titles = [title for _, title in columns]
+    if result["task"] == "classifier":
+        titles.insert(1, "EST.")
     header = f"  {'WINDOW':<32} {'LABELLED':>9} {'COVERAGE':>8} " + " ".join(
-        f"{title:>8}" for _, title in columns
+        f"{title:>8}" for title in titles
     )
     lines.append(header)
     lines.append(_row("all", result, columns))
@@ -103,7 +123,12 @@ def _render(result: Mapping[str, Any], windows: bool) -> str:
 
 def _row(label: str, values: Mapping[str, Any], columns: tuple[tuple[str, str], ...]) -> str:
     metrics = values.get("metrics", {})
-    cells = " ".join(f"{_number(metrics.get(name)):>8}" for name, _ in columns)
+    shown = [_number(metrics.get(name)) for name, _ in columns]
+    if columns is CLASSIFIER_COLUMNS:
+        estimated = values.get("estimated")
+        guess = estimated.get("accuracy") if isinstance(estimated, Mapping) else None
+        shown.insert(1, _number(guess))
+    cells = " ".join(f"{cell:>8}" for cell in shown)
     coverage = _share(values.get("label_coverage"))
     return f"  {label:<32} {values['count']:>9} {coverage:>8} {cells}"
 

@@ -45,6 +45,8 @@ class WindowRecord:
     """``mlspan.outcome.predictions`` (predictions logged in the window), if sent."""
     time: float
     """Span end time, Unix seconds (orders the prediction-count gauge)."""
+    operation: str = ""
+    """``mlspan.operation.name``: ``labels``, ``evaluate`` or ``predictions``."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def _window(service: str, span: Any, batch: TraceBatch, max_window_seconds: floa
     ):
         raise BadPerformanceSpan(f"{attr.OUTCOME_PREDICTIONS}: not a count: {predictions!r}")
     time = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else batch.received_at
-    return WindowRecord(key, start, end, summary, predictions, time)
+    operation = string_attribute(span.attributes, attr.OPERATION_NAME) or ""
+    return WindowRecord(key, start, end, summary, predictions, time, operation)
 
 
 def _number(value: object, what: str) -> float:

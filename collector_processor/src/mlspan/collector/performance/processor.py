@@ -20,11 +20,14 @@ from typing import Any, Final
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
 from mlspan.collector.performance.concept_tracking import ConceptTracking
 from mlspan.collector.performance.config import PerformanceConfig
+from mlspan.collector.performance.estimated import reference_for
 from mlspan.collector.performance.extract import ModelKey, ValidationScore, extract
 from mlspan.collector.performance.results import VersionResult, version_result
 from mlspan.collector.performance.state import PerformanceState, Window
 from mlspan.collector.performance.store import PerformanceStore
 from mlspan.collector.pipeline.factory import Factory, Host, Kind
+from mlspan.semconv.values import OperationName
+from mlspan.summaries.performance import PerformanceSummary
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ class PerformanceProcessor:
             self.state.put(key, window)
         for key, score in self._store.load_validation():
             self.state.set_validation(ValidationScore(key, score))
+        for key, summary in self._store.load_evaluated():
+            self.state.put_evaluated(key, summary)
         held = set(self.state.model_keys())
         for key, text in self._store.load_concepts():
             if key not in held:
@@ -98,6 +103,7 @@ class PerformanceProcessor:
         changed: list[tuple[ModelKey, Window]] = []
         touched: set[ModelKey] = set()
         evictions: list[tuple[ModelKey, float]] = []
+        evaluated: dict[ModelKey, PerformanceSummary] = {}
         for item in extract(batch, self.config.max_window_seconds, bad):
             if isinstance(item, ValidationScore):
                 if self.state.set_validation(item):
@@ -110,8 +116,13 @@ class PerformanceProcessor:
             if window is None:
                 continue
             changed.append((item.key, window))
+            if item.operation == OperationName.EVALUATE.value:
+                outcomes = self.state.add_evaluated(item.key, item.summary)
+                if outcomes is not None:
+                    evaluated[item.key] = outcomes
             try:
-                self.concepts.feed(item.key, item.start, item.summary)
+                if item.summary.count:  # predictions spans carry no labelled row
+                    self.concepts.feed(item.key, item.start, item.summary)
             except Exception:
                 logger.exception("performance: concept-drift detection failed for %s", item.key)
             touched.add(item.key)
@@ -123,6 +134,8 @@ class PerformanceProcessor:
             if self._store is not None:
                 # evictions after the saves: a window may be added and evicted in one batch
                 self._store.save_windows(changed)
+                for key, outcomes in evaluated.items():
+                    self._store.save_evaluated(key, outcomes)
                 states = [(key, self.concepts.state_json(key)) for key in touched]
                 self._store.save_concepts((k, text) for k, text in states if text is not None)
                 for key, start in evictions:
@@ -161,7 +174,11 @@ class PerformanceProcessor:
         if cached is not None and cached[0] == generation:
             result = cached[1]
         else:
-            result = version_result(key, self.state.windows(key), self.state.validation(key))
+            windows = self.state.windows(key)
+            reference = reference_for(
+                self.state.evaluated(key), windows, self.config.reference_rows
+            )
+            result = version_result(key, windows, self.state.validation(key), reference)
             self._cache[key] = (generation, result)
         concept = self.concepts.status(key)
         if result is None or concept is None:

@@ -2,10 +2,12 @@
 
 ``mlspan_model_performance{service, model, version, metric}`` holds each version's
 headline metrics over all its windows (NaN metrics are left out),
+``mlspan_model_performance_estimated{service, model, version, metric}`` the metrics
+estimated from the predicted probabilities of all its predictions (labelled or not),
 ``mlspan_label_coverage{service, model, version}`` its label coverage, and
 ``mlspan_performance_refused_total{reason}`` what the processor refused (``models``,
 ``evicted``, ``task``, ``decode``, ``validation``) and the series the metric caps left
-out (``series``). Both gauge families are labelled by service and capped with
+out (``series``). The gauge families are labelled by service and capped with
 ``metrics.cap`` by the collector's ``MetricsConfig`` (per family and per service).
 """
 
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_PERFORMANCE = "mlspan_model_performance"
 LABEL_COVERAGE = "mlspan_label_coverage"
+ESTIMATED = "mlspan_model_performance_estimated"
 REFUSED = "mlspan_performance_refused"
 
 
@@ -51,6 +54,7 @@ class PerformanceMetrics(Collector):
         """Every version's metrics and coverage, capped, and the refusal counters."""
         values: Series = {}
         coverage: Series = {}
+        estimated: Series = {}
         try:
             for result in self._processor.results():
                 key = (result.key.service, result.key.model, result.key.version)
@@ -59,11 +63,14 @@ class PerformanceMetrics(Collector):
                         values[(*key, name)] = value
                 if result.coverage is not None:
                     coverage[key] = result.coverage
+                for name, value in result.estimated.items():
+                    if math.isfinite(value):
+                        estimated[(*key, name)] = value
         except Exception:
             logger.exception("reading performance results for /metrics failed")
-        performance, labels = _gauges()
+        performance, labels, guessed = _gauges()
         dropped = 0
-        for family, series in ((performance, values), (labels, coverage)):
+        for family, series in ((performance, values), (labels, coverage), (guessed, estimated)):
             capped = cap_series(
                 series, self._config.max_series_per_metric, self._config.max_series_per_service
             )
@@ -76,13 +83,14 @@ class PerformanceMetrics(Collector):
             refused.update(self._capped)
         yield performance
         yield labels
+        yield guessed
         counter = _refused_family()
         for reason in sorted({"decode", "models", "series", *refused}):
             counter.add_metric((reason,), refused.get(reason, 0))
         yield counter
 
 
-def _gauges() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+def _gauges() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
     return (
         GaugeMetricFamily(
             MODEL_PERFORMANCE,
@@ -93,6 +101,12 @@ def _gauges() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
             LABEL_COVERAGE,
             "Share of a model version's logged predictions labelled so far.",
             labels=("service", "model", "version"),
+        ),
+        GaugeMetricFamily(
+            ESTIMATED,
+            "A performance metric of a model version estimated from the predicted"
+            " probabilities of all its predictions, before labels.",
+            labels=("service", "model", "version", "metric"),
         ),
     )
 

@@ -4,17 +4,26 @@
 bound) and computes the headline metrics of ``performance_metrics.metrics``, the
 per-class precision/recall/F1/support and ROC AUC, and label coverage: labelled
 predictions over the latest count of logged predictions, per window and over the windows
-that reported one (``None`` when no window did, as for ``evaluate`` spans).
+that reported one (``None`` when no window did, as for ``evaluate`` spans). Windows
+whose predictions were summarised before their labels (``predicted``) also get
+estimated metrics (``estimated``), beside the realised ones.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlspan.collector.performance.concept_tracking import ConceptStatus, decision_json
+from mlspan.collector.performance.estimate import Calibration
+from mlspan.collector.performance.estimated import (
+    SOURCE_NONE,
+    Reference,
+    estimate_predicted,
+    merged_predicted,
+)
 from mlspan.collector.performance.extract import ModelKey
 from mlspan.collector.performance.state import Window
 from mlspan.semconv.values import PerformanceTask
@@ -32,6 +41,10 @@ class WindowResult:
     predictions: int | None
     coverage: float | None
     metrics: dict[str, float]
+    predicted: int | None = None
+    """Predictions whose probabilities the window's estimate covers (None: none sent)."""
+    estimated: dict[str, float] = field(default_factory=dict)
+    """Estimated metrics over every prediction of the window (``estimated``)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,12 @@ class VersionResult:
     windows: tuple[WindowResult, ...]
     concept: ConceptStatus | None = None
     """The version's concept-drift detector's latest decision (None before labels)."""
+    predicted: int | None = None
+    """Predictions with summarised probabilities over all windows (None: none sent)."""
+    estimated: dict[str, float] = field(default_factory=dict)
+    """Estimated metrics over those predictions."""
+    reference: Reference | None = None
+    """The calibration the estimates use."""
 
 
 def coverage(labelled: int, predictions: int | None) -> float | None:
@@ -66,8 +85,10 @@ def merged(windows: Sequence[Window]) -> PerformanceSummary | None:
     return total
 
 
-def window_result(window: Window) -> WindowResult:
-    """The metrics of one window."""
+def window_result(window: Window, reference: Reference | None = None) -> WindowResult:
+    """The realised metrics of one window and, with its predicted probabilities, the
+    estimated ones (calibrated on ``reference``)."""
+    predicted = window.summary.predicted
     return WindowResult(
         window.start,
         window.end,
@@ -75,13 +96,22 @@ def window_result(window: Window) -> WindowResult:
         window.predictions,
         coverage(window.summary.count, window.predictions),
         pm.metrics(window.summary),
+        None if predicted is None else predicted.rows,
+        estimate_predicted(predicted, reference or _UNCALIBRATED),
     )
 
 
+_UNCALIBRATED = Reference(SOURCE_NONE, 0, Calibration(), {})
+
+
 def version_result(
-    key: ModelKey, windows: Sequence[Window], validation_score: float | None
+    key: ModelKey,
+    windows: Sequence[Window],
+    validation_score: float | None,
+    reference: Reference | None = None,
 ) -> VersionResult | None:
-    """The metrics of ``key`` over ``windows`` (None when it has none)."""
+    """The metrics of ``key`` over ``windows`` (None when it has none); estimates are
+    calibrated on ``reference`` (none: probabilities taken as calibrated)."""
     total = merged(windows)
     if total is None:
         return None
@@ -94,6 +124,8 @@ def version_result(
         auc = pm.roc_auc_per_class(total)
         for label, values in per_class.items():
             values["roc_auc"] = auc.get(label, math.nan)
+    predicted = merged_predicted(windows)
+    calibration = reference or _UNCALIBRATED
     return VersionResult(
         key,
         total.task,
@@ -103,7 +135,10 @@ def version_result(
         pm.metrics(total),
         per_class,
         validation_score,
-        tuple(window_result(w) for w in windows),
+        tuple(window_result(w, calibration) for w in windows),
+        predicted=None if predicted is None else predicted.rows,
+        estimated=estimate_predicted(predicted, calibration),
+        reference=reference if predicted is not None else None,
     )
 
 
@@ -128,6 +163,9 @@ def result_json(result: VersionResult, with_windows: bool = True) -> dict[str, A
             for label, values in result.per_class.items()
         },
     }
+    body["predicted"] = result.predicted
+    body["estimated"] = _estimates(result.estimated) if result.predicted is not None else None
+    body["reference"] = None if result.reference is None else reference_json(result.reference)
     concept = result.concept
     body["concept_drift"] = (
         None
@@ -149,7 +187,18 @@ def result_json(result: VersionResult, with_windows: bool = True) -> dict[str, A
                 "predictions": w.predictions,
                 "label_coverage": w.coverage,
                 "metrics": {name: _number(value) for name, value in w.metrics.items()},
+                "predicted": w.predicted,
+                "estimated": _estimates(w.estimated) if w.predicted is not None else None,
             }
             for w in result.windows
         ]
     return body
+
+
+def _estimates(values: dict[str, float]) -> dict[str, float | None]:
+    return {name: _number(value) for name, value in values.items()}
+
+
+def reference_json(reference: Reference) -> dict[str, Any]:
+    """Where a version's estimate calibration came from."""
+    return {"source": reference.source, "rows": reference.rows, "until": reference.until}

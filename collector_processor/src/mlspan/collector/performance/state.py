@@ -39,6 +39,7 @@ class PerformanceState:
         self._lock = threading.Lock()
         self._windows: dict[ModelKey, dict[float, Window]] = {}
         self._validation: dict[ModelKey, float] = {}
+        self._evaluated: dict[ModelKey, PerformanceSummary] = {}
         self._generation: dict[ModelKey, int] = {}
         self.refused: Counter[str] = Counter()
         """Refusals by reason: ``models`` (cap), ``evicted`` (oldest windows dropped),
@@ -99,6 +100,36 @@ class PerformanceState:
             self._bump(key)
             while len(windows) > self._max_windows:
                 del windows[min(windows)]
+
+    def add_evaluated(
+        self, key: ModelKey, summary: PerformanceSummary
+    ) -> PerformanceSummary | None:
+        """Merge an ``evaluate`` span's summary into the version's validation outcomes (the
+        reference of its estimated performance); the merged summary, None if refused."""
+        with self._lock:
+            held = self._evaluated.get(key)
+            if held is None and len(self._evaluated) >= self._max_models:
+                self.refused["validation"] += 1
+                return None
+            if held is not None and held.task is not summary.task:
+                self.refused["task"] += 1
+                return None
+            merged = summary if held is None else held.merge(summary)
+            self._evaluated[key] = merged
+            self._bump(key)
+            return merged
+
+    def put_evaluated(self, key: ModelKey, summary: PerformanceSummary) -> None:
+        """Place validation outcomes restored from the store."""
+        with self._lock:
+            if key in self._evaluated or len(self._evaluated) < self._max_models:
+                self._evaluated[key] = summary
+                self._bump(key)
+
+    def evaluated(self, key: ModelKey) -> PerformanceSummary | None:
+        """The version's merged ``evaluate`` outcomes, if any."""
+        with self._lock:
+            return self._evaluated.get(key)
 
     def set_validation(self, score: ValidationScore) -> bool:
         """Keep a version's validation score (the latest wins); False if refused."""

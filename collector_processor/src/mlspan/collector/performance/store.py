@@ -1,7 +1,8 @@
 """Keeps the merged windows, validation scores and concept-drift detectors across
 restarts in ``performance.sqlite``.
 
-Windows are stored in their wire form (the span attributes of the merged summary, as
+Windows and a version's merged ``evaluate`` outcomes (the reference of its estimated
+performance) are stored in their wire form (the span attributes of the merged summary, as
 JSON) and read back through the checked ``decode_performance``: a damaged row is skipped
 and counted, never trusted. Nothing outside this module knows it is SQLite.
 """
@@ -18,6 +19,7 @@ from typing import Final
 
 from mlspan.collector.performance.extract import ModelKey
 from mlspan.collector.performance.state import Window
+from mlspan.summaries.performance import PerformanceSummary
 from mlspan.summaries.performance_codec import (
     PerformanceDecodeError,
     decode_performance,
@@ -35,6 +37,10 @@ CREATE TABLE IF NOT EXISTS performance_window (
 );
 CREATE TABLE IF NOT EXISTS performance_validation (
     service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, score REAL NOT NULL,
+    PRIMARY KEY (service, model, version)
+);
+CREATE TABLE IF NOT EXISTS performance_evaluated (
+    service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, summary TEXT NOT NULL,
     PRIMARY KEY (service, model, version)
 );
 CREATE TABLE IF NOT EXISTS performance_concept (
@@ -98,6 +104,30 @@ class PerformanceStore:
                 " WHERE service = ? AND model = ? AND version = ? AND start = ?",
                 (key.service, key.model, key.version, start),
             )
+
+    def save_evaluated(self, key: ModelKey, summary: PerformanceSummary) -> None:
+        """Insert or replace a version's merged ``evaluate`` outcomes."""
+        text = json.dumps(performance_attributes(summary), separators=(",", ":"))
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO performance_evaluated VALUES (?, ?, ?, ?)",
+                (key.service, key.model, key.version, text),
+            )
+
+    def load_evaluated(self) -> Iterator[tuple[ModelKey, PerformanceSummary]]:
+        """Every stored version's ``evaluate`` outcomes that still decode."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, model, version, summary FROM performance_evaluated"
+            ).fetchall()
+        for service, model, version, text in rows:
+            try:
+                summary = decode_performance(json.loads(text))
+            except (PerformanceDecodeError, ValueError, TypeError):
+                self.damaged += 1
+                logger.warning("performance store: damaged outcomes of %s/%s", model, version)
+                continue
+            yield ModelKey(str(service), str(model), str(version)), summary
 
     def save_concepts(self, states: Iterable[tuple[ModelKey, str]]) -> None:
         """Insert or replace concept-drift detector states (JSON), in one transaction."""
