@@ -200,6 +200,21 @@ Name of the input or output the check ran on: the parameter name for the decorat
 manager form, else its position. Type: string.
 """
 
+EXPERIMENT_ARM: Final = "mlspan.experiment.arm"
+"""
+Name of the experiment arm that served the span's predictions. On a span of the router
+(around the prediction call) it counts mlspan.dataset.rows routed predictions, else one, for
+the split check; on a performance span (the outcomes API's arm argument) it attributes the
+labelled outcomes to the arm. The collector matches it against the arm names of experiments
+declared by arm name. Type: string.
+"""
+
+EXPERIMENT_NAME: Final = "mlspan.experiment.name"
+"""
+Name of the experiment the arm belongs to, when several experiments use the same arm names;
+without it the arm counts in every experiment declared with that arm name. Type: string.
+"""
+
 METRIC_NAME: Final = "mlspan.metric.name"
 """
 Name of the metric. For a score call, the estimator's default score ("accuracy" for
