@@ -16,6 +16,7 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,13 @@ from tests.collector.api.collector_process import (
 pytestmark = pytest.mark.slow
 
 ARTIFACT = "model:test:1"
-PATH_VALUES = {"ref": ARTIFACT, "run_id": run_id(1), "component": "train"}
+PATH_VALUES = {
+    "ref": ARTIFACT,
+    "run_id": run_id(1),
+    "component": "train",
+    "format": "dot",
+    "name": "x.css",
+}
 BAD_INTEGERS = ("x", "1.5", "1e3", "", "nan", "99999999999999999999", "-99999999999999999999")
 BAD_NUMBERS = ("x", "", "nan", "NaN", "inf", "-Infinity", "1e999", "1e308", "-1e308")
 DEEP_ARRAY = b"[" * 50_000 + b"]" * 50_000
@@ -98,13 +105,13 @@ def concrete(path: str) -> str:
     return path
 
 
-def send(collector: RunningCollector, case: Case) -> tuple[int, dict[str, str], bytes]:
+def send(collector: RunningCollector, case: Case) -> tuple[int, Message, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", collector.api_port, timeout=30)
     try:
         headers = {"Content-Type": "application/json", **case.headers} if case.body else {}
         connection.request(case.method, case.target, case.body or None, headers)
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, response.headers, response.read()
     finally:
         connection.close()
 

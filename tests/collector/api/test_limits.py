@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -58,13 +59,13 @@ def serve() -> Iterator[type[ApiServer]]:
         server.shutdown()
 
 
-def get(port: int, path: str = "/ping", timeout: float = 10.0) -> tuple[int, dict[str, str]]:
+def get(port: int, path: str = "/ping", timeout: float = 10.0) -> tuple[int, Message]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
         response.read()
-        return response.status, dict(response.getheaders())
+        return response.status, response.headers
     finally:
         connection.close()
 

@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 
 import pytest
 from openapi_spec_validator import validate
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 def _fetch(
     url: str, method: str = "GET", body: bytes | None = None, ctype: str = ""
-) -> tuple[int, str, bytes, dict[str, str]]:
+) -> tuple[int, str, bytes, Message]:
     request = urllib.request.Request(url, data=body, method=method)
     if ctype:
         request.add_header("Content-Type", ctype)
@@ -34,11 +35,11 @@ def _fetch(
                 response.status,
                 response.headers["Content-Type"],
                 response.read(),
-                dict(response.headers),
+                response.headers,
             )
     except urllib.error.HTTPError as exc:
         with exc:
-            return exc.code, exc.headers["Content-Type"], exc.read(), dict(exc.headers)
+            return exc.code, exc.headers["Content-Type"], exc.read(), exc.headers
 
 
 def _router() -> Router:

@@ -13,6 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def secured(tmp_path: Path, certs: Certificates) -> Iterator[Service]:
 
 def _call(
     url: str, method: str, token: str | None, context: ssl.SSLContext | None
-) -> tuple[int, dict[str, str]]:
+) -> tuple[int, Message]:
     data = json.dumps({"text": "checked by hand"}).encode() if method == "POST" else None
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
@@ -90,11 +91,11 @@ def _call(
     try:
         with urllib.request.urlopen(request, timeout=10, context=context) as response:
             response.read()
-            return response.status, dict(response.headers)
+            return response.status, response.headers
     except urllib.error.HTTPError as error:
         with error:
             error.read()
-            return error.code, dict(error.headers)
+            return error.code, error.headers
 
 
 def test_reads_and_writes_need_their_tokens(secured: Service, certs: Certificates) -> None:

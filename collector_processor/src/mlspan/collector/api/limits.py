@@ -1,8 +1,9 @@
 """``api.limits``: the bounds that keep one client from holding the query API.
 
-Every connection costs a thread, so the API caps how many are served at once and how
-long each phase of a request may take; a client trickling its request one byte at a
-time (slowloris) is cut when the phase's deadline passes, however steadily it sends.
+The API caps how many connections are served at once and how long each phase of a
+request may take (``api.gate``; the write deadline in ``api.asgi``); a client trickling
+its request one byte at a time (slowloris) is cut when the phase's deadline passes,
+however steadily it sends.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class ApiLimits:
 
     max_connections: int = 64
     """Connections served at once; one more is answered 503 with ``Retry-After`` and
-    closed, without a thread."""
+    closed before its request is read."""
     backlog: int = 1024
     """Listen backlog: connections the kernel queues before the server accepts them
     (Linux caps it at ``net.core.somaxconn``), so bursts are queued, not refused."""

@@ -1,51 +1,59 @@
-"""The HTTP server in front of a ``Router``: stdlib, threaded, loopback by default.
+"""The HTTP server in front of a ``Router``: uvicorn serving the Starlette app in a thread.
 
-Request parsing and answering are the router's job; this module only moves bytes. One
-thread per connection keeps a slow client from blocking the others, within the bounds
-of ``ApiLimits`` (connection cap and listen backlog: ``httpserve.capped_server``;
-per-phase deadlines: ``connection``; body cap); the server runs in a daemon thread
-between ``start()`` and ``shutdown()``.
+``ApiServer`` binds its socket itself (loopback by default; port 0 picks a free one,
+known as soon as ``start()`` returns), then runs uvicorn's event loop in a daemon thread
+between ``start()`` and ``shutdown()``, so the collector (and a test) embeds it. The
+bounds of ``ApiLimits`` hold at two places: each connection's ``api.gate`` (connection
+cap with 503 and ``Retry-After``, head and body deadlines, head checks, access rules,
+body cap) and the app's write deadline (``api.asgi``); uvicorn's keep-alive timeout is
+the idle timeout. TLS (``tls``) uses the context of ``security.tls``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import socket
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from mlspan.collector.api.connection import ApiHandler
+import uvicorn
+
+from mlspan.collector.api.asgi import build_app
+from mlspan.collector.api.gate import ConnectionGate, GateSettings
 from mlspan.collector.api.limits import ApiLimits
-from mlspan.collector.api.router import JSON_TYPE, Response, Router
-from mlspan.collector.httpserve.capped_server import CappedHttpServer, service_unavailable
-from mlspan.collector.security.api_access import ApiAccess
-from mlspan.collector.security.config import TlsServerConfig
-from mlspan.collector.security.tls import wrap_listening_socket
+from mlspan.collector.api.router import Router
+from mlspan.collector.security.tls import server_ssl_context
+
+if TYPE_CHECKING:
+    from mlspan.collector.security.api_access import ApiAccess
+    from mlspan.collector.security.config import TlsServerConfig
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4319
 """The query API (and ``/metrics``) port documented in the README."""
-_RETRY_AFTER_SECONDS: Final = 1
+START_TIMEOUT_SECONDS: Final = 30.0
+GRACEFUL_SHUTDOWN_SECONDS: Final = 5.0
+"""Answers still being computed at shutdown get this long to finish."""
 
 
-class ApiHttpServer(CappedHttpServer):
-    """A thread per connection, at most ``limits.max_connections`` of them; one more is
-    answered 503 with ``Retry-After`` (JSON error body) and closed, without a thread."""
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the starting thread when it listens or failed."""
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        router: Router,
-        limits: ApiLimits,
-        access: ApiAccess | None = None,
-    ) -> None:
-        self.router = router
-        self.limits = limits
-        self.access = access
-        body = Response.error(503, "too many connections; retry shortly").body
-        over_cap = service_unavailable(body, JSON_TYPE, _RETRY_AFTER_SECONDS)
-        super().__init__(address, ApiHandler, limits.max_connections, limits.backlog, over_cap)
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start listening, then signal ``ready``."""
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.ready.set()
 
 
 class ApiServer:
@@ -67,7 +75,9 @@ class ApiServer:
         self._host = host
         self._requested_port = port
         self._router = router if router is not None else Router()
-        self._server: ApiHttpServer | None = None
+        self._socket: socket.socket | None = None
+        self._server: _Server | None = None
+        self._settings: GateSettings | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -80,9 +90,9 @@ class ApiServer:
     @property
     def port(self) -> int:
         """The bound port; only known after ``start()``."""
-        if self._server is None:
+        if self._socket is None:
             raise RuntimeError("ApiServer is not started")
-        return int(self._server.server_address[1])
+        return int(self._socket.getsockname()[1])
 
     @property
     def url(self) -> str:
@@ -92,34 +102,90 @@ class ApiServer:
         return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:
-        """Bind and serve in a background thread; raises ``OSError`` if the port is taken."""
+        """Bind and serve in a background thread; raises ``OSError`` if the port is taken
+        or the TLS files cannot be read."""
         with self._lock:
-            if self._server is not None or self._stopped:
+            if self._socket is not None or self._stopped:
                 return
-            address = (self._host, self._requested_port)
-            server = ApiHttpServer(address, self._router, self._limits, self._access)
-            try:
-                server.socket = wrap_listening_socket(server.socket, self._tls)
-            except OSError:
-                server.server_close()
-                raise
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, name=f"api-{self.port}", daemon=True
+            context = server_ssl_context(self._tls) if self._tls is not None else None
+            sock = _bind(self._host, self._requested_port, self._limits.backlog)
+            settings = GateSettings(self._limits, self._access)
+            config = uvicorn.Config(
+                build_app(self._router, self._limits.write_timeout),
+                http=cast(Any, functools.partial(ConnectionGate, settings)),
+                ws="none",
+                lifespan="off",
+                interface="asgi3",
+                backlog=self._limits.backlog,
+                timeout_keep_alive=cast(int, self._limits.idle_timeout),
+                timeout_graceful_shutdown=cast(int, GRACEFUL_SHUTDOWN_SECONDS),
+                ssl_context_factory=(lambda _config, _default: context) if context else None,
+                server_header=False,
+                access_log=False,
+                log_config=None,
+                proxy_headers=False,
             )
-            self._thread.start()
-            logger.info("query API listening on %s", self.url)
+            server = _Server(config)
+            thread = threading.Thread(
+                target=_serve,
+                args=(server, sock, settings),
+                name=f"api-{sock.getsockname()[1]}",
+                daemon=True,
+            )
+            self._socket, self._server, self._settings = sock, server, settings
+            self._thread = thread
+            thread.start()
+        if not server.ready.wait(START_TIMEOUT_SECONDS) or not server.started:
+            self.shutdown()
+            raise OSError(f"the query API did not start: {server.failure or 'timed out'}")
+        logger.info("query API listening on %s", self.url)
 
     def shutdown(self) -> None:
-        """Stop serving and close the socket; safe to call more than once."""
+        """Stop serving and close the socket and every connection; safe to call more
+        than once. Answers being computed get ``GRACEFUL_SHUTDOWN_SECONDS``."""
         with self._lock:
             self._stopped = True
-            server, thread = self._server, self._thread
+            server, thread, sock = self._server, self._thread, self._socket
             self._thread = None
         if server is None:
             return
+        server.should_exit = True
         if thread is not None:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
-            server.close_connections()
+            thread.join(timeout=GRACEFUL_SHUTDOWN_SECONDS + 5)
+        if sock is not None:
+            sock.close()
+
+
+def _bind(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket (IPv6 for a host with ``:``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _serve(server: _Server, sock: socket.socket, settings: GateSettings) -> None:
+    """The server thread: uvicorn's loop until ``should_exit``, then every connection
+    still open (answers refused, lingering) is closed before the loop ends."""
+
+    async def serve() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            settings.close_all()
+            await asyncio.sleep(0)
+
+    try:
+        asyncio.run(serve())
+    except BaseException as exc:  # SystemExit from uvicorn on a failed start included
+        server.failure = exc
+        logger.exception("query API server stopped with an error")
+    finally:
+        server.ready.set()

@@ -1,4 +1,5 @@
-"""Bounded stdlib HTTP/1.1 serving shared by the query API and the OTLP/HTTP receiver.
+"""Bounded stdlib HTTP/1.1 serving for the OTLP/HTTP receiver (the query API runs on
+uvicorn behind ``api.gate``, which applies the same bounds).
 
 ``deadlines``: per-phase deadlines (headers, body, response, idle keep-alive) instead of
 a per-read socket timeout, so a client trickling bytes is cut however steadily it
