@@ -124,6 +124,7 @@ def test_firing_then_resolved_transitions_are_stored_and_notified(
         ("ValidationFailed", "warning"): 0,
         ("PerformanceDrop", "warning"): 0,
         ("ConceptDrift", "warning"): 0,
+        ("ExperimentAlert", "warning"): 0,
         ("SpansDropped", "warning"): 0,
     }
 

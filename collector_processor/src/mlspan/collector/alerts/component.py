@@ -1,10 +1,10 @@
 """The alerting component: rules over drift, validation, performance and ingest, with
 notifications.
 
-It listens to the drift engine (``ResultsListener``) and the performance processor
-(``on_performance``), evaluates the ingest rules every
-``evaluation_interval_seconds`` from the shared ``IngestStats``, keeps firing/resolved
-transitions in a history under the data folder, notifies webhooks, serves
+It listens to the drift engine (``ResultsListener``), the performance processor
+(``on_performance``) and the experiments processor (``on_experiment``), evaluates the
+ingest rules every ``evaluation_interval_seconds`` from the shared ``IngestStats``, keeps
+firing/resolved transitions in a history under the data folder, notifies webhooks, serves
 ``GET /api/v1/alerts`` and reports its state to the Prometheus exporter
 (``AlertStatusSource``). In a traces pipeline it passes batches on unchanged.
 """
@@ -15,9 +15,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from mlspan.collector.alerts.config import AlertsConfig
+from mlspan.collector.alerts.experiment_rules import experiment_candidates
 from mlspan.collector.alerts.history import AlertHistory, SqliteAlertHistory
 from mlspan.collector.alerts.model import Alert
 from mlspan.collector.alerts.performance_rules import performance_candidates
@@ -26,6 +27,7 @@ from mlspan.collector.alerts.rules import drift_candidates, ingest_candidates
 from mlspan.collector.alerts.tracker import (
     INGEST_SCOPE,
     AlertTracker,
+    experiment_scope,
     model_scope,
     performance_scope,
 )
@@ -34,6 +36,9 @@ from mlspan.collector.drift.results import DatasetDrift, ValidationResult
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
 from mlspan.collector.performance.results import VersionResult
 from mlspan.collector.pipeline.factory import Host
+
+if TYPE_CHECKING:
+    from mlspan.collector.experiments.results import ExperimentResult
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +139,17 @@ class AlertingComponent:
             tracker.update(performance_scope(key.service, key.model, key.version), candidates)
         except Exception:
             logger.exception("alerts: evaluating performance of %s failed", result.key)
+
+    def on_experiment(self, result: ExperimentResult) -> None:
+        """Evaluate the experiment rules for one experiment's results."""
+        tracker = self._tracker
+        if tracker is None or self._stop.is_set():
+            return
+        try:
+            candidates = experiment_candidates(self._config.rules, result)
+            tracker.update(experiment_scope(result.name), candidates)
+        except Exception:
+            logger.exception("alerts: evaluating experiment %s failed", result.name)
 
     def evaluate_ingest(self) -> list[Alert]:
         """Evaluate the ingest rules on drop rates since the previous evaluation."""

@@ -10,6 +10,7 @@ Example (collector YAML)::
           - {name: HighPsi, kind: feature_drift, metric: psi, threshold: 0.25}
           - {name: ValidationFailed, kind: validation_failure, checks: [range, null_rate]}
           - {name: ConceptDrift, kind: concept_drift}
+          - {name: ExperimentAlert, kind: experiment, models: [churn-v4]}
           - {name: SpansDropped, kind: ingest_drops, threshold: 1.0}
         webhooks:
           - {name: oncall, url: "http://127.0.0.1:5001/hook"}
@@ -50,6 +51,10 @@ class RuleKind(str, enum.Enum):
     """Per model version: its concept-drift detector found the error rate (a regressor's
     mean absolute error) changed on the labelled stream; active until the detector has
     tested the new regime and found it stable."""
+    EXPERIMENT = "experiment"
+    """Per A/B/n experiment: a challenger arm found significantly worse than the control
+    by the always-valid test, or the traffic split off its design (sample ratio
+    mismatch); ``models`` names the experiments watched (empty: all)."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,13 @@ DEFAULT_RULES: Final = (
         "warning",
         description="A model version's error rate on labelled predictions changed while"
         " its inputs need not have: the relationship between inputs and labels moved.",
+    ),
+    AlertRuleConfig(
+        "ExperimentAlert",
+        RuleKind.EXPERIMENT,
+        "warning",
+        description="An experiment's challenger is significantly worse than its control,"
+        " or its traffic split is off its design (sample ratio mismatch).",
     ),
     AlertRuleConfig(
         "SpansDropped",

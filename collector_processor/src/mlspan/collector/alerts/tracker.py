@@ -41,9 +41,16 @@ def performance_scope(service: str, model: str, version: str) -> Scope:
     return ("performance", service, model, version)
 
 
+def experiment_scope(name: str) -> Scope:
+    """The scope an experiment's results are authoritative for."""
+    return ("experiment", name)
+
+
 def _scope_of(rule: AlertRuleConfig, labels: Mapping[str, str]) -> Scope:
     if rule.kind is RuleKind.INGEST_DROPS:
         return INGEST_SCOPE
+    if rule.kind is RuleKind.EXPERIMENT:
+        return experiment_scope(labels.get("experiment", ""))
     if rule.kind in (RuleKind.PERFORMANCE, RuleKind.CONCEPT_DRIFT):
         return performance_scope(
             labels.get("service", ""), labels.get("model", ""), labels.get("version", "")
