@@ -10,6 +10,7 @@ from typing import Any
 
 from mlspan.collector.alerts import alerts_factory
 from mlspan.collector.drift.connector import drift_factory
+from mlspan.collector.experiments.processor import experiments_factory
 from mlspan.collector.exporters.debug import debug_exporter_factory
 from mlspan.collector.exporters.otlp import otlp_exporter_factory
 from mlspan.collector.lineage import lineage_factory
@@ -30,4 +31,5 @@ def default_factories() -> list[Factory[Any]]:
         drift_factory(),
         performance_factory(),
         models_factory(),
+        experiments_factory(),
     ]
