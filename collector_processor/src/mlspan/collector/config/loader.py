@@ -3,8 +3,8 @@
 Without a file the collector runs the default document: an ``otlp`` receiver on
 127.0.0.1:4317 (gRPC) and 127.0.0.1:4318 (HTTP), the query API on 127.0.0.1:4319,
 SQLite in ``./.mlspan``, and one ``traces`` pipeline through every default component
-that is installed (the ``lineage``, ``models`` and ``performance`` processors, the ``drift``
-connector, ``alerts``).
+that is installed (the ``lineage``, ``models``, ``performance`` and ``experiments``
+processors, the ``drift`` connector, ``alerts``).
 Listen addresses, the data folder and the store can be overridden by ``MLSPAN_*``
 environment variables and, above those, by command-line flags.
 """
@@ -31,7 +31,14 @@ from mlspan.collector.service.config import (
 
 DEFAULT_RECEIVER: Final = "otlp"
 """The receiver id that ``--grpc-endpoint``/``--http-endpoint`` apply to."""
-DEFAULT_PIPELINE_COMPONENTS: Final = ("lineage", "models", "performance", "drift", "alerts")
+DEFAULT_PIPELINE_COMPONENTS: Final = (
+    "lineage",
+    "models",
+    "performance",
+    "experiments",
+    "drift",
+    "alerts",
+)
 """Component types the default pipeline includes when their factory is installed."""
 MAX_FILE_BYTES: Final = 1 << 20
 
