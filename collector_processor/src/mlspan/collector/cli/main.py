@@ -41,6 +41,7 @@ COMMANDS: Final[Mapping[str, tuple[str, str]]] = {
     "performance": ("performance_commands", "model performance from labelled outcomes"),
     "models": ("model_commands", "models of the registry"),
     "model": ("model_commands", "one model: versions, diff, show (--recipe), tag"),
+    "experiment": ("experiment_commands", "A/B/n experiments: per-arm metrics and verdicts"),
 }
 """Command name -> (module of this package that registers it, help in ``mlspan --help``).
 A command whose module is not installed is left out."""
