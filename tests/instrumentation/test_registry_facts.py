@@ -115,3 +115,13 @@ def test_log_metric_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     assert [e[METRIC_NAME] for e in events] == ["y", "z"]
     assert METRIC_ROWS not in events[0]
     assert "needs a number" in caplog.text
+
+
+def test_estimators_scikit_learn_functions_use_internally_make_no_spans() -> None:
+    x, y = make_classification(300, n_features=4, random_state=4)
+    with instrumented(summaries=False) as exporter:
+        model = LogisticRegression().fit(x, y)
+        value = f1_score(y, model.predict(x))
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert names == ["fit LogisticRegression", "predict LogisticRegression"]
+    assert 0.0 < value <= 1.0

@@ -10,7 +10,9 @@
   parameters and scores (``mlspan.instrumentation.search_results``).
 - Any other call one estimator makes on another inside its own code (a classifier's
   label encoding, calibration folds, a search's refit, a forest's trees) is an
-  implementation detail: no span, no artifact, no metric series.
+  implementation detail: no span, no artifact, no metric series. So is a call that
+  scikit-learn's own functions make outside any recorded call (``f1_score`` fitting a
+  ``LabelEncoder``): its caller's module is scikit-learn's (its test suites excepted).
 
 Classes are recognised by the public or private scikit-learn base classes in their method
 resolution order, by name, so no private module is imported.
@@ -18,6 +20,7 @@ resolution order, by name, so no private module is imported.
 
 from __future__ import annotations
 
+from types import FrameType
 from typing import Final
 
 from mlspan.instrumentation.call_state import Nesting
@@ -38,6 +41,15 @@ EVALUATIONS: Final = frozenset(
     }
 )
 """Public ``sklearn.model_selection`` functions recorded as one run for all their fits."""
+
+
+def library_caller(frame: FrameType | None) -> bool:
+    """Whether ``frame`` (the caller of an instrumented method) is scikit-learn's own
+    code rather than the user's: then the call is an implementation detail."""
+    if frame is None:
+        return False
+    module = frame.f_globals.get("__name__")
+    return isinstance(module, str) and module.startswith("sklearn.") and ".tests" not in module
 
 
 def _sklearn_bases(cls: type) -> set[str]:

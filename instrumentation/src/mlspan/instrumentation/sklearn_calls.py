@@ -35,7 +35,7 @@ from mlspan.instrumentation.model_version import (
 )
 from mlspan.instrumentation.online import ModelKey, OnlineAccumulator, RootSpanPacer
 from mlspan.instrumentation.options import InstrumentationOptions
-from mlspan.instrumentation.roles import EVALUATIONS, RoleBook, role_of
+from mlspan.instrumentation.roles import EVALUATIONS, RoleBook, library_caller, role_of
 from mlspan.instrumentation.search_results import evaluation_attributes, search_attributes
 from mlspan.instrumentation.sklearn_methods import (
     FIT_METHODS,
@@ -136,6 +136,8 @@ class SklearnRecorder:
         """Run the method ``wrapped(*args, **kwargs)`` inside a span describing the call."""
         if instance is None or isinstance(instance, type) or not self.records(type(instance)):
             return wrapped(*args, **kwargs)
+        if CURRENT_CALL.get() is None and library_caller(sys._getframe(2)):
+            return wrapped(*args, **kwargs)  # e.g. f1_score's own LabelEncoder: internal
         x, y = arguments(args, kwargs)
         return self._record(method, instance, x, y, wrapped, args, kwargs)
 
