@@ -16,6 +16,11 @@ summaries leave the application, as spans (``mlspan.summaries.performance``)::
 
     evaluate(model, y_true, y_pred, proba)     # labels at hand: no log needed
 
+In an A/B/n experiment whose router picks the arm, name it when logging
+(``recorder.log_predictions(model, ids, y_pred, arm="treatment")``, also ``keyed`` and
+``evaluate``): the labelled outcomes of those predictions then carry
+``mlspan.experiment.arm`` and count for that arm (docs/experiments.md).
+
 Summaries are keyed by model version and by the window of the *prediction* time
 (``window_seconds``, an hour by default), so late labels land in the window of their
 predictions. ``docs/outcomes.md`` describes the log's bound, the join's behaviour for
@@ -47,7 +52,7 @@ from mlspan.instrumentation.outcomes_emit import emit_performance
 from mlspan.instrumentation.outcomes_model import ModelIdentities, guess_task, parse_task
 from mlspan.instrumentation.outcomes_worker import OutcomeWorker, Settings
 from mlspan.instrumentation.version import __version__
-from mlspan.semconv import OperationName, PerformanceTask
+from mlspan.semconv import EXPERIMENT_ARM, OperationName, PerformanceTask
 from mlspan.summaries.performance import DEFAULT_MAX_CLASSES, DEFAULT_SCORE_K, PerformanceSummary
 from mlspan.summaries.performance_build import classification_summary, regression_summary
 
@@ -159,12 +164,14 @@ class OutcomeRecorder:
         at: Time = None,
         name: str | None = None,
         task: PerformanceTask | str | None = None,
+        arm: str | None = None,
     ) -> None:
         """Log predictions keyed by entity ids (compared as ``str(id)``).
 
         ``model`` is the fitted estimator (its version, name, classes and task are read
         from it) or a version string. ``y_pred`` may be omitted when ``proba`` is given
         (the most probable class is the prediction). ``at`` is the prediction time.
+        ``arm`` names the experiment arm that served these predictions.
         """
         rows = _rows(ids, "ids")
         if y_pred is None and proba is None:
@@ -182,15 +189,23 @@ class OutcomeRecorder:
                 None if proba is None else _snapshot(proba),
                 _seconds(at),
                 rows,
+                arm or None,
             )
         except Exception:
             _logger.warning("mlspan outcomes: cannot log predictions", exc_info=True)
 
     def keyed(
-        self, model: Any, ids: Sequence[object] | Any, *, at: Time = None, name: str | None = None
+        self,
+        model: Any,
+        ids: Sequence[object] | Any,
+        *,
+        at: Time = None,
+        name: str | None = None,
+        arm: str | None = None,
     ) -> KeyedPredictions:
-        """A context whose ``predict``/``predict_proba`` log their results under ``ids``."""
-        return KeyedPredictions(self, model, ids, at, name)
+        """A context whose ``predict``/``predict_proba`` log their results under ``ids``
+        (served by experiment ``arm``, if given)."""
+        return KeyedPredictions(self, model, ids, at, name, arm)
 
     def record_outcomes(
         self, ids: Sequence[object] | Any, y_true: Sequence[object] | Any, at: Time = None
@@ -245,13 +260,20 @@ class KeyedPredictions:
     """
 
     def __init__(
-        self, recorder: OutcomeRecorder, model: Any, ids: Any, at: Time, name: str | None
+        self,
+        recorder: OutcomeRecorder,
+        model: Any,
+        ids: Any,
+        at: Time,
+        name: str | None,
+        arm: str | None = None,
     ) -> None:
         self._recorder = recorder
         self._model = model
         self._ids = ids
         self._at = at
         self._name = name
+        self._arm = arm
         self._pred: Any = None
         self._proba: Any = None
 
@@ -278,7 +300,13 @@ class KeyedPredictions:
             return
         try:
             self._recorder.log_predictions(
-                self._model, self._ids, self._pred, self._proba, at=self._at, name=self._name
+                self._model,
+                self._ids,
+                self._pred,
+                self._proba,
+                at=self._at,
+                name=self._name,
+                arm=self._arm,
             )
         except ValueError:
             _logger.warning("mlspan outcomes: keyed predictions not logged", exc_info=True)
@@ -296,13 +324,14 @@ def evaluate(
     at: Time = None,
     window_seconds: int = DEFAULT_WINDOW_SECONDS,
     tracer_provider: TracerProvider | None = None,
+    arm: str | None = None,
 ) -> PerformanceSummary | None:
     """Emit the performance of predictions and labels at hand (no prediction log).
 
     ``model`` is a fitted estimator or a model version string; ``classes`` are the
     columns of ``proba`` (default: the estimator's ``classes_``). The summary covers the
-    window containing ``at`` (default now). Returns the summary, or None when it could
-    not be built (logged).
+    window containing ``at`` (default now). ``arm`` names the experiment arm that served
+    the predictions. Returns the summary, or None when it could not be built (logged).
     """
     tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=tracer_provider)
     return _evaluate(
@@ -317,6 +346,7 @@ def evaluate(
         task=task,
         at=at,
         window_seconds=window_seconds,
+        arm=arm,
     )
 
 
@@ -333,6 +363,7 @@ def _evaluate(
     task: PerformanceTask | str | None = None,
     at: Time = None,
     window_seconds: int = DEFAULT_WINDOW_SECONDS,
+    arm: str | None = None,
 ) -> PerformanceSummary | None:
     rows = _rows(y_true, "y_true")
     if _rows(y_pred, "y_pred") != rows or (proba is not None and _rows(proba, "proba") != rows):
@@ -359,6 +390,7 @@ def _evaluate(
             identity.name,
             (start, start + window_seconds),
             summary,
+            {EXPERIMENT_ARM: arm} if arm else None,
         )
         return summary
     except Exception:

@@ -13,7 +13,9 @@ Runs on the recorder's worker thread. Defined behaviour for the awkward cases:
 * **duplicated** ids: within one call the last label of an id wins; a label for a
   prediction that already has one is ignored; both are counted in ``duplicates``;
 * an entity scored by several model versions: its label is joined to each version's
-  prediction.
+  prediction;
+* predictions logged with an experiment arm are summarised per arm (one summary per
+  model version, window and arm).
 """
 
 from __future__ import annotations
@@ -46,11 +48,14 @@ class WindowResult:
     predictions: int
     unmatched: int
     duplicates: int
+    arm: str | None = None
+    """The experiment arm that served these predictions, when one was logged."""
 
 
 @dataclass
 class _Pending:
-    summaries: dict[tuple[int, int], PerformanceSummary] = field(default_factory=dict)
+    summaries: dict[tuple[int, int, str], PerformanceSummary] = field(default_factory=dict)
+    """By (model id, window start, experiment arm or "")."""
     labels: int = 0
     since: float | None = None
     unmatched: int = 0
@@ -93,12 +98,12 @@ class OutcomeJoiner:
         found = self._log.find(list(position))
         seen = {row.entity for row in found}
         pending.unmatched += len(position) - len(seen)
-        groups: dict[tuple[int, int], list[LoggedPrediction]] = {}
+        groups: dict[tuple[int, int, str], list[LoggedPrediction]] = {}
         for row in found:
             if row.labelled:
                 pending.duplicates += 1
                 continue
-            groups.setdefault((row.model, self.window_of(row.at)), []).append(row)
+            groups.setdefault((row.model, self.window_of(row.at), row.arm or ""), []).append(row)
         if not groups:
             return
         for key, rows in groups.items():
@@ -169,7 +174,7 @@ class OutcomeJoiner:
         """The accumulated summaries (emptying them), each with its window's prediction count."""
         pending, self._pending = self._pending, _Pending()
         out: list[WindowResult] = []
-        for (model_id, start), summary in sorted(pending.summaries.items()):
+        for (model_id, start, arm), summary in sorted(pending.summaries.items()):
             model = self._log.model_by_id(model_id)
             if model is None:
                 continue
@@ -183,6 +188,7 @@ class OutcomeJoiner:
                     self._log.count(model_id, start, end),
                     pending.unmatched,
                     pending.duplicates,
+                    arm or None,
                 )
             )
         return out

@@ -4,7 +4,8 @@ Per-row predictions are raw data and never leave the application; they wait here
 SQLite file, until their true labels arrive (``OutcomeRecorder.record_outcomes``). One
 row per (entity id, model version): the entity id as text, the prediction time, the
 predicted label or value, the predicted probabilities (float64 bytes) when logged, and
-whether a label was already joined. Logging an id again for the same model version
+whether a label was already joined, and the experiment arm that served it when the
+caller named one. Logging an id again for the same model version
 replaces its prediction (the label then judges the latest one) and clears its label
 mark.
 
@@ -35,6 +36,8 @@ _SCHEMA: Final = (
     " PRIMARY KEY (entity, model))",
     "CREATE INDEX IF NOT EXISTS predictions_at ON predictions (at)",
 )
+_ARM_COLUMN: Final = "ALTER TABLE predictions ADD COLUMN arm TEXT"
+"""Added to logs written before predictions carried their experiment arm."""
 WAL_LIMIT_BYTES: Final = 8 * 1024 * 1024
 """The write-ahead log file is truncated to this size after each checkpoint."""
 _CHUNK: Final = 500
@@ -62,6 +65,7 @@ class LoggedPrediction(NamedTuple):
     proba: bytes | None
     labelled: int
     rowid: int
+    arm: str | None = None
 
 
 class PredictionLog:
@@ -76,6 +80,9 @@ class PredictionLog:
         self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
+        if "arm" not in columns:
+            self._db.execute(_ARM_COLUMN)
         self._max_rows = max_rows
         self._max_age = max_age_seconds
         self._models: dict[str, ModelRecord] = {}
@@ -117,13 +124,18 @@ class PredictionLog:
         self._models[record.version] = record
         return record
 
-    def add(self, rows: Sequence[tuple[str, int, float, object, bytes | None]]) -> None:
-        """Log predictions (entity, model id, time, prediction, probabilities), then bound."""
+    def add(
+        self,
+        rows: Sequence[tuple[str, int, float, object, bytes | None]],
+        arm: str | None = None,
+    ) -> None:
+        """Log predictions (entity, model id, time, prediction, probabilities) served by
+        experiment ``arm`` (if any), then bound."""
         with self._transaction():
             self._db.executemany(
-                "INSERT OR REPLACE INTO predictions (entity, model, at, pred, proba, labelled)"
-                " VALUES (?, ?, ?, ?, ?, 0)",
-                rows,
+                "INSERT OR REPLACE INTO predictions"
+                " (entity, model, at, pred, proba, labelled, arm) VALUES (?, ?, ?, ?, ?, 0, ?)",
+                [(*row, arm) for row in rows],
             )
         self._upper += len(rows)
         self.bound()
@@ -155,7 +167,7 @@ class PredictionLog:
             chunk = entities[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             cursor = self._db.execute(
-                "SELECT entity, model, at, pred, proba, labelled, rowid FROM predictions"
+                "SELECT entity, model, at, pred, proba, labelled, rowid, arm FROM predictions"
                 f" WHERE entity IN ({marks})",
                 chunk,
             )

@@ -32,6 +32,7 @@ from mlspan.instrumentation.outcomes_log import PredictionLog
 from mlspan.instrumentation.outcomes_model import ModelIdentity
 from mlspan.instrumentation.outcomes_scores import ScoreAccumulator
 from mlspan.semconv import (
+    EXPERIMENT_ARM,
     OUTCOME_DUPLICATES,
     OUTCOME_PREDICTIONS,
     OUTCOME_UNMATCHED,
@@ -65,6 +66,7 @@ class _Predictions:
     y_pred: object
     proba: object
     at: float
+    arm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,17 @@ class OutcomeWorker:
         """The worker thread's prediction log, once open (used on that thread only)."""
 
     def put_predictions(
-        self, model: ModelIdentity, ids: object, y_pred: object, proba: object, at: float, rows: int
+        self,
+        model: ModelIdentity,
+        ids: object,
+        y_pred: object,
+        proba: object,
+        at: float,
+        rows: int,
+        arm: str | None = None,
     ) -> None:
-        """Queue one batch of predictions."""
-        self._put(_Predictions(model, ids, y_pred, proba, at), rows)
+        """Queue one batch of predictions (served by experiment ``arm``, if given)."""
+        self._put(_Predictions(model, ids, y_pred, proba, at, arm), rows)
 
     def put_labels(self, ids: object, y_true: object, at: float, rows: int) -> None:
         """Queue one batch of labels."""
@@ -251,7 +260,10 @@ class OutcomeWorker:
         blobs: list[bytes | None] = (
             [row.tobytes() for row in proba] if proba is not None else [None] * len(ids)
         )
-        log.add([(e, record.id, item.at, v, b) for e, v, b in zip(ids, values, blobs, strict=True)])
+        log.add(
+            [(e, record.id, item.at, v, b) for e, v, b in zip(ids, values, blobs, strict=True)],
+            item.arm,
+        )
         if proba is not None and model.task is PerformanceTask.CLASSIFIER:
             self._scores.add(record, item.at, proba)
 
@@ -276,11 +288,13 @@ class OutcomeWorker:
 
     def _emit(self, joiner: OutcomeJoiner) -> None:
         for result in joiner.take():
-            extra = {
+            extra: dict[str, AttributeValue] = {
                 OUTCOME_PREDICTIONS: result.predictions,
                 OUTCOME_UNMATCHED: result.unmatched,
                 OUTCOME_DUPLICATES: result.duplicates,
             }
+            if result.arm:
+                extra[EXPERIMENT_ARM] = result.arm
             emit_performance(
                 self._tracer,
                 OperationName.LABELS,
