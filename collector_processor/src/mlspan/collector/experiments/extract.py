@@ -1,7 +1,8 @@
 """Finds what experiments count in trace batches: outcome summaries and routed predictions.
 
-* An **outcome** is a performance span (it carries ``mlspan.performance.task``: the
-  ``labels`` spans of the outcomes API and ``evaluate`` spans): its summary, model
+* An **outcome** is a performance span of labelled predictions (it carries
+  ``mlspan.performance.task``: the ``labels`` spans of the outcomes API and ``evaluate``
+  spans; ``predictions`` spans hold no labels and are skipped): its summary, model
   version, prediction window and, when the application's router set one,
   ``mlspan.experiment.arm`` (and ``mlspan.experiment.name``). The summary is rebuilt by
   the shared checked decoder, so nothing malformed reaches DataSketches.
@@ -36,6 +37,7 @@ PREDICT_OPERATIONS: Final = frozenset(
         OperationName.DECISION_FUNCTION,
     )
 )
+PREDICTIONS_OPERATION: Final = OperationName.PREDICTIONS.value
 MAX_ROWS: Final = 1 << 40
 """Largest row count one span may claim (more is refused as bad input)."""
 
@@ -73,6 +75,8 @@ def scan(batch: TraceBatch, bad: list[str]) -> tuple[list[Outcome], list[Assignm
         span = ref.span
         attributes = span.attributes
         if attr.PERFORMANCE_TASK in attributes:
+            if string_attribute(attributes, attr.OPERATION_NAME) == PREDICTIONS_OPERATION:
+                continue  # probabilities of logged predictions, no labels: not outcomes
             try:
                 outcomes.append(_outcome(ref.service, attributes))
             except (PerformanceDecodeError, ValueError) as exc:
