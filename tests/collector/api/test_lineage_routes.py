@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from mlspan.collector.api import lineage_models as models
 from tests.collector.lineage.served import Served, served_pipeline
 
 pytestmark = pytest.mark.slow
@@ -125,8 +126,15 @@ def test_unknown_ids_are_404_with_message(
         ("GET", "/api/v1/runs?cursor=zzz", None, "malformed cursor"),
         ("GET", "/api/v1/runs?limit=0", None, "must be >= 1"),
         ("GET", "/api/v1/trace/data:x:", None, "matches several ids"),
-        ("POST", "/api/v1/components/train/tags", {"add": "x"}, "list of non-empty strings"),
-        ("POST", "/api/v1/components/train/notes", {"text": " "}, "non-empty string"),
+        (
+            "POST",
+            "/api/v1/components/train/tags",
+            {"add": "x"},
+            "add: Input should be a valid list",
+        ),
+        ("POST", "/api/v1/components/train/tags", {"add": [""]}, "add.0: String should have at"),
+        ("POST", "/api/v1/components/train/notes", {"text": " "}, "text: Value error, must be a"),
+        ("POST", "/api/v1/components/train/notes", {"text": 5}, "text: Input should be a valid st"),
     ],
 )
 def test_bad_requests_are_400_with_message(
@@ -156,3 +164,46 @@ def test_openapi_documents_every_lineage_route(api: Served) -> None:
     assert expected <= set(document["paths"])
     assert set(document["paths"]["/api/v1/artifacts/{ref}/flag"]) == {"post", "delete"}
     assert "404" in document["paths"]["/api/v1/runs/{run_id}"]["get"]["responses"]
+
+
+def test_answers_match_their_typed_models(api: Served) -> None:
+    """Real answers of every lineage route validate against the models the OpenAPI
+    document is generated from (extra keys are allowed, missing or mistyped ones not)."""
+    train, flagged = api.run_id("train"), "out%2Fpredictions.csv"
+    call(f"{api.url}/api/v1/artifacts/{flagged}/flag", "POST", {"reason": "bad"})
+    call(f"{api.url}/api/v1/runs/{train}/notes", "POST", {"text": "checked"})
+    answers: list[tuple[Any, str, str, Any]] = [
+        (models.LineageGraph, "GET", f"/api/v1/trace/{flagged}", None),
+        (models.LineageGraph, "GET", f"/api/v1/impact/{api.run_id('clean')}", None),
+        (models.RunsPage, "GET", "/api/v1/runs?limit=2", None),
+        (models.RunDetail, "GET", f"/api/v1/runs/{train}", None),
+        (models.ComponentHistory, "GET", "/api/v1/components/clean/runs", None),
+        (models.Flags, "GET", "/api/v1/flags", None),
+        (models.Review, "GET", "/api/v1/review", None),
+        (models.Notes, "GET", f"/api/v1/runs/{train}/notes", None),
+        (models.Tags, "POST", "/api/v1/components/train/tags", {"add": ["prod"]}),
+        (models.Note, "POST", "/api/v1/components/train/notes", {"text": "n"}),
+        (models.Artifact, "DELETE", f"/api/v1/artifacts/{flagged}/flag", None),
+    ]
+    for model, method, path, body in answers:
+        status, answer = call(api.url + path, method, body)
+        assert status == 200, (path, answer)
+        model.model_validate(answer)
+    assert models.Flags.model_validate(call(f"{api.url}/api/v1/flags")[1]).flags == []
+
+
+def test_openapi_schemas_come_from_the_models(api: Served) -> None:
+    _, document = call(f"{api.url}/openapi.json")
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    schemas = document["components"]["schemas"]
+    assert {"Run", "LineageGraph", "RunsPage", "NoteBody", "TagsBody", "Error"} <= set(schemas)
+    assert schemas["Run"]["properties"]["start_ns"]["type"] == "integer"
+    trace = document["paths"]["/api/v1/trace/{ref}"]["get"]
+    answer = trace["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/LineageGraph"}
+    note = document["paths"]["/api/v1/runs/{run_id}/notes"]["post"]["requestBody"]
+    assert note["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NoteBody"
+    }
+    assert schemas["NoteBody"]["required"] == ["text"]

@@ -2,14 +2,17 @@
 
 References in paths (run ids, artifact ids, file paths, id prefixes) are single path
 segments: clients percent-encode ``/`` as ``%2F``. Unknown references answer 404,
-ambiguous prefixes and malformed cursors 400, each with a message saying why.
+ambiguous prefixes and malformed cursors 400, each with a message saying why. Bodies and
+answers are typed (``api.lineage_models``): write bodies are validated against their
+models, and the OpenAPI document is generated from them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
+from mlspan.collector.api import lineage_models as models
 from mlspan.collector.api.router import (
     BadRequestError,
     NotFoundError,
@@ -22,7 +25,6 @@ from mlspan.collector.lineage.queries import BadCursorError, LineageQueries
 from mlspan.collector.lineage.views import AmbiguousReferenceError, UnknownReferenceError
 
 TAGS: Final = ("lineage",)
-_OBJECT: Final = {"type": "object"}
 _REF_DOC: Final = "Run id, artifact id, file path or name, or unique id prefix (percent-encoded)"
 MAX_UNIX_SECONDS: Final = ((1 << 63) - 1) // 1_000_000_000
 """Latest time the store's 64-bit nanosecond timestamps hold (year 2262)."""
@@ -60,27 +62,8 @@ def _guard(handler: Callable[[Request], Any]) -> Callable[[Request], Response]:
     return run
 
 
-def _strings(body: Any, key: str) -> list[str]:
-    value = body.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise BadRequestError(f"'{key}' must be a list of non-empty strings")
-    return list(value)
-
-
-def _text(body: Any, key: str, required: bool) -> str:
-    value = body.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise BadRequestError(f"'{key}' must be a {'non-empty ' if required else ''}string")
-    return value
-
-
 def _ns(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1e9)
-
-
-def _object(request: Request) -> Mapping[str, Any]:
-    """An optional JSON object body: ``{}`` without one, 400 for any other JSON value."""
-    return {} if request.body is None else request.json_object()
 
 
 def _cursor(value: str | None) -> str | None:
@@ -107,7 +90,8 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
         handler: Callable[[Request], Any],
         summary: str,
         parameters: tuple[Parameter, ...] = (),
-        body: bool = False,
+        body: Any = None,
+        answer: Any = None,
     ) -> None:
         router.add(
             method,
@@ -115,8 +99,8 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
             _guard(handler),
             summary=summary,
             parameters=parameters,
-            request_schema=_OBJECT if body else None,
-            response_schema=_OBJECT,
+            request_model=body,
+            response_model=answer,
             tags=TAGS,
             errors=(404,),
         )
@@ -129,6 +113,7 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
         ),
         "Upstream lineage DAG of a run or artifact, with staleness warnings",
         (Parameter("ref", description=_REF_DOC, location="path"), _DEPTH, _STALE),
+        answer=models.LineageGraph,
     )
     add(
         "GET",
@@ -136,6 +121,7 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
         lambda r: q.impact(r.path_params["ref"], r.params["max_depth"]),
         "Downstream lineage DAG: everything built from a run or artifact",
         (Parameter("ref", description=_REF_DOC, location="path"), _DEPTH),
+        answer=models.LineageGraph,
     )
     add(
         "GET",
@@ -147,6 +133,7 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
             Parameter("cursor", description="next_cursor of the previous page"),
             Parameter("component", description="Only runs of this component"),
         ),
+        answer=models.RunsPage,
     )
     add(
         "GET",
@@ -154,6 +141,7 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
         lambda r: q.show(r.path_params["run_id"], r.params["stale_after_days"]),
         "One run with inputs, outputs, parent, children, tags, notes and staleness",
         (_STALE,),
+        answer=models.RunDetail,
     )
     add(
         "GET",
@@ -174,27 +162,31 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
                 "until", "number", "Unix seconds, exclusive", minimum=0, maximum=MAX_UNIX_SECONDS
             ),
         ),
+        answer=models.ComponentHistory,
     )
     add(
         "POST",
         "/api/v1/artifacts/{ref}/flag",
-        lambda r: q.flag(r.path_params["ref"], _text(_object(r), "reason", required=False)),
+        lambda r: q.flag(r.path_params["ref"], r.model.reason),
         "Flag an output as wrong (body: optional reason)",
-        body=True,
+        body=models.FlagBody,
+        answer=models.Artifact,
     )
     add(
         "DELETE",
         "/api/v1/artifacts/{ref}/flag",
         lambda r: q.unflag(r.path_params["ref"]),
         "Clear an output's flag",
+        answer=models.Artifact,
     )
-    add("GET", "/api/v1/flags", lambda _r: q.flags(), "Every flagged output")
+    add("GET", "/api/v1/flags", lambda _r: q.flags(), "Every flagged output", answer=models.Flags)
     add(
         "GET",
         "/api/v1/review",
         lambda r: q.review(r.params["limit"]),
         "Runs ranked by how many flagged outputs' traces contain them",
         (_LIMIT,),
+        answer=models.Review,
     )
     for kind, segment, name in (
         ("run", "runs", "run_id"),
@@ -205,34 +197,38 @@ def register_lineage_routes(router: Router, queries: LineageQueries) -> None:
             f"/api/v1/{segment}/{{{name}}}/tags",
             _tagger(q, kind, name),
             f"Add and remove tags on a {kind} (body: add, remove lists)",
-            body=True,
+            body=models.TagsBody,
+            answer=models.Tags,
         )
         add(
             "POST",
             f"/api/v1/{segment}/{{{name}}}/notes",
             _noter(q, kind, name),
             f"Attach a note to a {kind} (body: text)",
-            body=True,
+            body=models.NoteBody,
+            answer=models.Note,
         )
         add(
             "GET",
             f"/api/v1/{segment}/{{{name}}}/notes",
             _note_lister(q, kind, name),
             f"Notes of a {kind}",
+            answer=models.Notes,
         )
 
 
 def _tagger(q: LineageQueries, kind: str, name: str) -> Callable[[Request], Any]:
     def tag(r: Request) -> Any:
-        body = r.json_object()
-        return q.tag(kind, r.path_params[name], _strings(body, "add"), _strings(body, "remove"))
+        body: models.TagsBody = r.model
+        return q.tag(kind, r.path_params[name], list(body.add), list(body.remove))
 
     return tag
 
 
 def _noter(q: LineageQueries, kind: str, name: str) -> Callable[[Request], Any]:
     def note(r: Request) -> Any:
-        return q.note(kind, r.path_params[name], _text(r.json_object(), "text", required=True))
+        body: models.NoteBody = r.model
+        return q.note(kind, r.path_params[name], body.text)
 
     return note
 

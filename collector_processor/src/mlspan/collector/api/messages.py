@@ -139,6 +139,8 @@ class Request:
     raw_body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Request headers with lower-case names."""
+    model: Any = None
+    """The body validated as the route's ``request_model`` (None without one)."""
 
     def json_object(self) -> Mapping[str, Any]:
         """The body as a JSON object; ``BadRequestError`` if it is missing or not an object."""
@@ -160,6 +162,12 @@ class Response:
     def json(cls, data: Any, status: int = 200) -> Response:
         """A JSON response; values JSON cannot carry are made safe (see ``json_safe``)."""
         return cls(status=status, body=encode(data), content_type=JSON_TYPE)
+
+    @classmethod
+    def model(cls, value: Any, status: int = 200) -> Response:
+        """A JSON response from a typed model (a pydantic model, or plain data)."""
+        dump = getattr(value, "model_dump", None)
+        return cls.json(dump(mode="json") if callable(dump) else value, status=status)
 
     @classmethod
     def text(cls, text: str, content_type: str = TEXT_TYPE, status: int = 200) -> Response:

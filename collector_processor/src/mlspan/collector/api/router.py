@@ -10,6 +10,11 @@ with the wrong method, and serves ``/openapi.json`` describing every route.
 Handlers take a ``Request`` and return a ``Response``; they signal client errors by
 raising ``HttpError`` (or its ``NotFoundError``/``BadRequestError`` subclasses), which
 become JSON error bodies ``{"error": {"status": ..., "message": ...}}``.
+
+Typed routes declare ``request_model``/``response_model`` (pydantic models, or any type
+pydantic's ``TypeAdapter`` takes): the request body is validated against the model (400
+naming the field otherwise; the instance is ``Request.model``) and the OpenAPI document
+carries the JSON Schemas generated from both.
 """
 
 from __future__ import annotations
@@ -81,6 +86,12 @@ class Route:
     operation_id: str = ""
     errors: tuple[int, ...] = ()
     """Error statuses the operation documents besides 400."""
+    request_model: Any = None
+    """Type the JSON body is validated as (documented from its JSON Schema)."""
+    response_model: Any = None
+    """Type of the answer, documented from its JSON Schema."""
+    request_adapter: Any = None
+    """pydantic ``TypeAdapter`` of ``request_model``, built once at registration."""
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -141,6 +152,8 @@ class Router:
         tags: Sequence[str] = (),
         operation_id: str = "",
         errors: Sequence[int] = (),
+        request_model: Any = None,
+        response_model: Any = None,
     ) -> Route:
         """Register ``handler`` for ``method`` on ``path`` (``{name}`` marks a path parameter).
 
@@ -155,6 +168,11 @@ class Router:
         for existing in self._routes:
             if existing.method == method and _shape(existing.path) == _shape(path):
                 raise ValueError(f"route {method} {path} is already registered")
+        adapter = None
+        if request_model is not None:
+            from pydantic import TypeAdapter
+
+            adapter = TypeAdapter(request_model)
         names = [p.name for p in parameters]
         if len(names) != len(set(names)):
             raise ValueError(f"{method} {path}: a parameter is declared twice")
@@ -172,6 +190,9 @@ class Router:
             tags=tuple(tags),
             operation_id=operation_id or _operation_id(method, path),
             errors=tuple(errors),
+            request_model=request_model,
+            response_model=response_model,
+            request_adapter=adapter,
         )
         self._routes.append(route)
         return route
@@ -216,15 +237,17 @@ class Router:
                 )
             except ValueError:
                 raise BadRequestError(f"more than {MAX_QUERY_FIELDS} query parameters") from None
+            parsed = _json_body(body, headers)
             request = Request(
                 method=method,
                 path=path,
                 path_params=path_params,
                 params=_declared(route, query),
                 query=query,
-                body=_json_body(body, headers),
+                body=parsed,
                 raw_body=body,
                 headers=headers,
+                model=_validated(route, parsed),
             )
             return route.handler(request)
         if allowed:
@@ -236,7 +259,7 @@ class Router:
         raise NotFoundError(f"no such endpoint: {path} (see /openapi.json)")
 
     def openapi(self) -> dict[str, Any]:
-        """The OpenAPI 3.0 document describing every registered route."""
+        """The OpenAPI 3.1 document describing every registered route."""
         return describe(self._routes, self._title, self._version)
 
 
@@ -264,6 +287,20 @@ def _declared(route: Route, query: Mapping[str, Sequence[str]]) -> dict[str, Any
             continue
         values[parameter.name] = parameter.convert(raw[-1])
     return values
+
+
+def _validated(route: Route, body: Any) -> Any:
+    """The body as the route's request model; 400 naming the first wrong field."""
+    if route.request_adapter is None:
+        return None
+    from pydantic import ValidationError
+
+    try:
+        return route.request_adapter.validate_python({} if body is None else body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadRequestError(f"request body is not accepted: {where}: {first['msg']}") from None
 
 
 def _json_body(body: bytes, headers: Mapping[str, str]) -> Any:
