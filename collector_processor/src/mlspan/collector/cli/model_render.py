@@ -223,7 +223,8 @@ def version_text(answer: Mapping[str, Any]) -> str:
         f"  code         commit {code.get('commit') or '-'}, source {code.get('digest') or '-'}",
         f"  training     {training['digest'] or '-'} ({number(training['rows'])} rows,"
         f" {number(training['columns'])} columns) {', '.join(training['names'])}".rstrip(),
-        f"  features     {', '.join(str(f['name']) for f in answer['features']) or '-'}",
+        f"  features     {_features(answer['features'], 'input')}",
+        f"  target       {_features(answer['features'], 'target')}",
         f"  tags         {', '.join(answer['tags']) or '-'}",
         f"  serving      {', '.join(s['service'] for s in answer['serving']) or '-'}",
         "  parameters",
@@ -235,6 +236,11 @@ def version_text(answer: Mapping[str, Any]) -> str:
         where = f" on {short(m['dataset'])}" if m["dataset"] else ""
         lines.append(f"    {m['label']} = {number(m['value'])}{spread}{where}")
     return "\n".join(lines)
+
+
+def _features(schema: Sequence[Mapping[str, Any]], origin: str) -> str:
+    names = [f"{f['name']} ({f['kind']})" for f in schema if f.get("origin") == origin]
+    return ", ".join(names) or "-"
 
 
 def check_file(artifact_id: str, paths: Sequence[str]) -> str:

@@ -189,15 +189,20 @@ class ModelRegistry:
     # -- ingest ---------------------------------------------------------------------------
     def observe(self, found: Extracted) -> None:
         """Number new versions, count refits, keep metrics, summaries and serving."""
-        if found.bad:
-            with self._lock:
-                self.refused["decode"] += found.bad
+        versions: list[tuple[VersionRef, FitRecord, str]] = []
+        refits: list[tuple[VersionRef, int]] = []
         for fit in found.fits:
-            self._fit(fit)
-        for record in found.summaries:
-            self._more_summaries(record.digest, record.summaries)
+            ref, new = self._number(fit)
+            if ref is None:
+                continue
+            if new:
+                versions.append((ref, fit, self._bounded(fit.summaries)))
+            else:
+                refits.append((ref, fit.start_ns))
         metrics = []
         with self._lock:
+            if found.bad:
+                self.refused["decode"] += found.bad
             for metric in found.metrics:
                 if metric.digest not in self._by_digest:
                     continue
@@ -211,31 +216,30 @@ class ModelRegistry:
                 metrics.append(metric)
             for serving in found.serving:
                 self._serve(serving.digest, serving.service, serving.at_ns, serving.calls)
-        self._store.put_metrics(metrics)
+        self._store.write(versions, refits, metrics)
+        for record in found.summaries:
+            self._more_summaries(record.digest, record.summaries)
         if time.monotonic() - self._last_flush >= self._config.serving_flush_seconds:
             self.flush_serving()
 
-    def _fit(self, fit: FitRecord) -> None:
+    def _number(self, fit: FitRecord) -> tuple[VersionRef | None, bool]:
+        """The version ``fit`` made and whether it is new (None when refused)."""
         key = (fit.service, fit.name)
         with self._lock:
             versions = self._models.get(key)
             if versions is None and len(self._models) >= self._config.max_models:
                 self.refused["models"] += 1
-                return
+                return None, False
             held = versions or {}
             sequence = held.get(fit.digest)
-            if sequence is None and len(held) >= self._config.max_versions_per_model:
+            if sequence is not None:
+                return VersionRef(fit.service, fit.name, sequence, fit.digest), False
+            if len(held) >= self._config.max_versions_per_model:
                 self.refused["versions"] += 1
-                return
-            new = sequence is None
-            if sequence is None:
-                sequence = len(held) + 1
-                self._index(VersionRef(fit.service, fit.name, sequence, fit.digest))
-        ref = VersionRef(fit.service, fit.name, sequence, fit.digest)
-        if new:
-            self._store.add_version(ref, fit, self._bounded(fit.summaries))
-        else:
-            self._store.refit(ref, fit.start_ns)
+                return None, False
+            ref = VersionRef(fit.service, fit.name, len(held) + 1, fit.digest)
+            self._index(ref)
+            return ref, True
 
     def _bounded(self, summaries: tuple[dict[str, object], ...]) -> str:
         text = summaries_json(summaries)

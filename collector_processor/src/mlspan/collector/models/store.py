@@ -85,44 +85,60 @@ class ModelStore:
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- writes -------------------------------------------------------------------------
-    def add_version(self, ref: VersionRef, fit: FitRecord, summaries: str) -> None:
-        """Insert a new version from its first fit."""
-        row = (
-            ref.service,
-            ref.name,
-            ref.sequence,
-            ref.digest,
-            fit.model_class,
-            fit.params,
-            fit.start_ns,
-            fit.start_ns,
-            1,
-            max(0.0, (fit.end_ns - fit.start_ns) / 1e9),
-            fit.run_id,
-            fit.trace_id,
-            fit.parent_id,
-            fit.train_digest,
-            fit.target_digest,
-            fit.rows,
-            fit.columns,
-            fit.framework_version,
-            fit.libraries,
-            fit.search,
-            summaries,
-        )
-        marks = ", ".join("?" * len(row))
-        with self._lock, self._db:
-            self._db.execute(
-                f"INSERT OR IGNORE INTO model_version ({_VERSION_COLUMNS}) VALUES ({marks})", row
+    def write(
+        self,
+        versions: Iterable[tuple[VersionRef, FitRecord, str]],
+        refits: Iterable[tuple[VersionRef, int]],
+        metrics: Iterable[MetricRecord],
+    ) -> None:
+        """One batch in one transaction: new versions (from their first fit, with their
+        summaries JSON), further fits of known versions ``(ref, at_ns)``, and metric
+        values (the latest per digest, source, metric and dataset)."""
+        rows = [
+            (
+                ref.service,
+                ref.name,
+                ref.sequence,
+                ref.digest,
+                fit.model_class,
+                fit.params,
+                fit.start_ns,
+                fit.start_ns,
+                1,
+                max(0.0, (fit.end_ns - fit.start_ns) / 1e9),
+                fit.run_id,
+                fit.trace_id,
+                fit.parent_id,
+                fit.train_digest,
+                fit.target_digest,
+                fit.rows,
+                fit.columns,
+                fit.framework_version,
+                fit.libraries,
+                fit.search,
+                summaries,
             )
-
-    def refit(self, ref: VersionRef, at_ns: int) -> None:
-        """Count another fit of a known version (same class, parameters and data)."""
+            for ref, fit, summaries in versions
+        ]
+        updates = [(at, ref.service, ref.name, ref.sequence) for ref, at in refits]
+        values = [
+            (m.digest, m.source, m.metric, m.dataset, m.value, m.rows, m.at_ns, m.service)
+            for m in metrics
+        ]
+        if not (rows or updates or values):
+            return
+        marks = ", ".join("?" * 21)
         with self._lock, self._db:
-            self._db.execute(
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO model_version ({_VERSION_COLUMNS}) VALUES ({marks})", rows
+            )
+            self._db.executemany(
                 "UPDATE model_version SET fits = fits + 1, last_fit_ns = max(last_fit_ns, ?)"
                 " WHERE service = ? AND name = ? AND seq = ?",
-                (at_ns, ref.service, ref.name, ref.sequence),
+                updates,
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO model_metric VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
             )
 
     def set_summaries(self, ref: VersionRef, summaries: str) -> None:
@@ -132,18 +148,6 @@ class ModelStore:
                 "UPDATE model_version SET summaries = ? WHERE service = ? AND name = ? AND seq = ?",
                 (summaries, ref.service, ref.name, ref.sequence),
             )
-
-    def put_metrics(self, metrics: Iterable[MetricRecord]) -> None:
-        """Insert or replace metric values (latest per digest, source, metric, dataset)."""
-        rows = [
-            (m.digest, m.source, m.metric, m.dataset, m.value, m.rows, m.at_ns, m.service)
-            for m in metrics
-        ]
-        if rows:
-            with self._lock, self._db:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO model_metric VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
 
     def put_serving(self, rows: Iterable[tuple[str, ServingRow]]) -> None:
         """Insert or replace serving rows ``(digest, row)``."""
