@@ -130,11 +130,11 @@ def numeric_overlay(
     out.append(
         f'<line x1="{left}" x2="{left + plot_w}" y1="{bottom}" y2="{bottom}" stroke="#616161"/>'
     )
-    for fraction in (0.0, 0.5, 1.0):
+    for fraction, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
         x = left + plot_w * fraction
         value = low + (high - low) * fraction
         out.append(
-            f'<text x="{x:.1f}" y="{bottom + 16}" font-size="11" text-anchor="middle">'
+            f'<text x="{x:.1f}" y="{bottom + 16}" font-size="11" text-anchor="{anchor}">'
             f"{escape(_number(value))}</text>"
         )
     out.append(f'<text x="4" y="{bottom - plot_h + 4}" font-size="11">{tallest:.0%}</text></svg>')

@@ -18,6 +18,8 @@ from mlspan.collector.pipeline.factory import ConfigError
 TRACE_ID_FIELD: Final = "{trace_id}"
 """The placeholder ``trace_url_template`` must contain."""
 _FIELDS: Final = ("{trace_id}", "{span_id}")
+DEFAULT_TRACE_URL: Final = "http://127.0.0.1:16686/trace/{trace_id}"
+"""Jaeger's own UI on its default port on this machine."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class UiConfig:
 
     enabled: bool = True
     """Serve the pages at ``/`` (needs ``api.enabled``)."""
-    trace_url_template: str = ""
+    trace_url_template: str = DEFAULT_TRACE_URL
     """URL of a trace in a trace viewer such as Jaeger, with ``{trace_id}`` (and
     optionally ``{span_id}``) filled in per run; empty: no trace links."""
 

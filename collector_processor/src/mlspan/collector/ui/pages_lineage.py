@@ -48,7 +48,7 @@ class LineagePages(Pages):
             return Response(303, b"", "text/plain", (("Location", location),))
         flags = self.sources.queries.flags()["flags"]
         recent = self.sources.queries.recent(10)["runs"]
-        return self.render("lineage_search.html", title="Lineage", flags=flags, recent=recent)
+        return self.render("lineage_search.html", title="Lineage", flags=flags, runs=recent)
 
     def _direction(self, request: Request) -> str:
         return str(request.params.get("direction") or "upstream")
