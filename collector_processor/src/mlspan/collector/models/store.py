@@ -74,13 +74,13 @@ class ModelStore:
         self._db = sqlite3.connect(target, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        found = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            self._db.close()
+            raise SchemaError(
+                f"{target}: model registry schema {found} is newer than {SCHEMA_VERSION}"
+            )
         with self._lock, self._db:
-            found = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-            if found > SCHEMA_VERSION:
-                self._db.close()
-                raise SchemaError(
-                    f"{target}: model registry schema {found} is newer than {SCHEMA_VERSION}"
-                )
             self._db.executescript(SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
