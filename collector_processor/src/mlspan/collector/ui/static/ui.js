@@ -41,3 +41,9 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// A wide lineage graph opens scrolled to its root (the file, artifact or run asked about).
+document.addEventListener("DOMContentLoaded", function () {
+  const root = document.querySelector(".graph svg g.node.root");
+  if (root) { root.scrollIntoView({ block: "nearest", inline: "center" }); }
+});
