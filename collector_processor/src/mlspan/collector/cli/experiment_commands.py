@@ -172,7 +172,9 @@ def _value(value: object, pts: bool, signed: bool = False) -> str:
 
 def _effect(definition: Mapping[str, Any], pts: bool) -> str:
     effect = definition["minimum_detectable_effect"]
-    return f"{effect * 100:g} pts" if pts else f"{effect:g}"
+    if not pts:
+        return f"{effect:g}"
+    return f"{effect * 100:g} pt" + ("" if effect == 0.01 else "s")
 
 
 def _p(value: object) -> str:
