@@ -13,15 +13,18 @@ Data is generated with a fixed seed, so every run writes byte-identical files:
   billing system export them (the account facts carry the churn label);
 * ``raw/holdout_customers.csv``, ``raw/holdout_accounts.csv`` — customers held out;
 * ``incoming/batch_<n>_customers.csv``, ``..._accounts.csv`` — new customers to score,
-  some of them drifted.
+  some of them drifted; their churn labels come later (``churn_outcomes.py``), and in one
+  batch the reasons customers churn changed while its inputs did not (concept drift).
 """
 
 from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,10 +60,15 @@ class Drift:
     age_shift_years: float = 0.0
     contract_p: tuple[float, float, float] | None = None
     null_share: float = 0.0
+    churn_reasons_changed: bool = False
+    """Concept drift: month-to-month customers now stay and two-year ones leave (a
+    competitor's offer), with the inputs drawn exactly as before."""
 
     def describe(self) -> str:
         """One line for people saying what was injected."""
         parts = []
+        if self.churn_reasons_changed:
+            parts.append("inputs unchanged, churn reasons changed (labels only)")
         if self.charges_shift_sigma:
             parts.append(f"monthly_charges +{self.charges_shift_sigma:g} sigma")
         if self.age_shift_years:
@@ -74,15 +82,16 @@ class Drift:
 
 INFERENCE_BATCHES: tuple[Drift, ...] = (
     Drift(),
-    Drift(),
     Drift(charges_shift_sigma=1.0, age_shift_years=8.0),
+    Drift(churn_reasons_changed=True),
     Drift(contract_p=(0.85, 0.1, 0.05)),
     Drift(
         charges_shift_sigma=1.0, age_shift_years=8.0, contract_p=(0.85, 0.1, 0.05), null_share=0.3
     ),
 )
-"""The batches ``infer.py`` scores: two clean ones, two with one kind of drift each,
-then everything at once."""
+"""The batches ``infer.py`` scores: a clean one, one with shifted inputs, one whose inputs
+are clean but whose labels follow new churn reasons, one with a shifted contract mix, then
+every input drift at once."""
 
 
 def _customers(rng: np.random.Generator, n: int, first_id: int, drift: Drift) -> pd.DataFrame:
@@ -94,9 +103,12 @@ def _customers(rng: np.random.Generator, n: int, first_id: int, drift: Drift) ->
     contract = rng.choice(CONTRACTS, n, p=list(drift.contract_p or CONTRACT_P))
     payment = rng.choice(PAYMENTS, n, p=PAYMENT_P)
     calls = rng.poisson(1.5, n)
+    loyalty = 1.4 * (contract == "month-to-month")
+    if drift.churn_reasons_changed:
+        loyalty = 1.4 * (contract == "two-year") - 1.4 * (contract == "month-to-month")
     logit = (
         -1.2
-        + 1.4 * (contract == "month-to-month")
+        + loyalty
         - 0.03 * tenure
         + 0.015 * (charges - 65)
         + 0.35 * calls
@@ -154,12 +166,17 @@ def generate_training_data(root: Path, rows: int = 16_000) -> dict[str, tuple[Pa
     return paths
 
 
+def generate_batch_frame(index: int, drift: Drift, rows: int = 3_000) -> pd.DataFrame:
+    """Inference batch ``index`` with its churn labels (the same rows on every call)."""
+    rng = np.random.default_rng(SEED + 1 + index)
+    return _customers(rng, rows, 1_000_000 * (index + 1), drift)
+
+
 def generate_batch(root: Path, index: int, drift: Drift, rows: int = 3_000) -> tuple[Path, Path]:
     """Write inference batch ``index`` (no label column) under ``root/incoming``."""
     incoming = root / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(SEED + 1 + index)
-    frame = _customers(rng, rows, 1_000_000 * (index + 1), drift).drop(columns=[TARGET])
+    frame = generate_batch_frame(index, drift, rows).drop(columns=[TARGET])
     customers = incoming / f"batch_{index}_customers.csv"
     accounts = incoming / f"batch_{index}_accounts.csv"
     _split_raw(frame, customers, accounts)
@@ -234,14 +251,24 @@ class TrainResult:
     accuracy: float
 
 
-def train(root: Path) -> TrainResult:
-    """Generate data, clean it, fit the model, score the holdout and save everything."""
+def train(
+    root: Path, validated: Callable[[Pipeline, np.ndarray, pd.Series], None] | None = None
+) -> TrainResult:
+    """Generate data, clean it, fit the model, score the holdout and save everything;
+    ``validated(model, probabilities, labels)`` gets the holdout's predicted
+    probabilities and true labels."""
     raw = generate_training_data(root)
     features = clean(*raw["train"])
     model = build_model().fit(features, labels(raw["train"][1], features.index))
     holdout = clean(*raw["holdout"])
-    accuracy = float(model.score(holdout, labels(raw["holdout"][1], holdout.index)))
-    predictions_path = write_predictions(model, holdout, root / "predictions" / "holdout.csv")
+    truth = labels(raw["holdout"][1], holdout.index)
+    accuracy = float(model.score(holdout, truth))
+    probabilities = model.predict_proba(holdout)
+    if validated is not None:
+        validated(model, probabilities, truth)
+    predictions_path = save_predictions(
+        probabilities, holdout.index, root / "predictions" / "holdout.csv"
+    )
     models = root / "models"
     models.mkdir(parents=True, exist_ok=True)
     model_path = models / "churn.pkl"
@@ -262,9 +289,14 @@ def format_predictions(probabilities: np.ndarray, customers: pd.Index) -> pd.Dat
     )
 
 
-def write_predictions(model: Pipeline, features: pd.DataFrame, path: Path) -> Path:
+def write_predictions(model: Any, features: pd.DataFrame, path: Path) -> Path:
     """Predict for every row of ``features`` and write the predictions CSV to ``path``."""
-    predictions = format_predictions(model.predict_proba(features), features.index)
+    return save_predictions(model.predict_proba(features), features.index, path)
+
+
+def save_predictions(probabilities: np.ndarray, customers: pd.Index, path: Path) -> Path:
+    """Write the predictions CSV of ``predict_proba``'s output to ``path``."""
+    predictions = format_predictions(probabilities, customers)
     path.parent.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(path)
     return path
@@ -276,10 +308,20 @@ def load_model(path: Path) -> Pipeline:
     return model
 
 
-def score_batch(model: Pipeline, root: Path, index: int, drift: Drift) -> Path:
+Keyed = Callable[[Pipeline, pd.Index, int], AbstractContextManager[Any]]
+"""Wraps the model for batch ``n``: what it predicts is logged under the customer ids."""
+
+
+def score_batch(
+    model: Pipeline, root: Path, index: int, drift: Drift, keyed: Keyed | None = None
+) -> Path:
     """Generate batch ``index``, clean it, predict and write its predictions CSV."""
     features = clean(*generate_batch(root, index, drift))
-    return write_predictions(model, features, root / "predictions" / f"batch_{index}.csv")
+    path = root / "predictions" / f"batch_{index}.csv"
+    if keyed is None:
+        return write_predictions(model, features, path)
+    with keyed(model, features.index, index) as scored:
+        return write_predictions(scored, features, path)
 
 
 def infer(
@@ -287,6 +329,7 @@ def infer(
     batches: tuple[Drift, ...] = INFERENCE_BATCHES,
     report: Callable[[int, Drift, Path], None] | None = None,
     only: int | None = None,
+    keyed: Keyed | None = None,
 ) -> list[Path]:
     """Score every batch (or batch ``only``) with the saved model; return the
     prediction files in order."""
@@ -295,7 +338,7 @@ def infer(
     for index, drift in enumerate(batches):
         if only is not None and index != only:
             continue
-        path = score_batch(model, root, index, drift)
+        path = score_batch(model, root, index, drift, keyed)
         if report is not None:
             report(index, drift, path)
         paths.append(path)

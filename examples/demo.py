@@ -2,9 +2,12 @@
 
 Starts an mlspan collector (SQLite in ``.mlspan/demo``) in the background, trains the
 churn model of ``churn_pipeline.py`` with the one-line ``instrument()``, scores five new
-batches — the last three drifted — with zero-code ``opentelemetry-instrument``, then
-prints what the collector made of the spans: the lineage of the last predictions file,
-the drift table with its insights, and the alerts that fired. The collector keeps
+batches — three with drifted inputs, one whose churn reasons changed — with zero-code
+``opentelemetry-instrument``; each scoring job logs its predictions by customer id and
+records the churn labels that arrived meanwhile (``churn_outcomes.py``: some late, some
+never). It then prints what the collector made of the spans: the lineage of the last
+predictions file, the drift table with its insights, realised and estimated accuracy per
+batch, and the alerts that fired (concept drift among them). The collector keeps
 running for you to explore; ``make demo-stop`` (``python examples/demo.py --stop``)
 stops it.
 
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import demo_collector
+from churn_outcomes import LABEL_DELIVERIES
 from churn_pipeline import INFERENCE_BATCHES as BATCHES
 from churn_pipeline import SERVICE_NAME
 from demo_collector import DemoSettings
@@ -193,12 +197,64 @@ def drift_history(settings: DemoSettings) -> None:
         print(f"  {job:<8}  {window['insight']}")
 
 
+def _performance_complete(answer: object) -> bool:
+    """Every job's window is there, the last with its estimate, the last labels joined
+    (batch 1's late ones) and the concept-drift alarm raised."""
+    for result in _results(answer):
+        windows = result.get("windows") or []
+        concept = result.get("concept_drift") or {}
+        if len(windows) < len(BATCHES) + 1 or not concept.get("alarm"):
+            continue
+        late = windows[2].get("label_coverage") or 0.0
+        if windows[-1].get("estimated") and late >= max(share for *_, share in _deliveries(1)):
+            return True
+    return False
+
+
+def _deliveries(batch: int) -> list[tuple[int, float, float]]:
+    return [d for job in LABEL_DELIVERIES.values() for d in job if d[0] == batch]
+
+
+def performance_by_batch(settings: DemoSettings) -> None:
+    """Realised and estimated accuracy per scoring job, from the performance results."""
+    result = mlspan(settings, "performance", "--json")
+    if result.returncode != 0:
+        return
+    found = [r for r in _results(json.loads(result.stdout)) if len(r.get("windows", [])) > 1]
+    if not found:
+        return
+    heading("Accuracy per scoring job: realised (labels so far) and estimated (no labels)")
+    print(f"  {'JOB':<8}  {'LABELLED':>8}  {'REALISED':>8}  {'ESTIMATED':>9}")
+    names = ["holdout", *(f"batch {index}" for index in range(len(BATCHES)))]
+    for name, window in zip(names, found[0]["windows"], strict=False):
+        realised = (window.get("metrics") or {}).get("accuracy")
+        estimated = (window.get("estimated") or {}).get("accuracy")
+        labelled = f"{window['label_coverage']:.0%}" if window.get("label_coverage") else "-"
+        if name == "holdout":
+            labelled = f"{window['count']:,}"
+        note = ""
+        if isinstance(realised, float) and isinstance(estimated, float):
+            if estimated - realised > 0.05:
+                note = "  <- far below the estimate: the churn reasons changed"
+        elif isinstance(estimated, float):
+            note = "  (no labels yet)"
+        else:
+            note = "  (validation outcomes: the estimates' reference)"
+        cells = [_accuracy(realised), _accuracy(estimated)]
+        print(f"  {name:<8}  {labelled:>8}  {cells[0]:>8}  {cells[1]:>9}{note}")
+
+
+def _accuracy(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "-"
+
+
 def report(settings: DemoSettings, final: Path, last_started: float) -> None:
-    """Wait until the collector has processed everything, then print the three views."""
-    step("waiting for the collector to link lineage and compute drift and alerts")
+    """Wait until the collector has processed everything, then print the four views."""
+    step("waiting for the collector to link lineage and compute drift, performance and alerts")
     checks: tuple[tuple[str, list[str], Callable[[object], bool]], ...] = (
         ("lineage", ["trace", str(final)], _linked),
         ("drift", ["drift"], _drift_after(last_started)),
+        ("performance", ["performance"], _performance_complete),
         ("alerts", ["alerts"], _firing_after(last_started)),
     )
     pending = [name for name, args, ready in checks if not wait_for(settings, args, ready)]
@@ -207,6 +263,8 @@ def report(settings: DemoSettings, final: Path, last_started: float) -> None:
     show(settings, f"Lineage of {final}", ["trace", str(final)])
     drift_history(settings)
     show(settings, "Drift per feature in the latest window", ["drift"])
+    show(settings, "Model performance per prediction window", ["performance", "--windows"])
+    performance_by_batch(settings)
     show(settings, "Alerts", ["alerts"])
 
 

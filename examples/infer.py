@@ -1,5 +1,8 @@
 """Score new customer batches with the trained churn model; later batches are drifted.
 
+Each job logs its predictions under the customer ids (``churn_outcomes.py``) and records
+the churn labels that have arrived by then for earlier batches.
+
 Run ``train.py`` first, then either way (see ``telemetry.py``)::
 
     OTEL_SERVICE_NAME=churn-pipeline opentelemetry-instrument python examples/infer.py
@@ -11,13 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import churn_outcomes
 import churn_pipeline
 import telemetry
-
-
-def report(index: int, drift: churn_pipeline.Drift, path: Path) -> None:
-    """Print one line per scored batch."""
-    print(f"batch {index} -> {path}: {drift.describe()}")
 
 
 def main() -> None:
@@ -34,7 +33,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.instrument:
         telemetry.setup(churn_pipeline.SERVICE_NAME, args.endpoint)
-    churn_pipeline.infer(args.data_dir, report=report, only=args.batch)
+    outcomes = churn_outcomes.Outcomes(args.data_dir)
+
+    def report(index: int, drift: churn_pipeline.Drift, path: Path) -> None:
+        """One line per scored batch, then the labels that arrived meanwhile."""
+        print(f"batch {index} -> {path}: {drift.describe()}")
+        for line in outcomes.deliver(index):
+            print(line)
+
+    try:
+        churn_pipeline.infer(args.data_dir, report=report, only=args.batch, keyed=outcomes.keyed)
+    finally:
+        outcomes.close()
 
 
 if __name__ == "__main__":

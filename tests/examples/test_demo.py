@@ -1,4 +1,5 @@
-"""``make demo`` end to end: collector, instrumented pipeline, lineage, drift and alerts.
+"""``make demo`` end to end: collector, instrumented pipeline, lineage, drift, performance
+(realised and estimated, delayed labels, concept drift) and alerts.
 
 Runs ``examples/demo.py`` in a temporary data folder on free ports, checks what it
 prints, checks the collector it leaves running answers, then stops it with ``--stop``.
@@ -23,7 +24,7 @@ DEMO_TIMEOUT_S = 240
 
 
 @pytest.mark.slow
-def test_demo_shows_lineage_drift_and_alerts_and_leaves_the_collector_running(
+def test_demo_shows_lineage_drift_performance_and_alerts_and_leaves_the_collector_running(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "demo"
@@ -54,7 +55,9 @@ def test_demo_shows_lineage_drift_and_alerts_and_leaves_the_collector_running(
         assert "fit" in lineage
         assert "model:" in lineage
 
-        drift = out[out.index("Drift per feature in the latest window") : out.index("\nAlerts")]
+        drift = out[
+            out.index("Drift per feature in the latest window") : out.index("Model performance")
+        ]
         for feature in ("monthly_charges", "contract", "support_calls"):
             assert feature in drift, feature
         assert "DRIFT" in drift
@@ -62,16 +65,38 @@ def test_demo_shows_lineage_drift_and_alerts_and_leaves_the_collector_running(
         assert "-> dataset drift" in history.strip().splitlines()[-1]
         assert "-> no dataset drift" in history
 
+        performance = out[out.index("Model performance") : out.index("Accuracy per scoring job")]
+        assert "EST." in performance
+        assert "CONCEPT DRIFT: error rate" in performance
+        assert "calibrated on evaluate (4,000 labelled)" in performance
+        rows = _batch_rows(out[out.index("Accuracy per scoring job") : out.index("\nAlerts")])
+        assert rows["holdout"] == ("4,000", 0.708, None)
+        # labels: batch 0 late (80 % + 15 %), batch 1 late (60 % + 30 %), batch 2 all
+        assert [rows[f"batch {i}"][0] for i in range(5)] == ["95%", "90%", "100%", "-", "-"]
+        for clean in ("batch 0", "batch 1"):  # no concept drift: estimate near realised
+            _, realised, estimated = rows[clean]
+            assert realised is not None and estimated is not None
+            assert abs(estimated - realised) < 0.03, clean
+        _, realised, estimated = rows["batch 2"]  # churn reasons changed, inputs did not
+        assert realised is not None and estimated is not None and estimated - realised > 0.08
+        for unlabelled in ("batch 3", "batch 4"):
+            assert rows[unlabelled][1] is None and rows[unlabelled][2] is not None
+
         alerts = out[out.index("\nAlerts") : out.index("The collector keeps running")]
-        for alert in ("DatasetDrift", "FeatureDrift", "ValidationFailed"):
+        for alert in ("DatasetDrift", "FeatureDrift", "ValidationFailed", "ConceptDrift"):
             assert f"firing  {alert}" in alerts, alert
         assert "null_rate" in alerts
+        concept = next(line for line in alerts.splitlines() if "ConceptDrift" in line)
+        day, hour = next(line for line in performance.splitlines() if "100.0%" in line).split()[:2]
+        assert f"from window {day}T{hour}" in concept  # batch 2's prediction window
 
         assert f"http://127.0.0.1:{api_port}/metrics" in out
         assert f"kill {pid}" in out
         with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=10) as r:
             metrics = r.read().decode()
         assert "mlspan_dataset_drift_share{" in metrics
+        assert 'mlspan_model_performance_estimated{metric="accuracy"' in metrics
+        assert 'mlspan_model_performance{metric="accuracy"' in metrics
         assert "mlspan_spans_received_total{" in metrics
         with urllib.request.urlopen(
             f"http://127.0.0.1:{api_port}/api/v1/alerts", timeout=10
@@ -85,3 +110,23 @@ def test_demo_shows_lineage_drift_and_alerts_and_leaves_the_collector_running(
     assert "stopped the demo collector" in stopped.stdout
     assert not demo_collector.alive(pid)
     assert not (data / "collector.pid").exists()
+
+
+def _batch_rows(table: str) -> dict[str, tuple[str, float | None, float | None]]:
+    """The per-job accuracy table: job -> (labelled, realised, estimated)."""
+    rows: dict[str, tuple[str, float | None, float | None]] = {}
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] not in ("holdout", "batch"):
+            continue
+        name, cells = (
+            (parts[0], parts[1:4])
+            if parts[0] == "holdout"
+            else (
+                f"batch {parts[1]}",
+                parts[2:5],
+            )
+        )
+        numbers = [None if cell == "-" else float(cell) for cell in cells[1:]]
+        rows[name] = (cells[0], numbers[0], numbers[1])
+    return rows

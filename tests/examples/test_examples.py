@@ -77,11 +77,18 @@ def test_train_then_infer_emit_lineage_and_summaries(
     assert "holdout accuracy" in trained
     train_spans = sink.received_spans()
     inferred = _run("infer.py", mode, tmp_path, sink)
-    assert inferred.count("batch ") == BATCHES
+    assert sum(line.startswith("batch ") for line in inferred.splitlines()) == BATCHES
+    assert "labels arrived for batch 2" in inferred
     spans = sink.received_spans()
     infer_spans = spans[len(train_spans) :]
 
     assert {span.resource["service.name"] for span in spans} == {churn_pipeline.SERVICE_NAME}
+
+    # Outcomes: the holdout's validation outcomes, each batch's predicted probabilities
+    # (one predictions span per batch window) and the labels that arrived.
+    assert len(_operation(train_spans, "evaluate")) == 1
+    assert len(_operation(infer_spans, "predictions")) == BATCHES
+    assert _operation(infer_spans, "labels")
 
     cleaning = [s for s in spans if s.attributes.get(COMPONENT_NAME) == "clean-customers"]
     assert len(cleaning) == 2 + BATCHES  # training, holdout, every batch
