@@ -122,10 +122,12 @@ class Router:
         self._title = title
         self._version = version
         self._routes: list[Route] = []
+        self._described: Response | None = None
+        """``/openapi.json``'s answer, built on first request after the last ``add``."""
         self.add(
             "GET",
             "/openapi.json",
-            lambda _request: Response.json(self.openapi()),
+            lambda _request: self._description(),
             summary="OpenAPI 3 description of every route",
             tags=("meta",),
             operation_id="openapi",
@@ -195,6 +197,7 @@ class Router:
             request_adapter=adapter,
         )
         self._routes.append(route)
+        self._described = None
         return route
 
     def dispatch(
@@ -257,6 +260,12 @@ class Router:
                 response.status, response.body, response.content_type, (("Allow", allow),)
             )
         raise NotFoundError(f"no such endpoint: {path} (see /openapi.json)")
+
+    def _description(self) -> Response:
+        described = self._described
+        if described is None:
+            described = self._described = Response.json(self.openapi())
+        return described
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document describing every registered route."""
