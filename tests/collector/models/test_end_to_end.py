@@ -270,3 +270,41 @@ def test_a_search_gives_marginal_effects(
         assert any(e.startswith(expected) for e in effects), (expected, effects)
         out = run_cli(["model", "GridSearchCV", "--api", collector.api_url], capsys)
         assert "marginal effects" in out, out
+
+
+def test_online_performance_joins_the_version(tmp_path: Path) -> None:
+    from mlspan.instrumentation.outcomes import evaluate
+
+    data = frame(2000, 7)
+    with models_collector(tmp_path) as collector:
+        provider = collector.provider(TRAIN_SERVICE)
+        with instrumented(provider):
+            model = DecisionTreeClassifier(max_depth=4, random_state=0)
+            model.fit(data[FEATURES][:1500], data["y"][:1500])
+        served = collector.provider(SERVING_SERVICE)
+        predicted = model.predict(data[FEATURES][1500:])
+        evaluate(model, data["y"][1500:], predicted, tracer_provider=served)
+        served.shutdown()
+        expected = float(np.mean(predicted == data["y"][1500:].to_numpy()))
+
+        def online() -> dict[str, Any] | None:
+            shown = collector.get_json("/api/v1/models/DecisionTreeClassifier/versions/v1")
+            found = [m for m in shown["metrics"] if m["source"] == "online"]
+            return {m["metric"]: m for m in found} or None
+
+        metrics = poll("online metrics of v1", online, timeout=60)
+        assert metrics["accuracy"]["value"] == pytest.approx(expected)
+        assert metrics["accuracy"]["rows"] == 500
+        assert metrics["accuracy"]["stderr"] == pytest.approx(
+            np.sqrt(expected * (1 - expected) / 500)
+        )
+
+
+def test_tag_writes_follow_api_writes(tmp_path: Path) -> None:
+    with models_collector(tmp_path, writes=False) as collector:
+        status, body = collector.status_of(
+            "POST", "/api/v1/models/churn/versions/v1/tags", {"add": ["production"]}
+        )
+        assert status == 403, body
+        status, body = collector.status_of("GET", "/api/v1/models/churn")
+        assert status == 404 and "no model 'churn'" in body["error"]["message"]
