@@ -137,9 +137,8 @@ class ExperimentsProcessor:
                     looked.append(updated)
                 self._records[name] = updated
                 changed.append(updated)
-            store = self._store
-        if store is not None and changed:
-            store.save(changed)
+            if self._store is not None and changed:  # under the lock: saves stay in order
+                self._store.save(changed)
         self._notify(looked)
 
     def _resolve_all(self) -> None:
@@ -191,9 +190,8 @@ class ExperimentsProcessor:
             self._records[declared.name] = ExperimentRecord(declared, "api", self._clock())
             self._resolve_all()
             record = self._records[declared.name]
-            store = self._store
-        if store is not None:
-            store.save([record])
+            if self._store is not None:
+                self._store.save([record])
         return record, True
 
     def remove(self, name: str) -> ExperimentRecord | None:
@@ -209,9 +207,8 @@ class ExperimentsProcessor:
                     f"experiment '{name}' is declared in the collector config; remove it there"
                 )
             del self._records[name]
-            store = self._store
-        if store is not None:
-            store.delete(name)
+            if self._store is not None:
+                self._store.delete(name)
         return held
 
     def records(self) -> list[ExperimentRecord]:
