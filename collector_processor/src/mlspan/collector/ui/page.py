@@ -21,6 +21,7 @@ NAV: Final = (
     ("/ui/runs", "Runs"),
     ("/ui/lineage", "Lineage"),
     ("/ui/drift", "Drift"),
+    ("/ui/models", "Models"),
     ("/ui/alerts", "Alerts"),
 )
 NO_STORE: Final = (("Cache-Control", "no-store"),)

@@ -15,6 +15,7 @@ from typing import Final
 from mlspan.collector.api.router import NotFoundError, Parameter, Request, Response, Router
 from mlspan.collector.ui.pages_drift import DriftPages
 from mlspan.collector.ui.pages_lineage import DIRECTIONS, LineagePages
+from mlspan.collector.ui.pages_models import ModelPages
 from mlspan.collector.ui.pages_overview import OverviewPages
 from mlspan.collector.ui.pages_runs import RunPages
 from mlspan.collector.ui.sources import UiSources
@@ -29,8 +30,6 @@ STATIC_TYPES: Final = {
 """The files ``/ui/static/{name}`` serves (from the package), nothing else."""
 
 _SERVICE: Final = Parameter("service", description="Service name")
-_MODEL: Final = Parameter("model", description="Model name")
-_VERSION: Final = Parameter("version", description="Model version")
 
 
 def _static() -> dict[str, bytes]:
@@ -45,11 +44,12 @@ def register_ui_routes(router: Router, sources: UiSources) -> None:
     runs = RunPages(environment, sources)
     lineage = LineagePages(environment, sources)
     drift = DriftPages(environment, sources)
+    models = ModelPages(environment, sources)
     static = _static()
 
     def page(
         path: str,
-        pages: OverviewPages | RunPages | LineagePages | DriftPages,
+        pages: OverviewPages | RunPages | LineagePages | DriftPages | ModelPages,
         handler_name: str,
         summary: str,
         parameters: tuple[Parameter, ...] = (),
@@ -132,6 +132,22 @@ def register_ui_routes(router: Router, sources: UiSources) -> None:
             Parameter("origin", default="input", description="input or prediction"),
         ),
     )
+
+    service = Parameter("service", description="Service name (when model names repeat)")
+    page("/ui/models", models, "models", "Web UI: the model registry's models")
+    page("/ui/models/{name}", models, "model", "Web UI: a model's versions", (service,))
+    page(
+        "/ui/models/{name}/diff",
+        models,
+        "diff",
+        "Web UI: two versions of a model compared",
+        (
+            service,
+            Parameter("a", required=True, description="Version A (v2, 2, digest)"),
+            Parameter("b", required=True, description="Version B"),
+        ),
+    )
+    page("/ui/experiments", models, "experiments", "Web UI: A/B/n experiments and verdicts")
 
     def serve_static(request: Request) -> Response:
         name = request.path_params["name"]

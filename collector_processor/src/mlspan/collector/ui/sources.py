@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from mlspan.collector.alerts.model import Alert
 from mlspan.collector.lineage.queries import LineageQueries
@@ -74,6 +74,12 @@ class UiSources:
     """Show the flag/tag/note controls (``api.writes.enabled``); the API still checks."""
     drift: Callable[[], DriftEngine | None] = lambda: None
     alerts: Callable[[], AlertsSource | None] = lambda: None
+    models: Callable[[], Any] = lambda: None
+    """The model registry (``models`` processor), when it runs."""
+    experiments: Callable[[], Any] = lambda: None
+    """The experiments processor, when it runs."""
+    performance: Callable[[], Any] = lambda: None
+    """The performance processor (online metrics of model versions), when it runs."""
     rate: IngestRate | None = None
 
     def __post_init__(self) -> None:

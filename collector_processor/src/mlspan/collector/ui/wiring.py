@@ -6,6 +6,8 @@ the router every component registered its routes on.
 
 from __future__ import annotations
 
+from typing import Final
+
 from mlspan.collector.api.router import Router
 from mlspan.collector.lineage.processor import LineageConfig
 from mlspan.collector.lineage.queries import DEFAULT_STALE_DAYS, LineageQueries
@@ -14,6 +16,11 @@ from mlspan.collector.service.config import CollectorConfig
 from mlspan.collector.service.service import ALERTS_KEY, DRIFT_ENGINE_KEY
 from mlspan.collector.ui.routes import register_ui_routes
 from mlspan.collector.ui.sources import UiSources
+
+MODELS_KEY: Final = "models"
+EXPERIMENTS_KEY: Final = "experiments"
+PERFORMANCE_KEY: Final = "performance"
+"""``Host.extras`` keys of the model registry, the experiments and performance processors."""
 
 
 def stale_after_days(config: CollectorConfig) -> float:
@@ -36,5 +43,8 @@ def register_ui(router: Router, config: CollectorConfig, host: Host) -> None:
         writes_enabled=config.api.writes.enabled,
         drift=lambda: extras.get(DRIFT_ENGINE_KEY),
         alerts=lambda: extras.get(ALERTS_KEY),
+        models=lambda: extras.get(MODELS_KEY),
+        experiments=lambda: extras.get(EXPERIMENTS_KEY),
+        performance=lambda: extras.get(PERFORMANCE_KEY),
     )
     register_ui_routes(router, sources)
