@@ -291,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stop:
         print("stopped the demo collector" if previous else "no demo collector was running")
         return 0
+    print(f"web UI, once the pipeline has run: {settings.api}/", flush=True)
     if previous is not None:
         step(f"stopped the previous demo collector (pid {previous})")
     started = time.monotonic()
