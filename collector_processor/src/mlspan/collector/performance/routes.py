@@ -1,4 +1,5 @@
-"""HTTP route of the performance processor: ``GET /api/v1/performance``."""
+"""HTTP route of the performance processor: ``GET /api/v1/performance`` (realised and
+estimated metrics per model version and prediction window)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ def register_performance_routes(router: Router, processor: PerformanceProcessor)
         summary="Model performance per version and prediction window, from labelled outcomes",
         description="Accuracy, precision/recall/F1 (per class and macro), ROC AUC, log loss,"
         " Brier score and calibration error for classifiers; MAE, RMSE and R2 for regressors;"
-        " label coverage and the version's validation score. Metrics that cannot be computed"
-        " are null.",
+        " label coverage and the version's validation score; accuracy (and for binary"
+        " classifiers precision/recall/F1) estimated from the predicted probabilities of all"
+        " predictions before their labels, with the reference it is calibrated on. Metrics"
+        " that cannot be computed are null.",
         parameters=(
             Parameter("service", description="Service name; all services when absent"),
             Parameter("model", description="Model name; all models when absent"),
