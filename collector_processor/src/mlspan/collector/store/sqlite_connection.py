@@ -19,11 +19,13 @@ writes those pages to the WAL; 16 KiB pages hold four times the keys of SQLite's
 WAL_CHECKPOINT_PAGES: Final = 4000
 """WAL pages before an automatic checkpoint (about 64 MB at ``PAGE_SIZE``): leaves pages
 rewritten by consecutive batches to be copied back once."""
-WRITER_CACHE_KIB: Final = 262144
-"""Page cache of the writing connection (a ceiling, filled as pages are touched; readers
-keep ``READER_CACHE_KIB``). Edge keys are random, so once the edge index outgrows the
-cache nearly every insert reads a page back: on a store with 2M edges a 256 MiB cache
-halves the CPU per edge insert (~13 -> ~6.7 us) against 16 MiB."""
+WRITER_CACHE_KIB: Final = 16384
+"""Page cache of the writing connection (a ceiling, filled as pages are touched). Since
+run inputs and outputs are indexed by FTS5 segments instead of a B-tree on random edge
+keys, a larger cache buys nothing: ``bench/lineage_query.py``'s store write into a
+2.1M-edge store cost 22.0-22.9 us per ML span with 16 MiB and 21.3-23.0 us with 256 MiB
+(two alternating runs each), while a 256 MiB ceiling let the cache follow the store file
+and the collector's RSS grow with every acknowledged span (``bench/fuzz.py``)."""
 READER_CACHE_KIB: Final = 16384
 """Page cache of each pooled read connection."""
 
