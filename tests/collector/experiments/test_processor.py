@@ -272,3 +272,38 @@ def test_prometheus_families(tmp_path: Path) -> None:
     )
     assert srm == 0
     assert registry.get_sample_value("mlspan_experiment_refused_spans_total") == 0
+
+
+def test_name_vn_arms_resolve_through_the_model_registry(tmp_path: Path) -> None:
+    from mlspan.collector.models.config import ModelsConfig
+    from mlspan.collector.models.processor import create_models_processor
+
+    host = Host(data_dir=tmp_path)
+    models = create_models_processor(ModelsConfig(persist=False), host, None)
+    models.start()
+    arms = (ArmConfig("old", "churn v1"), ArmConfig("new", "churn v2"))
+    declared = ExperimentConfig("by-label", arms, service="churn-api")
+    processor = ExperimentsProcessor(ExperimentsConfig(experiments=(declared,)), host, None, None)
+    processor.start()
+    truth, pred = labelled(15, 400, 0.8)
+    early = outcome_spans(V3, truth, pred, 1)
+    processor.consume(batch_of(early, service="churn-api"))  # type: ignore[arg-type]
+    assert processor.record("by-label").resolved == {}  # type: ignore[union-attr]
+
+    for index, version in enumerate((V3, V4)):  # V3 is fitted first: churn v1
+        fit = span_with(
+            {
+                semconv.OPERATION_NAME: "fit",
+                semconv.MODEL_NAME: "churn",
+                semconv.MODEL_CLASS: "DecisionTreeClassifier",
+                semconv.MODEL_VERSION: version,
+            }
+        )
+        fit.start_time_unix_nano = fit.end_time_unix_nano = (index + 1) * 10**9
+        models.consume(batch_of([fit], service="churn-train"))
+    processor.consume(batch_of(early, service="churn-api"))  # type: ignore[arg-type]
+    record = processor.record("by-label")
+    assert record is not None
+    assert record.resolved == {"old": V3, "new": V4}
+    assert record.totals("old").outcomes == 400
+    models.shutdown()

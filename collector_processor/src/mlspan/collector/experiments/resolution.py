@@ -41,17 +41,22 @@ def resolve(text: str, service: str, lookup: VersionLookup | None) -> str | None
 
 def registry_lookup(registry: Any) -> VersionLookup | None:
     """A lookup over the model registry published in ``host.extras["models"]``
-    (``ModelRegistry.resolve``); None when no registry runs."""
+    (``ModelRegistry.resolve``): the model of that name in the experiment's service, else
+    the only model of that name in any service; None when no registry runs."""
     method = getattr(registry, "resolve", None)
     if not callable(method):
         return None
 
     def lookup(service: str, name: str, number: int) -> str | None:
-        try:
-            found = method(name, f"v{number}", service or None)
-        except (LookupError, ValueError):  # unknown or ambiguous: not resolved yet
-            return None
-        digest = getattr(found, "digest", None)
-        return digest if isinstance(digest, str) and digest else None
+        # the experiment's service is often the serving one, the model's the training one
+        for scope in (service, None) if service else (None,):
+            try:
+                found = method(name, f"v{number}", scope)
+            except (LookupError, ValueError):  # unknown or ambiguous: not resolved yet
+                continue
+            digest = getattr(found, "digest", None)
+            if isinstance(digest, str) and digest:
+                return digest
+        return None
 
     return lookup
