@@ -78,9 +78,11 @@ def page(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tab
 
 
 def printed_ui_url(demo: Demo) -> str:
-    """The UI's URL as the demo prints it (the API's address, where ``/`` is the UI)."""
-    found = re.search(r"http://127\.0\.0\.1:\d+/(?=\s)", demo.output)
-    return found.group(0) if found else demo.url + "/"
+    """The UI's URL as the demo prints it on its first line (the API's address)."""
+    found = re.search(r"http://127\.0\.0\.1:\d+/$", demo.output.splitlines()[0])
+    assert found, demo.output.splitlines()[0]
+    assert found.group(0) == demo.url + "/"
+    return found.group(0)
 
 
 def server_time_ms(url: str) -> float:
