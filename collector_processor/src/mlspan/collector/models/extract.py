@@ -25,6 +25,7 @@ import json
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Final
 
 from mlspan.collector.drift.extract import event_attributes
@@ -73,8 +74,15 @@ def model_name(attributes: Any) -> str:
     return name[:MAX_NAME]
 
 
-def extract(batch: TraceBatch, partial_fit: bool = False) -> Extracted:
-    """Everything in ``batch`` the registry keeps (see the module docstring)."""
+def extract(
+    batch: TraceBatch,
+    partial_fit: bool = False,
+    known: Callable[[str, str, str], bool] = lambda service, name, digest: False,
+) -> Extracted:
+    """Everything in ``batch`` the registry keeps (see the module docstring).
+
+    ``known(service, name, digest)`` says whether a version is registered already: a
+    further fit of it is read no further than its identity and time."""
     found = Extracted()
     fits = FIT_OPERATIONS | {PARTIAL_FIT} if partial_fit else FIT_OPERATIONS
     serving: Counter[tuple[str, str]] = Counter()
@@ -98,7 +106,7 @@ def extract(batch: TraceBatch, partial_fit: bool = False) -> Extracted:
                                 serving_at.get(key, 0), int(span.end_time_unix_nano)
                             )
                     elif operation in fits:
-                        _fit(found, service, span)
+                        _fit(found, service, span, known)
                     elif operation == SCORE:
                         _score(found, service, span)
                     elif operation == COMPONENT:
@@ -133,21 +141,26 @@ def _summaries(span: Any) -> tuple[dict[str, object], ...]:
     )
 
 
-def _fit(found: Extracted, service: str, span: Any) -> None:
+def _fit(found: Extracted, service: str, span: Any, known: Callable[[str, str, str], bool]) -> None:
     attributes = span.attributes
     digest = string_attribute(attributes, attr.MODEL_VERSION) or ""
     if not digest or _role(attributes) not in _USER_ROLES:
         return
+    name = model_name(attributes)
+    start = int(span.start_time_unix_nano)
+    if known(service, name, digest):
+        found.fits.append(refit_record(service, name, digest, start))
+        return
     fit = FitRecord(
         service=service,
-        name=model_name(attributes),
+        name=name,
         digest=digest,
         model_class=string_attribute(attributes, attr.MODEL_CLASS) or "",
         params=string_attribute(attributes, attr.MODEL_PARAMS) or "",
         run_id=bytes(span.span_id).hex(),
         trace_id=bytes(span.trace_id).hex(),
         parent_id=bytes(span.parent_span_id).hex(),
-        start_ns=int(span.start_time_unix_nano),
+        start_ns=start,
         end_ns=int(span.end_time_unix_nano),
         train_digest=string_attribute(attributes, attr.DATASET_DIGEST) or "",
         target_digest=string_attribute(attributes, attr.DATASET_TARGET_DIGEST) or "",
@@ -156,7 +169,7 @@ def _fit(found: Extracted, service: str, span: Any) -> None:
         framework_version=string_attribute(attributes, attr.MODEL_FRAMEWORK_VERSION) or "",
         libraries=string_attribute(attributes, attr.RUNTIME_LIBRARIES) or "",
         search=_search(attributes),
-        summaries=_summaries(span) if span.events else (),
+        summaries=(lambda: _summaries(span)) if span.events else tuple,
     )
     found.fits.append(fit)
     best = _number(attributes, attr.SEARCH_BEST_SCORE)
@@ -166,6 +179,29 @@ def _fit(found: Extracted, service: str, span: Any) -> None:
                 digest, "search", "cv_score", best, None, fit.train_digest, fit.end_ns, service
             )
         )
+
+
+def refit_record(service: str, name: str, digest: str, start_ns: int) -> FitRecord:
+    """A further fit of a registered version: only its identity and time matter."""
+    return FitRecord(
+        service,
+        name,
+        digest,
+        "",
+        "",
+        "",
+        "",
+        "",
+        start_ns,
+        start_ns,
+        "",
+        "",
+        None,
+        None,
+        "",
+        "",
+        "",
+    )
 
 
 def _search(attributes: Any) -> str:

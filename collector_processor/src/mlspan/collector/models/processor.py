@@ -66,7 +66,7 @@ class ModelsProcessor:
         """Register what the batch says about model versions, then pass it on."""
         try:
             if self._store is not None:
-                self.registry.observe(extract(batch, self.config.partial_fit))
+                self.registry.observe(extract(batch, self.config.partial_fit, self.registry.known))
         except Exception:
             logger.exception("models: processing a batch failed")
         if self._next is not None:

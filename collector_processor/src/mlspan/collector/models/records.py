@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -47,8 +48,9 @@ class FitRecord:
     libraries: str
     search: str
     """``mlspan.search.results`` of a search's fit ("" otherwise)."""
-    summaries: tuple[dict[str, object], ...] = ()
-    """The fit's ``mlspan.feature.summary`` events as plain attribute dicts."""
+    summaries: Callable[[], tuple[dict[str, object], ...]] = tuple
+    """Reads the fit's ``mlspan.feature.summary`` events as plain attribute dicts; called
+    only for a new version, while the batch is being processed."""
 
 
 @dataclass(frozen=True)

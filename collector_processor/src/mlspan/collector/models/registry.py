@@ -85,6 +85,11 @@ class ModelRegistry:
             for digest, row in serving:
                 self._serving.setdefault(digest, {})[row.service] = row
 
+    def known(self, service: str, name: str, digest: str) -> bool:
+        """Whether ``digest`` is a registered version of ``(service, name)``."""
+        with self._lock:
+            return digest in self._models.get((service, name), {})
+
     def _index(self, ref: VersionRef) -> None:
         self._models.setdefault((ref.service, ref.name), {})[ref.digest] = ref.sequence
         self._by_digest.setdefault(ref.digest, []).append(ref)
@@ -196,7 +201,7 @@ class ModelRegistry:
             if ref is None:
                 continue
             if new:
-                versions.append((ref, fit, self._bounded(fit.summaries)))
+                versions.append((ref, fit, self._bounded(fit.summaries())))
             else:
                 refits.append((ref, fit.start_ns))
         metrics = []
