@@ -303,3 +303,55 @@ def test_bad_limits_are_refused_at_start_up(limits: dict[str, object], message: 
     with pytest.raises(ConfigError, match=r"api\.limits") as raised:
         parse_config(document, default_factories())
     assert message in str(raised.value)
+
+
+def test_an_answer_the_client_does_not_read_is_cut_at_the_write_deadline() -> None:
+    router = Router()
+    big = b"[" + b"1," * (16 << 20) + b"1]"  # 32 MiB: far past the socket buffers
+    router.add("GET", "/big", lambda _r: Response(200, big), summary="a large answer")
+    server = ApiServer("127.0.0.1", 0, router, limits=ApiLimits(write_timeout=1.0))
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(3.0)  # never reading while the deadline passes
+            received = 0
+            began = time.monotonic()
+            try:
+                while chunk := sock.recv(1 << 20):
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+        assert received < len(big)  # cut, not delivered
+        assert time.monotonic() - began < 10
+        assert get(server.port)[0] == 404  # and the server serves on
+    finally:
+        server.shutdown()
+
+
+def test_large_answers_are_gzipped_for_clients_that_accept_it(serve: type[ApiServer]) -> None:
+    import gzip
+
+    router = Router()
+    router.add("GET", "/doc", lambda _r: Response.json({"x": "a" * 10_000}), summary="doc")
+    router.add("GET", "/small", lambda _r: Response.json({"x": 1}), summary="small")
+    server = ApiServer("127.0.0.1", 0, router)
+    server.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", "/doc", headers={"Accept-Encoding": "gzip"})
+        response = connection.getresponse()
+        body = response.read()
+        assert response.getheader("Content-Encoding") == "gzip" and len(body) < 1000
+        assert json.loads(gzip.decompress(body)) == {"x": "a" * 10_000}
+        connection.request("GET", "/small", headers={"Accept-Encoding": "gzip"})
+        response = connection.getresponse()
+        assert response.getheader("Content-Encoding") is None
+        assert json.loads(response.read()) == {"x": 1}
+        connection.request("GET", "/doc")
+        response = connection.getresponse()
+        assert response.getheader("Content-Encoding") is None
+        assert len(response.read()) > 10_000
+        connection.close()
+    finally:
+        server.shutdown()

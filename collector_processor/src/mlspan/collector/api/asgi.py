@@ -3,14 +3,13 @@
 Every request goes to the router (``Router.dispatch``, run in Starlette's worker-thread
 pool because handlers query the store synchronously), with the target as the client
 sent it: path parameters are single percent-encoded segments (``file:data%2Fx.csv``),
-which routing on the decoded path would split. Middleware: a write deadline (a client
-that does not read its answer is cut after ``write_timeout``) and gzip for clients that
-accept it.
+which routing on the decoded path would split. Middleware: gzip for clients that accept
+it. (The bounds on connections, reads and writes are the connection gate's,
+``api.gate``.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -72,43 +71,11 @@ class RouterEndpoint:
         await send({"type": "http.response.body", "body": response.body})
 
 
-class WriteDeadline:
-    """Cuts an answer not sent within ``seconds`` of its start (a client that stops
-    reading holds nothing past the deadline)."""
-
-    def __init__(self, app: AsgiApp, seconds: float) -> None:
-        self._app = app
-        self._seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app with every send bounded by the answer's deadline."""
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        loop = asyncio.get_running_loop()
-        deadline: list[float] = []
-
-        async def bounded(message: Message) -> None:
-            if not deadline:
-                deadline.append(loop.time() + self._seconds)
-            await asyncio.wait_for(send(message), max(deadline[0] - loop.time(), 0.0))
-
-        try:
-            await self._app(scope, receive, bounded)
-        except TimeoutError:
-            logger.info(
-                "answer to %s not sent within %.0f s; connection cut",
-                scope.get("client"),
-                self._seconds,
-            )
-
-
-def build_app(router: Router, write_timeout: float) -> Starlette:
+def build_app(router: Router) -> Starlette:
     """The Starlette application serving ``router``."""
     return Starlette(
         routes=[Mount("", app=RouterEndpoint(router))],
         middleware=[
-            Middleware(WriteDeadline, seconds=write_timeout),
-            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL),
+            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
         ],
     )

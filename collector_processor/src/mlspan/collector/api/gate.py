@@ -8,6 +8,8 @@ socket and uvicorn's ``HttpToolsProtocol`` and adds:
 
 * a connection cap: one connection more than ``max_connections`` is answered 503 with
   ``Retry-After`` and closed before any parsing;
+* a write deadline: answer bytes the client leaves unread (the transport's buffer above
+  its high-water mark) for ``write_timeout`` abort the connection;
 * per-phase deadlines that a client trickling bytes cannot stretch (slowloris): the
   head must be in ``read_header_timeout`` after the connection opened or the request's
   first byte came, the body ``read_timeout`` after the head; a late request gets 408;
@@ -140,6 +142,7 @@ class ConnectionGate(asyncio.Protocol):
         self._buffer = bytearray()
         self._body_left = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
         self._served = False
         self._forwarded = 0
         self._swallow_left = 0
@@ -185,6 +188,9 @@ class ConnectionGate(asyncio.Protocol):
         """Forget the connection and tell uvicorn's protocol."""
         self._phase = _Phase.CLOSED
         self._cancel_timer()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
         self._settings.refusing.discard(self)
         if self._served:
             self._served = False
@@ -192,14 +198,27 @@ class ConnectionGate(asyncio.Protocol):
             self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        """Flow control, for uvicorn's protocol."""
+        """The client stopped reading: its answer must drain before the write deadline."""
+        if self._write_timer is None:
+            self._write_timer = self._loop.call_later(
+                self._limits.write_timeout, self._write_expired
+            )
         if self._served:
             self._inner.pause_writing()
 
     def resume_writing(self) -> None:
-        """Flow control, for uvicorn's protocol."""
+        """The answer drains again."""
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
         if self._served:
             self._inner.resume_writing()
+
+    def _write_expired(self) -> None:
+        self._write_timer = None
+        if self._transport is not None:
+            logger.info("an answer was left unread past the write deadline; connection cut")
+            self._transport.abort()
 
     def _answering(self) -> bool:
         """Whether uvicorn is still answering a request of this connection."""

@@ -1,7 +1,7 @@
 """``api.limits``: the bounds that keep one client from holding the query API.
 
 The API caps how many connections are served at once and how long each phase of a
-request may take (``api.gate``; the write deadline in ``api.asgi``); a client trickling
+request may take (``api.gate``); a client trickling
 its request one byte at a time (slowloris) is cut when the phase's deadline passes,
 however steadily it sends.
 """

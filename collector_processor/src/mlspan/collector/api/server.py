@@ -3,10 +3,10 @@
 ``ApiServer`` binds its socket itself (loopback by default; port 0 picks a free one,
 known as soon as ``start()`` returns), then runs uvicorn's event loop in a daemon thread
 between ``start()`` and ``shutdown()``, so the collector (and a test) embeds it. The
-bounds of ``ApiLimits`` hold at two places: each connection's ``api.gate`` (connection
-cap with 503 and ``Retry-After``, head and body deadlines, head checks, access rules,
-body cap) and the app's write deadline (``api.asgi``); uvicorn's keep-alive timeout is
-the idle timeout. TLS (``tls``) uses the context of ``security.tls``.
+bounds of ``ApiLimits`` hold in each connection's ``api.gate`` (connection cap with 503
+and ``Retry-After``, head, body and write deadlines, head checks, access rules, body
+cap); uvicorn's keep-alive timeout is the idle timeout. TLS (``tls``) uses the context
+of ``security.tls``.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class ApiServer:
             sock = _bind(self._host, self._requested_port, self._limits.backlog)
             settings = GateSettings(self._limits, self._access)
             config = uvicorn.Config(
-                build_app(self._router, self._limits.write_timeout),
+                build_app(self._router),
                 http=cast(Any, functools.partial(ConnectionGate, settings)),
                 ws="none",
                 lifespan="off",
