@@ -43,7 +43,11 @@ class LineagePages(Pages):
         ref = (request.params.get("ref") or "").strip()
         if ref:
             found = resolve(self.sources.queries.store, ref)
-            target = found.run.run_id if found.run else found.artifact.artifact_id  # type: ignore[union-attr]
+            target = ref
+            if found.run is not None:
+                target = found.run.run_id
+            elif found.artifact is not None:
+                target = found.artifact.artifact_id
             location = f"/ui/lineage/{segment(target)}?direction={self._direction(request)}"
             return Response(303, b"", "text/plain", (("Location", location),))
         flags = self.sources.queries.flags()["flags"]
