@@ -6,10 +6,10 @@ in the data folder with their per-arm totals, so a restart continues where it st
 (a configured experiment whose declaration changed starts over). Each batch is scanned
 (``extract``) only while some experiment is held; outcomes and predictions are
 attributed to arms (``attribution``), every experiment that got outcomes is looked at
-(``looks``) and saved, and its results are handed to the alerting component. The
-processor publishes itself as ``host.extras["experiments"]``, registers its query
-routes and Prometheus families, and passes batches on unchanged; nothing here raises
-into ingest.
+(``looks``) and saved, and the results of every experiment the batch changed are handed
+to the alerting component. The processor publishes itself as
+``host.extras["experiments"]``, registers its query routes and Prometheus families, and
+passes batches on unchanged; nothing here raises into ingest.
 """
 
 from __future__ import annotations
@@ -125,7 +125,6 @@ class ExperimentsProcessor:
             return
         now = self._clock()
         changed: list[ExperimentRecord] = []
-        looked: list[ExperimentRecord] = []
         with self._lock:
             self._resolve_all()
             for name, record in list(self._records.items()):
@@ -134,12 +133,11 @@ class ExperimentsProcessor:
                     continue
                 if added:
                     updated = look(updated, now)
-                    looked.append(updated)
                 self._records[name] = updated
                 changed.append(updated)
             if self._store is not None and changed:  # under the lock: saves stay in order
                 self._store.save(changed)
-        self._notify(looked)
+        self._notify(changed)  # new predictions alone can change the split check
 
     def _resolve_all(self) -> None:
         """Resolve the arms not resolved yet (under the lock)."""
