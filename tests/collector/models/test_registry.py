@@ -129,3 +129,31 @@ def test_config_rejects_bad_caps() -> None:
         ModelsConfig(max_models=0).validate()
     with pytest.raises(ConfigError, match="serving_flush_seconds"):
         ModelsConfig(serving_flush_seconds=0).validate()
+
+
+def test_summaries_of_a_wide_fit_are_joined_and_bounded(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from mlspan.collector.models.records import SummaryRecord
+    from mlspan.semconv import attributes as attr
+
+    def summary(name: str, sketch: str = "") -> dict[str, object]:
+        event: dict[str, object] = {attr.FEATURE_NAME: name, attr.FEATURE_ORIGIN: "input"}
+        if sketch:
+            event[attr.SUMMARY_SKETCH] = sketch
+        return event
+
+    found = registry(tmp_path / "m.sqlite", max_summary_bytes=400)
+    first = replace(fit("aa" * 16), summaries=lambda: (summary("f0"),))
+    found.observe(Extracted(fits=[first]))
+    more = SummaryRecord(first.digest, (summary("f0"), summary("f1"), summary("f2")))
+    found.observe(Extracted(summaries=[more]))
+    (row,) = found.versions("svc", "churn")
+    import json
+
+    assert [s[attr.FEATURE_NAME] for s in json.loads(row.summaries)] == ["f0", "f1", "f2"]
+    wide = replace(fit("bb" * 16), summaries=lambda: (summary("g", "A" * 1000),))
+    found.observe(Extracted(fits=[wide]))
+    rows = found.versions("svc", "churn")
+    assert json.loads(rows[1].summaries) == [summary("g")]  # sketch dropped past the cap
+    assert found.refusals()["summaries"] == 1
