@@ -3,6 +3,7 @@ of every prediction per model version and window, before any label, with no row 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -92,3 +93,29 @@ def test_predictions_spans_are_sent_on_the_emit_schedule(tmp_path: Path) -> None
         while not _predictions(exporter.get_finished_spans()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(_predictions(exporter.get_finished_spans())) == 1  # before any flush
+
+
+def test_the_users_predict_proba_span_carries_the_binned_probabilities() -> None:
+    from mlspan.instrumentation import instrument, uninstrument
+    from tests.instrumentation.outcome_spans import provider_and_exporter
+
+    _, x = _model()
+    provider, exporter = provider_and_exporter()
+    instrument(tracer_provider=provider)
+    try:
+        fitted = LogisticRegression().fit(x[:500], (x[:500, 0] > 0).astype(int))
+        proba = fitted.predict_proba(x)
+        fitted.predict(x)
+    finally:
+        uninstrument()
+    spans = {span.name: dict(span.attributes or {}) for span in exporter.get_finished_spans()}
+    traced = spans["predict_proba LogisticRegression"]
+    start = traced[PERFORMANCE_WINDOW_START]
+    assert isinstance(start, int) and start % HOUR == 0 and start <= time.time() < start + HOUR
+    document = json.loads(str(traced[PERFORMANCE_PREDICTED]))
+    expected = predicted_scores(proba, fitted.classes_).to_json()
+    assert document["rows"] == len(x)
+    assert [r for r, _ in document["top"]] == [r for r, _ in expected["top"]]  # type: ignore[attr-defined]
+    assert [s for _, s in document["top"]] == pytest.approx([s for _, s in expected["top"]])  # type: ignore[attr-defined]
+    assert PERFORMANCE_PREDICTED not in spans["predict LogisticRegression"]
+    assert PERFORMANCE_PREDICTED not in spans["fit LogisticRegression"]

@@ -35,6 +35,7 @@ from mlspan.instrumentation.model_version import (
 )
 from mlspan.instrumentation.online import ModelKey, OnlineAccumulator, RootSpanPacer
 from mlspan.instrumentation.options import InstrumentationOptions
+from mlspan.instrumentation.outcomes_traced import predicted_attributes
 from mlspan.instrumentation.roles import EVALUATIONS, RoleBook, library_caller, role_of
 from mlspan.instrumentation.search_results import evaluation_attributes, search_attributes
 from mlspan.instrumentation.sklearn_methods import (
@@ -430,6 +431,8 @@ class SklearnRecorder:
                 summaries += self._summaries.summarize(
                     result, output_digest, FeatureOrigin.PREDICTION, "prediction"
                 )
+                if method == "predict_proba":  # binned probabilities: estimated performance
+                    span.set_attributes(predicted_attributes(instance, result))
         if method == "score":
             span.set_attributes(score_attributes(instance, result, record.rows))
         span.set_attribute(IO_OUTPUTS, outputs)

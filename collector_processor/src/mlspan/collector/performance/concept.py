@@ -3,73 +3,83 @@
 The collector never sees per-row outcomes, only, per model version and prediction-time
 window, how many labelled predictions there were and what their errors add up to (the
 confusion matrix's off-diagonal for a classifier, the absolute and squared error sums
-for a regressor). ``ConceptDriftDetector`` works on exactly that, in the spirit of ADWIN
-run on windows instead of rows: it keeps the recent windows in order of prediction time
-and, each time a window is updated (a *look*), compares the most recent ``r`` windows
-with everything before them for a fixed, geometric set of ``r`` (1, 2, 3, 4, 6, 8, ...).
+for a regressor). ``ConceptDriftDetector`` is ADWIN run on those window sums instead of
+rows: the windows, in order of prediction time, are the rows of an exponential
+histogram (at most ``per_level`` buckets of each size, the two oldest of a fuller size
+merged into one of the next, as ADWIN keeps its own), so the state is O(log n) buckets
+of (count, error sum, squared-error sum). Each time a window is updated (a *look*) every
+bucket boundary is tested: the labels after it against those before it.
 
 The test of one split is the signed square root of the binomial likelihood-ratio
 statistic for a classifier's error rate (much closer to normal in the tails than the
 Wald z of a two-proportion test when errors are few), and Welch's z on the mean absolute
-error for a regressor (its variance comes from the squared-error sum). A split alarms
-when the statistic exceeds the two-sided normal quantile at ``alpha / (2 * splits)``:
-with the Bonferroni correction over the splits tested, the probability that one look on
-a stationary stream raises a false alarm is at most ``alpha`` (up to the normal
-approximation, kept honest by ``min_labels`` per side), so a stream cut into windows of
-``w`` labels sees at most ``alpha * 1e6 / w`` false alarms per million labelled
-predictions. Successive looks share most of their data, so the realised rate is far
-below that bound (``bench/concept_drift.py`` measures both).
+error for a regressor (its variance comes from the squared-error sum). Where ADWIN cuts
+on a Hoeffding-Bernstein bound, a split here alarms when its statistic passes
+``ThresholdProfile.at(n)`` for the ``n`` labels after it (``concept_thresholds`` says
+why the bar has its shape). One look at a stationary stream alarms with probability at
+most ``last_look_bound`` (Bonferroni over the boundaries tested, normal approximation);
+the realised rate per million labelled predictions, far below that, is measured by
+``bench/concept_drift.py`` beside river's ADWIN on the same streams.
 
-After an alarm the windows before the change are dropped, as ADWIN drops its old
-sub-window: the detector then watches the new regime. Its state is a bounded list of
-windows (``max_windows``; the oldest are merged pairwise past it) and persists with
-``to_dict`` / ``from_dict``.
+After an alarm the buckets before the change are dropped, as ADWIN drops its old
+sub-window: the detector then watches the new regime. The state persists with
+``to_dict`` / ``from_dict`` (version 2); a version-1 state, from the earlier detector
+(single windows, one fixed ``alpha`` per look), loads with its windows compressed into
+buckets, its counters and the default bars.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from statistics import NormalDist
 from typing import Any, Final
 
+from mlspan.collector.performance.concept_thresholds import (
+    ThresholdProfile,
+    tail_probability,
+)
 from mlspan.semconv.values import PerformanceTask
 from mlspan.summaries.performance import PerformanceSummary
 
-DEFAULT_ALPHA: Final = 1e-5
-"""Default bound on the false-alarm probability of one look at a stationary stream."""
 DEFAULT_MIN_LABELS: Final = 100
 """Labels each side of a split needs before it is tested."""
 DEFAULT_MAX_WINDOWS: Final = 256
-"""Windows kept; the oldest are merged past it."""
-_STATE_VERSION: Final = 1
-
-
-def recent_sizes(max_windows: int) -> tuple[int, ...]:
-    """The numbers of most recent windows compared with the rest: 1, 2, 3, 4, 6, 8, 11,
-    16, 23, ... (about sqrt(2) apart), below ``max_windows``."""
-    sizes: list[int] = []
-    size = 1.0
-    while round(size) < max_windows:
-        if not sizes or round(size) > sizes[-1]:
-            sizes.append(round(size))
-        size *= math.sqrt(2.0)
-    return tuple(sizes)
+"""Buckets kept whatever their levels; the oldest are merged past it (with
+``per_level`` 5 that takes about 2 ** 50 windows)."""
+DEFAULT_PER_LEVEL: Final = 5
+"""Buckets of each level kept before the two oldest merge (ADWIN's ``max_buckets``)."""
+_STATE_VERSION: Final = 2
+_OLD_STATE_VERSION: Final = 1
 
 
 @dataclass(frozen=True)
 class WindowErrors:
-    """What one prediction-time window's labelled predictions add up to.
+    """What one bucket of consecutive prediction-time windows' labelled predictions add
+    up to.
 
     ``errors`` sums the per-row error (1 for a misclassified row, the absolute error for
-    a regressor) and ``squares`` its square (equal to ``errors`` for a classifier).
+    a regressor) and ``squares`` its square (equal to ``errors`` for a classifier);
+    ``start`` is the first window's start and ``level`` says the bucket holds about
+    ``2 ** level`` windows (0: one window, which late labels still add to).
     """
 
     start: float
     count: int
     errors: float
     squares: float
+    level: int = 0
+
+    def plus(self, other: WindowErrors, level: int | None = None) -> WindowErrors:
+        """This bucket with ``other``'s sums added (at ``level``, default this one's)."""
+        return WindowErrors(
+            self.start,
+            self.count + other.count,
+            self.errors + other.errors,
+            self.squares + other.squares,
+            self.level if level is None else level,
+        )
 
 
 def errors_of(summary: PerformanceSummary) -> tuple[int, float, float]:
@@ -94,9 +104,9 @@ class ConceptDriftDecision:
     ``before`` and ``after`` are the error rates (classifier) or mean absolute errors
     (regressor) of the windows before the change and from ``since`` (the start of the
     first window after it, Unix seconds) on; ``statistic`` is the standardised
-    difference of the strongest split and ``threshold`` the bound it had to pass. With
-    no drift, the fields describe the strongest split tested (``since`` is None when no
-    split had enough labels).
+    difference of the split and ``threshold`` the bar the tested split had to pass. With
+    no drift, the fields describe the split closest to its bar (largest ratio of
+    statistic to bar; ``since`` is None when no split had enough labels).
     """
 
     drift: bool
@@ -146,24 +156,24 @@ class ConceptDriftDetector:
         self,
         task: PerformanceTask = PerformanceTask.CLASSIFIER,
         *,
-        alpha: float = DEFAULT_ALPHA,
+        profile: ThresholdProfile | None = None,
         min_labels: int = DEFAULT_MIN_LABELS,
         max_windows: int = DEFAULT_MAX_WINDOWS,
+        per_level: int = DEFAULT_PER_LEVEL,
     ) -> None:
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha {alpha} is not in (0, 1)")
-        if min_labels < 1 or max_windows < 2:
-            raise ValueError("min_labels must be >= 1 and max_windows >= 2")
+        if min_labels < 1 or max_windows < 2 or per_level < 2:
+            raise ValueError("min_labels must be >= 1, max_windows and per_level >= 2")
         self.task = task
-        self.alpha = alpha
+        self.profile = ThresholdProfile() if profile is None else profile
         self.min_labels = min_labels
         self.max_windows = max_windows
-        self.sizes = recent_sizes(max_windows)
-        self.threshold = NormalDist().inv_cdf(1.0 - alpha / (2 * len(self.sizes)))
+        self.per_level = per_level
         self.windows: list[WindowErrors] = []
         self.floor: float | None = None
         self.looks = 0
         self.alarms = 0
+        self.last_look_bound = 0.0
+        """The Bonferroni bound on the false-alarm probability of the latest look."""
 
     def update_summary(self, start: float, summary: PerformanceSummary) -> ConceptDriftDecision:
         """``update`` with the counts of a performance summary of the window at ``start``."""
@@ -182,70 +192,84 @@ class ConceptDriftDetector:
         return self.test()
 
     def _add(self, window: WindowErrors) -> None:
+        """Put one window's labels in its bucket: a single window's own (new or existing),
+        or the merged bucket whose span (up to the next bucket's start) covers it; a
+        window older than every bucket joins the oldest merged one. Then compress."""
         windows = self.windows
         index = len(windows)
         while index and windows[index - 1].start > window.start:
             index -= 1
-        if index and windows[index - 1].start == window.start:
-            old = windows[index - 1]
-            windows[index - 1] = WindowErrors(
-                old.start,
-                old.count + window.count,
-                old.errors + window.errors,
-                old.squares + window.squares,
-            )
+        if index and (windows[index - 1].start == window.start or windows[index - 1].level > 0):
+            windows[index - 1] = windows[index - 1].plus(window)
+        elif index == 0 and windows and windows[0].level > 0:
+            windows[0] = replace(windows[0].plus(window), start=window.start)
         else:
             windows.insert(index, window)
+        self._compress()
+
+    def _compress(self) -> None:
+        """Exponential-histogram compression, as ADWIN's: at most ``per_level`` buckets of
+        each level; the two oldest of a fuller level merge into one of the next level.
+        Split points far back are then sparse and stay put from look to look, which is
+        what keeps the false alarms of a look at every boundary low. ``max_windows``
+        bounds the buckets whatever the levels."""
+        windows = self.windows
+        level = 0
+        while True:
+            same = [i for i, w in enumerate(windows) if w.level == level]
+            if not same:
+                break
+            if len(same) > self.per_level:
+                older, newer = same[0], same[1]
+                if newer == older + 1:
+                    windows[older : newer + 1] = [windows[older].plus(windows[newer], level + 1)]
+                    continue
+            level += 1
         while len(windows) > self.max_windows:
             first, second = windows[0], windows[1]
-            windows[:2] = [
-                WindowErrors(
-                    first.start,
-                    first.count + second.count,
-                    first.errors + second.errors,
-                    first.squares + second.squares,
-                )
-            ]
+            windows[:2] = [first.plus(second, max(first.level, second.level) + 1)]
 
     def test(self) -> ConceptDriftDecision:
-        """One look: the strongest split of the recent windows against the older ones."""
+        """One look: every tested split of the recent windows against the older ones;
+        the decision describes the split closest to (or furthest past) its bar."""
         self.looks += 1
         windows = self.windows
         best: ConceptDriftDecision | None = None
+        best_ratio = -1.0
+        bound = 0.0
         total_n = sum(w.count for w in windows)
         total_e = sum(w.errors for w in windows)
         total_s = sum(w.squares for w in windows)
         right_n, right_e, right_s = 0, 0.0, 0.0
-        taken = 0
-        for size in self.sizes:
-            if size >= len(windows):
-                break
-            while taken < size:
-                window = windows[len(windows) - 1 - taken]
-                right_n += window.count
-                right_e += window.errors
-                right_s += window.squares
-                taken += 1
+        for size in range(1, len(windows)):
+            window = windows[len(windows) - size]
+            right_n += window.count
+            right_e += window.errors
+            right_s += window.squares
             left_n = total_n - right_n
             if right_n < self.min_labels or left_n < self.min_labels:
                 continue
             left_e, left_s = total_e - right_e, total_s - right_s
             statistic = self._statistic(left_n, left_e, left_s, right_n, right_e, right_s)
-            if best is None or abs(statistic) > abs(best.statistic):
+            threshold = self.profile.at(right_n)
+            bound += tail_probability(threshold)
+            if abs(statistic) / threshold > best_ratio:
+                best_ratio = abs(statistic) / threshold
                 best = ConceptDriftDecision(
-                    drift=abs(statistic) > self.threshold,
+                    drift=abs(statistic) > threshold,
                     task=self.task,
                     before=left_e / left_n,
                     after=right_e / right_n,
-                    since=windows[len(windows) - size].start,
+                    since=window.start,
                     labels_before=left_n,
                     labels_after=right_n,
                     statistic=statistic,
-                    threshold=self.threshold,
+                    threshold=threshold,
                 )
+        self.last_look_bound = min(bound, 1.0)
         if best is None:
             return ConceptDriftDecision(
-                False, self.task, math.nan, math.nan, None, 0, 0, 0.0, self.threshold
+                False, self.task, math.nan, math.nan, None, 0, 0, 0.0, math.nan
             )
         if best.drift:
             self.alarms += 1
@@ -256,9 +280,10 @@ class ConceptDriftDetector:
         return best
 
     def _locate(self, alarm: ConceptDriftDecision) -> ConceptDriftDecision:
-        """The alarm with the change placed at the strongest split over every window
-        boundary (in the alarm's direction), not only the tested geometric ones: the
-        decision stays the tested one, only when and how much get sharper."""
+        """The alarm with the change placed at the bucket boundary of the largest
+        statistic in the alarm's direction (the alarm itself is the split furthest past
+        its bar, which on a long recent part is often a later one): the decision and its
+        bar stay the alarming split's, only when and how much get sharper."""
         windows = self.windows
         best = alarm
         total_n = sum(w.count for w in windows)
@@ -305,42 +330,63 @@ class ConceptDriftDetector:
         return {
             "version": _STATE_VERSION,
             "task": self.task.value,
-            "alpha": self.alpha,
+            "profile": self.profile.to_dict(),
             "min_labels": self.min_labels,
             "max_windows": self.max_windows,
+            "per_level": self.per_level,
             "floor": self.floor,
             "looks": self.looks,
             "alarms": self.alarms,
-            "windows": [[w.start, w.count, w.errors, w.squares] for w in self.windows],
+            "windows": [[w.start, w.count, w.errors, w.squares, w.level] for w in self.windows],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConceptDriftDetector:
-        """A detector restored from ``to_dict``; raises ``ValueError`` on other input."""
+        """A detector restored from ``to_dict``; raises ``ValueError`` on other input.
+
+        A version-1 state (one fixed ``alpha`` per look, never configurable from the
+        collector's settings, and up to ``max_windows`` single windows) keeps its
+        windows, floor and counters, takes the default profile and ``per_level`` and is
+        compressed into buckets: the alarms it raised stand, the next look uses the new
+        bars."""
         try:
-            if data["version"] != _STATE_VERSION:
-                raise ValueError(f"unknown detector state version {data['version']!r}")
+            version = data["version"]
+            if version not in (_STATE_VERSION, _OLD_STATE_VERSION):
+                raise ValueError(f"unknown detector state version {version!r}")
+            if version == _OLD_STATE_VERSION:
+                float(data["alpha"])  # present and numeric in a genuine version-1 state
+                profile = ThresholdProfile()
+            else:
+                profile = ThresholdProfile.from_dict(data["profile"])
             detector = cls(
                 PerformanceTask(data["task"]),
-                alpha=float(data["alpha"]),
+                profile=profile,
                 min_labels=int(data["min_labels"]),
                 max_windows=int(data["max_windows"]),
+                per_level=int(data["per_level"])
+                if version == _STATE_VERSION
+                else DEFAULT_PER_LEVEL,
             )
             floor = data["floor"]
             detector.floor = None if floor is None else float(floor)
             detector.looks = int(data["looks"])
             detector.alarms = int(data["alarms"])
             windows = [
-                WindowErrors(float(s), int(n), float(e), float(q)) for s, n, e, q in data["windows"]
+                WindowErrors(float(row[0]), int(row[1]), float(row[2]), float(row[3]), int(level))
+                for row in data["windows"]
+                for level in [row[4] if version == _STATE_VERSION else 0]
             ]
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, IndexError) as error:
             raise ValueError(f"not a concept-drift detector state: {error}") from error
         if len(windows) > detector.max_windows or any(
-            w.count < 0 or not (math.isfinite(w.errors) and math.isfinite(w.squares))
+            w.count < 0 or w.level < 0 or not (math.isfinite(w.errors) and math.isfinite(w.squares))
             for w in windows
         ):
             raise ValueError("concept-drift detector state has invalid windows")
         detector.windows = sorted(windows, key=lambda w: w.start)
+        if any(a.level < b.level for a, b in itertools.pairwise(detector.windows)):
+            raise ValueError("concept-drift detector state has buckets out of order")
+        detector._compress()
         return detector
 
 

@@ -12,6 +12,10 @@ predictions, sent by the application before any label arrives) gets an estimate 
    ``min_rows`` such predictions (the first production labels define "normal");
 3. else no reference: the probabilities are taken as calibrated.
 
+The probabilities come from the prediction log's ``predictions`` spans or, for a
+version that sends none, from its instrumented ``predict_proba`` calls (``with_traced``:
+windows by the time of the call).
+
 The estimate covers every prediction of the window; the realised metrics cover its
 labelled ones. For a binary classifier the estimate has ``accuracy``,
 ``precision_macro``, ``recall_macro`` and ``f1_macro`` (the expected confusion matrix
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from mlspan.collector.performance.estimate import (
@@ -33,6 +37,7 @@ from mlspan.collector.performance.estimate import (
     expected_binary_from_bins,
 )
 from mlspan.collector.performance.state import Window
+from mlspan.semconv.values import PerformanceTask
 from mlspan.summaries.performance import Bin, PerformanceSummary, ProbabilitySums
 from mlspan.summaries.performance_predicted import Pair, PredictedScores
 
@@ -119,6 +124,27 @@ def merged_predicted(windows: Sequence[Window]) -> PredictedScores | None:
         if predicted is not None:
             total = predicted if total is None else total.merge(predicted)
     return total
+
+
+def with_traced(
+    windows: Sequence[Window], traced: Sequence[tuple[float, float, PredictedScores]]
+) -> list[Window]:
+    """``windows`` with the binned probabilities of instrumented ``predict_proba`` calls
+    as their ``predicted`` (windows only those calls saw are added, with no label); for
+    versions whose windows hold no ``predictions`` span's."""
+    by_start = {window.start: window for window in windows}
+    for start, end, scores in traced:
+        held = by_start.get(start)
+        if held is None:
+            labels = tuple(sorted(scores.classes))
+            empty = tuple((0,) * len(labels) for _ in labels)
+            summary = PerformanceSummary(
+                PerformanceTask.CLASSIFIER, 0, labels=labels, confusion=empty, predicted=scores
+            )
+            by_start[start] = Window(start, end, summary, None, 0.0, 0)
+        elif held.summary.task is PerformanceTask.CLASSIFIER:
+            by_start[start] = replace(held, summary=replace(held.summary, predicted=scores))
+    return [by_start[start] for start in sorted(by_start)]
 
 
 def finite(metrics: dict[str, float]) -> dict[str, float]:

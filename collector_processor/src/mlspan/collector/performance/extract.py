@@ -4,11 +4,14 @@ A span is a performance span when it carries ``mlspan.performance.task``; only t
 its attributes read, and the summary is rebuilt by the shared checked decoder
 (``decode_performance``), which refuses anything malformed before a sketch byte reaches
 DataSketches. A span with ``mlspan.search.best_score`` and a model version gives that
-version's validation score (the refit metric of the search that produced it).
+version's validation score (the refit metric of the search that produced it). Any
+other span with ``mlspan.performance.predicted`` (an instrumented ``predict_proba`` call)
+gives the binned probabilities of its predictions (``TracedScores``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterator
@@ -18,8 +21,14 @@ from typing import Any
 from mlspan.collector.pdata import TraceBatch, plain_attributes, string_attribute
 from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.semconv import attributes as attr
-from mlspan.summaries.performance import PerformanceSummary
-from mlspan.summaries.performance_codec import PerformanceDecodeError, decode_performance
+from mlspan.summaries.performance import MAX_CLASSES_LIMIT, PerformanceSummary
+from mlspan.summaries.performance_codec import (
+    MAX_TEXT,
+    PerformanceDecodeError,
+    decode_performance,
+    predicted_of,
+)
+from mlspan.summaries.performance_predicted import PredictedScores
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +66,25 @@ class ValidationScore:
     score: float
 
 
+@dataclass(frozen=True)
+class TracedScores:
+    """The binned probabilities of one instrumented ``predict_proba`` call."""
+
+    key: ModelKey
+    start: float
+    end: float
+    predicted: PredictedScores
+
+
 class BadPerformanceSpan(ValueError):
     """A performance span whose identity or window is unusable."""
 
 
 def extract(
     batch: TraceBatch, max_window_seconds: float, bad: list[str]
-) -> Iterator[WindowRecord | ValidationScore]:
-    """Every performance summary and validation score in ``batch``; the reason of each
-    refused span is appended to ``bad``."""
+) -> Iterator[WindowRecord | ValidationScore | TracedScores]:
+    """Every performance summary, validation score and traced probability summary in
+    ``batch``; the reason of each refused span is appended to ``bad``."""
     for resource in batch.view.resource_spans:
         service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
         for scope in resource.scope_spans:
@@ -74,6 +93,11 @@ def extract(
                 if attr.PERFORMANCE_TASK in attributes:
                     try:
                         yield _window(service, span, batch, max_window_seconds)
+                    except (PerformanceDecodeError, BadPerformanceSpan) as exc:
+                        bad.append(str(exc)[:200])
+                elif attr.PERFORMANCE_PREDICTED in attributes:
+                    try:
+                        yield _traced(service, span, max_window_seconds)
                     except (PerformanceDecodeError, BadPerformanceSpan) as exc:
                         bad.append(str(exc)[:200])
                 elif attr.SEARCH_BEST_SCORE in attributes:
@@ -109,6 +133,27 @@ def _window(service: str, span: Any, batch: TraceBatch, max_window_seconds: floa
     time = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else batch.received_at
     operation = string_attribute(span.attributes, attr.OPERATION_NAME) or ""
     return WindowRecord(key, start, end, summary, predictions, time, operation)
+
+
+def _traced(service: str, span: Any, max_window_seconds: float) -> TracedScores:
+    plain = plain_attributes(span.attributes)
+    key = _key(service, span.attributes)
+    if not key.model or not key.version:
+        raise BadPerformanceSpan("predicted probabilities without a model name or version")
+    start = _number(plain.get(attr.PERFORMANCE_WINDOW_START), "window start")
+    end = _number(plain.get(attr.PERFORMANCE_WINDOW_END), "window end")
+    if not 0 < end - start <= max_window_seconds:
+        raise BadPerformanceSpan(f"window [{start}, {end}) is empty or too long")
+    text = plain.get(attr.PERFORMANCE_PREDICTED)
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        raise PerformanceDecodeError("predicted probabilities must be a JSON string")
+    try:
+        labels = json.loads(text)["classes"]
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise PerformanceDecodeError("predicted probabilities are not a JSON object") from exc
+    if not isinstance(labels, dict) or not 2 <= len(labels) <= MAX_CLASSES_LIMIT:
+        raise PerformanceDecodeError("predicted probabilities need 2 or more classes")
+    return TracedScores(key, start, end, predicted_of(plain, list(labels)))
 
 
 def _number(value: object, what: str) -> float:

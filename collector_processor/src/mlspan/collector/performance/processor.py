@@ -20,14 +20,20 @@ from typing import Any, Final
 from mlspan.collector.pdata import TraceBatch, TracesConsumer
 from mlspan.collector.performance.concept_tracking import ConceptTracking
 from mlspan.collector.performance.config import PerformanceConfig
-from mlspan.collector.performance.estimated import reference_for
-from mlspan.collector.performance.extract import ModelKey, ValidationScore, extract
+from mlspan.collector.performance.estimated import reference_for, with_traced
+from mlspan.collector.performance.extract import (
+    ModelKey,
+    TracedScores,
+    ValidationScore,
+    extract,
+)
 from mlspan.collector.performance.results import VersionResult, version_result
 from mlspan.collector.performance.state import PerformanceState, Window
 from mlspan.collector.performance.store import PerformanceStore
 from mlspan.collector.pipeline.factory import Factory, Host, Kind
 from mlspan.semconv.values import OperationName
 from mlspan.summaries.performance import PerformanceSummary
+from mlspan.summaries.performance_predicted import PredictedScores
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +79,8 @@ class PerformanceProcessor:
             self.state.set_validation(ValidationScore(key, score))
         for key, summary in self._store.load_evaluated():
             self.state.put_evaluated(key, summary)
+        for key, start, end, scores in self._store.load_traced():
+            self.state.put_traced(key, start, end, scores)
         held = set(self.state.model_keys())
         for key, text in self._store.load_concepts():
             if key not in held:
@@ -104,7 +112,14 @@ class PerformanceProcessor:
         touched: set[ModelKey] = set()
         evictions: list[tuple[ModelKey, float]] = []
         evaluated: dict[ModelKey, PerformanceSummary] = {}
+        traced: dict[tuple[ModelKey, float], tuple[float, PredictedScores]] = {}
         for item in extract(batch, self.config.max_window_seconds, bad):
+            if isinstance(item, TracedScores):
+                merged = self.state.add_traced(item)
+                if merged is not None:
+                    traced[(item.key, item.start)] = merged
+                    touched.add(item.key)
+                continue
             if isinstance(item, ValidationScore):
                 if self.state.set_validation(item):
                     touched.add(item.key)
@@ -136,6 +151,15 @@ class PerformanceProcessor:
                 self._store.save_windows(changed)
                 for key, outcomes in evaluated.items():
                     self._store.save_evaluated(key, outcomes)
+                if traced:
+                    oldest = {key: self.state.traced(key)[0][0] for key, _ in traced}
+                    self._store.save_traced(
+                        [
+                            (key, start, end, scores)
+                            for (key, start), (end, scores) in traced.items()
+                        ],
+                        oldest,
+                    )
                 states = [(key, self.concepts.state_json(key)) for key in touched]
                 self._store.save_concepts((k, text) for k, text in states if text is not None)
                 for key, start in evictions:
@@ -175,6 +199,9 @@ class PerformanceProcessor:
             result = cached[1]
         else:
             windows = self.state.windows(key)
+            traced = self.state.traced(key)
+            if traced and all(w.summary.predicted is None for w in windows):
+                windows = with_traced(windows, traced)
             reference = reference_for(
                 self.state.evaluated(key), windows, self.config.reference_rows
             )

@@ -5,6 +5,10 @@ start; a span for a window already held is merged into it (late labels land in t
 prediction window). At most ``max_models`` versions are kept (summaries of a further one
 are refused and counted) and ``max_windows_per_model`` windows per version (the oldest
 window is evicted and counted). Thread-safe: ingest writes, the API and ``/metrics`` read.
+
+Apart from them, per version and window, the binned probabilities of instrumented
+``predict_proba`` calls (``traced``), under the same caps: the estimates use them only for
+versions whose windows carry no ``predictions`` span's.
 """
 
 from __future__ import annotations
@@ -13,8 +17,14 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from mlspan.collector.performance.extract import ModelKey, ValidationScore, WindowRecord
+from mlspan.collector.performance.extract import (
+    ModelKey,
+    TracedScores,
+    ValidationScore,
+    WindowRecord,
+)
 from mlspan.summaries.performance import PerformanceSummary
+from mlspan.summaries.performance_predicted import PredictedScores
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class PerformanceState:
         self._windows: dict[ModelKey, dict[float, Window]] = {}
         self._validation: dict[ModelKey, float] = {}
         self._evaluated: dict[ModelKey, PerformanceSummary] = {}
+        self._traced: dict[ModelKey, dict[float, tuple[float, PredictedScores]]] = {}
         self._generation: dict[ModelKey, int] = {}
         self.refused: Counter[str] = Counter()
         """Refusals by reason: ``models`` (cap), ``evicted`` (oldest windows dropped),
@@ -101,6 +112,48 @@ class PerformanceState:
             while len(windows) > self._max_windows:
                 del windows[min(windows)]
 
+    def add_traced(self, record: TracedScores) -> tuple[float, PredictedScores] | None:
+        """Merge one ``predict_proba`` call's binned probabilities into its window: the
+        window's (end, merged scores), None when refused (caps)."""
+        with self._lock:
+            windows = self._traced.get(record.key)
+            if windows is None:
+                if len(self._traced) >= self._max_models:
+                    self.refused["models"] += 1
+                    return None
+                windows = self._traced[record.key] = {}
+            held = windows.get(record.start)
+            merged = (
+                (record.end, record.predicted)
+                if held is None
+                else (max(held[0], record.end), held[1].merge(record.predicted))
+            )
+            windows[record.start] = merged
+            while len(windows) > self._max_windows:
+                del windows[min(windows)]
+                self.refused["evicted"] += 1
+            self._bump(record.key)
+            return merged
+
+    def put_traced(self, key: ModelKey, start: float, end: float, scores: PredictedScores) -> None:
+        """Place traced probabilities restored from the store (caps apply)."""
+        with self._lock:
+            windows = self._traced.get(key)
+            if windows is None:
+                if len(self._traced) >= self._max_models:
+                    return
+                windows = self._traced[key] = {}
+            windows[start] = (end, scores)
+            while len(windows) > self._max_windows:
+                del windows[min(windows)]
+            self._bump(key)
+
+    def traced(self, key: ModelKey) -> list[tuple[float, float, PredictedScores]]:
+        """The version's traced probabilities by window: (start, end, scores)."""
+        with self._lock:
+            held = self._traced.get(key, {})
+            return [(start, end, scores) for start, (end, scores) in sorted(held.items())]
+
     def add_evaluated(
         self, key: ModelKey, summary: PerformanceSummary
     ) -> PerformanceSummary | None:
@@ -156,10 +209,10 @@ class PerformanceState:
             self.refused[reason] += count
 
     def model_keys(self) -> list[ModelKey]:
-        """Every model version held, sorted."""
+        """Every model version held (with windows or traced probabilities), sorted."""
         with self._lock:
             return sorted(
-                self._windows,
+                set(self._windows) | set(self._traced),
                 key=lambda k: (k.service, k.model, k.version),
             )
 

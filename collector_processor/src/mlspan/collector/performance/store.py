@@ -21,9 +21,16 @@ from mlspan.collector.performance.extract import ModelKey
 from mlspan.collector.performance.state import Window
 from mlspan.summaries.performance import PerformanceSummary
 from mlspan.summaries.performance_codec import (
+    MAX_COUNT,
+    MAX_LABEL,
     PerformanceDecodeError,
     decode_performance,
     performance_attributes,
+)
+from mlspan.summaries.performance_predicted import (
+    PredictedDecodeError,
+    PredictedScores,
+    decode_predicted,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,6 +49,11 @@ CREATE TABLE IF NOT EXISTS performance_validation (
 CREATE TABLE IF NOT EXISTS performance_evaluated (
     service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, summary TEXT NOT NULL,
     PRIMARY KEY (service, model, version)
+);
+CREATE TABLE IF NOT EXISTS performance_traced (
+    service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,
+    start REAL NOT NULL, end_time REAL NOT NULL, predicted TEXT NOT NULL,
+    PRIMARY KEY (service, model, version, start)
 );
 CREATE TABLE IF NOT EXISTS performance_concept (
     service TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
@@ -128,6 +140,53 @@ class PerformanceStore:
                 logger.warning("performance store: damaged outcomes of %s/%s", model, version)
                 continue
             yield ModelKey(str(service), str(model), str(version)), summary
+
+    def save_traced(
+        self,
+        rows: Iterable[tuple[ModelKey, float, float, PredictedScores]],
+        oldest: dict[ModelKey, float],
+    ) -> None:
+        """Insert or replace traced probability windows; forget each version's windows
+        older than its ``oldest`` kept one (evicted from memory)."""
+        values = [
+            (
+                key.service,
+                key.model,
+                key.version,
+                start,
+                end,
+                json.dumps(scores.to_json(), separators=(",", ":")),
+            )
+            for key, start, end, scores in rows
+        ]
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO performance_traced VALUES (?, ?, ?, ?, ?, ?)", values
+            )
+            self._db.executemany(
+                "DELETE FROM performance_traced"
+                " WHERE service = ? AND model = ? AND version = ? AND start < ?",
+                [(k.service, k.model, k.version, start) for k, start in oldest.items()],
+            )
+
+    def load_traced(self) -> Iterator[tuple[ModelKey, float, float, PredictedScores]]:
+        """Every stored traced probability window that still decodes, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT service, model, version, start, end_time, predicted"
+                " FROM performance_traced ORDER BY start"
+            ).fetchall()
+        for service, model, version, start, end, text in rows:
+            try:
+                doc = json.loads(text)
+                labels = list(doc["classes"]) if isinstance(doc, dict) else []
+                scores = decode_predicted(doc, labels, MAX_COUNT, MAX_LABEL)
+            except (PredictedDecodeError, ValueError, TypeError, KeyError):
+                self.damaged += 1
+                logger.warning("performance store: damaged probabilities of %s/%s", model, version)
+                continue
+            key = ModelKey(str(service), str(model), str(version))
+            yield key, float(start), float(end), scores
 
     def save_concepts(self, states: Iterable[tuple[ModelKey, str]]) -> None:
         """Insert or replace concept-drift detector states (JSON), in one transaction."""
