@@ -292,7 +292,8 @@ labelled or not (what confidence-based performance estimation needs before label
 "rows" (predictions with probabilities), "bins" (10 equal-width bins), "top" (per confidence
 bin of the predicted class: rows, sum of confidences) and "classes" (per label, per bin of
 p(label): rows, sum of p(label)). Sent on predictions spans (mlspan.performance.count 0) for
-the predictions logged with probabilities; no per-row value. Type: string.
+the predictions logged with probabilities, and with mlspan.performance.window.* on the
+user's own instrumented predict_proba spans; no per-row value. Type: string.
 """
 
 PERFORMANCE_REGRESSION: Final = "mlspan.performance.regression"
