@@ -116,9 +116,8 @@ class PerformanceProcessor:
         for item in extract(batch, self.config.max_window_seconds, bad):
             if isinstance(item, TracedScores):
                 merged = self.state.add_traced(item)
-                if merged is not None:
+                if merged is not None:  # estimates only: no alert rule reads them
                     traced[(item.key, item.start)] = merged
-                    touched.add(item.key)
                 continue
             if isinstance(item, ValidationScore):
                 if self.state.set_validation(item):
