@@ -1,6 +1,6 @@
 """Concept-drift detection delay and false alarms: mlspan's windowed detector vs river's ADWIN.
 
-    .venv/bin/python bench/concept_drift.py [--trials 30] [--window 50] [--stationary 3]
+    .venv/bin/python bench/concept_drift.py [--trials 30] [--window 50 32] [--stationary 10]
 
 Simulated labelled streams of a classifier's errors (1 = misclassified), the same rows
 for both detectors:
@@ -11,13 +11,17 @@ for both detectors:
 * gradual: 0.10 -> 0.20 linearly over 2,000 labels (delay counted from the ramp's start);
 * no drift: ``--stationary`` streams of 1,000,000 labels each at 0.10 and at 0.30.
 
-mlspan's ``ConceptDriftDetector`` sees what the collector has, per window of
-``--window`` labels the count and the error sum; it is asked after every window, and its
-delay runs to the end of the window it alarms on. river 0.22's ``ADWIN()`` (defaults,
-delta 0.002) sees every row, in its own virtualenv ``bench/.venv-river`` (created with
-pip on first use) and subprocess. False alarms are alarms before a step and every alarm
-of a stationary stream, per 1e6 labels of stationary data (the pre-change parts
-included); delays are the median and 90th percentile over the trials that detected.
+mlspan's ``ConceptDriftDetector`` (default ``ThresholdProfile``, every bar moved by
+``--shift``) sees what the collector has, per window of ``--window`` labels (each size
+given is a run of its own; 32 is ADWIN's own check interval) the count and the error
+sum; it is asked after every window, and its delay runs to the end of the window it
+alarms on. river 0.22's ``ADWIN()`` (defaults, delta 0.002, a check every 32
+rows) sees every row, in its own virtualenv ``bench/.venv-river`` (created with pip on
+first use), two subprocesses running beside the windowed detector. False alarms are
+alarms before a step and every alarm of a stationary stream, per 1e6 labels of
+stationary data, reported for the pre-change parts (the first 10,000 labels of each
+step stream), the long stationary streams and both together; delays are the median
+and 90th percentile over the trials that detected.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlspan.collector.performance.concept import DEFAULT_ALPHA, ConceptDriftDetector
+from mlspan.collector.performance.concept import ConceptDriftDetector
+from mlspan.collector.performance.concept_thresholds import ThresholdProfile
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-river"
@@ -79,32 +84,55 @@ def ensure_river() -> Path:
     return python
 
 
-def river_alarms(python: Path, streams: list[npt.NDArray[np.uint8]]) -> list[list[int]]:
-    """ADWIN's alarm positions (labels seen when it alarmed) on each stream."""
-    with tempfile.TemporaryDirectory() as folder:
-        data = Path(folder) / "streams.npz"
-        np.savez(data, **{f"s{i}": s for i, s in enumerate(streams)})  # type: ignore[arg-type]
-        done = subprocess.run(
-            [str(python), "-c", RIVER_SCRIPT, str(data)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    result: list[list[int]] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+class RiverAlarms:
+    """ADWIN's alarm positions (labels seen when it alarmed) on each stream, computed by
+    ``processes`` subprocesses started at once and collected by ``result``."""
+
+    def __init__(
+        self, python: Path, streams: list[npt.NDArray[np.uint8]], processes: int = 2
+    ) -> None:
+        self._folder = tempfile.TemporaryDirectory()
+        self._parts: list[tuple[list[int], subprocess.Popen[str]]] = []
+        for part in range(processes):
+            chosen = list(range(part, len(streams), processes))
+            data = Path(self._folder.name) / f"streams{part}.npz"
+            np.savez(data, **{f"s{i}": streams[i] for i in chosen})  # type: ignore[arg-type]
+            command = [str(python), "-c", RIVER_SCRIPT, str(data)]
+            child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            self._parts.append((chosen, child))
+        self._count = len(streams)
+
+    def result(self) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in range(self._count)]
+        for chosen, child in self._parts:
+            stdout, _ = child.communicate()
+            if child.returncode != 0:
+                raise RuntimeError(f"river subprocess failed ({child.returncode})")
+            hits: list[list[int]] = json.loads(stdout.strip().splitlines()[-1])
+            for index, found in zip(chosen, hits, strict=True):
+                out[index] = found
+        self._folder.cleanup()
+        return out
 
 
-def mlspan_alarms(stream: npt.NDArray[np.uint8], window: int, alpha: float) -> list[int]:
-    """The windowed detector's alarm positions (labels up to the end of the window)."""
-    detector = ConceptDriftDetector(alpha=alpha)
+def mlspan_alarms(
+    stream: npt.NDArray[np.uint8], window: int, profile: ThresholdProfile, change: int
+) -> tuple[list[int], float]:
+    """The windowed detector's alarm positions (labels up to the end of the window) and
+    the sum of its per-look false-alarm bounds over the looks before ``change`` (all
+    looks of a stationary stream, ``change`` < 0)."""
+    detector = ConceptDriftDetector(profile=profile)
     counts = np.add.reduceat(stream.astype(np.int64), np.arange(0, stream.size, window))
     hits = []
+    bound = 0.0
     for i, errors in enumerate(counts.tolist()):
         end = min((i + 1) * window, stream.size)
         size = end - i * window
         if detector.update(i * 3600.0, size, float(errors)).drift:
             hits.append(end)
-    return hits
+        if change < 0 or end <= change:
+            bound += detector.last_look_bound
+    return hits, bound
 
 
 def streams(
@@ -129,44 +157,61 @@ def draw(rng: np.random.Generator, rates: npt.NDArray[np.float64]) -> npt.NDArra
 
 def score(
     scenarios: list[tuple[str, int, npt.NDArray[np.uint8]]], alarms: list[list[int]]
-) -> tuple[dict[str, dict[str, Any]], float]:
-    """Per scenario: detections and delays; overall: false alarms per 1e6 stationary labels."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]]]:
+    """Per scenario: detections and delays; false alarms and stationary labels of the
+    pre-change parts and of the long stationary streams."""
     table: dict[str, dict[str, Any]] = {}
-    false_alarms = 0
-    stationary_labels = 0
+    false = {"pre-change parts": (0, 0), "stationary streams": (0, 0)}
     for (name, change, stream), hits in zip(scenarios, alarms, strict=True):
         row = table.setdefault(name, {"streams": 0, "detected": 0, "delays": []})
         row["streams"] += 1
         stable = stream.size if change < 0 else change
-        stationary_labels += stable
-        false_alarms += sum(1 for h in hits if h <= stable)
+        part = "stationary streams" if change < 0 else "pre-change parts"
+        count, labels = false[part]
+        false[part] = (count + sum(1 for h in hits if h <= stable), labels + stable)
         if change >= 0:
             after = [h - change for h in hits if h > change]
             if after:
                 row["detected"] += 1
                 row["delays"].append(after[0])
-    return table, false_alarms * 1e6 / stationary_labels
+    return table, false
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--window", type=int, default=50)
-    parser.add_argument("--stationary", type=int, default=3)
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
+    parser.add_argument("--window", type=int, nargs="+", default=[50, 32])
+    parser.add_argument("--stationary", type=int, default=10)
+    parser.add_argument("--shift", type=float, default=0.0, help="move every bar by this")
     args = parser.parse_args()
     rng = np.random.default_rng(20261207)
     scenarios = streams(rng, args.trials, args.stationary)
     python = ensure_river()
-    adwin = river_alarms(python, [s for _, _, s in scenarios])
-    mine = [mlspan_alarms(s, args.window, args.alpha) for _, _, s in scenarios]
-    bound = args.alpha * 1e6 / args.window
-    print(
-        f"window {args.window} labels, alpha {args.alpha:g} per look "
-        f"(false-alarm bound {bound:.3g} per 1e6 labels)"
-    )
-    print(f"{'scenario':34} {'detector':8} {'detected':>9} {'median delay':>13} {'p90 delay':>10}")
-    results = {"mlspan": score(scenarios, mine), "ADWIN": score(scenarios, adwin)}
+    river = RiverAlarms(python, [s for _, _, s in scenarios])
+    profile = ThresholdProfile().shifted(args.shift)
+    print(profile)
+    mine: dict[int, list[list[int]]] = {}
+    bounds: dict[int, float] = {}
+    for window in args.window:
+        runs = [mlspan_alarms(s, window, profile, change) for _, change, s in scenarios]
+        mine[window] = [hits for hits, _ in runs]
+        bounds[window] = sum(bound for _, bound in runs)
+    adwin = score(scenarios, river.result())
+    for window in args.window:
+        results = {f"mlspan/{window}": score(scenarios, mine[window]), "ADWIN": adwin}
+        report(scenarios, results)
+        print(
+            f"mlspan/{window}: Bonferroni bound over its stationary looks: "
+            f"{bounds[window]:.3g} alarms"
+        )
+
+
+def report(
+    scenarios: list[tuple[str, int, npt.NDArray[np.uint8]]],
+    results: dict[str, tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]]]],
+) -> None:
+    """Print delays per scenario and false alarms of each detector."""
+    print(f"{'scenario':34} {'detector':10} {'detected':>9} {'median delay':>13} {'p90 delay':>10}")
     names = list(dict.fromkeys(name for name, change, _ in scenarios if change >= 0))
     for name in names:
         for label, (table, _) in results.items():
@@ -175,9 +220,15 @@ def main() -> None:
             median = f"{np.median(delays):.0f}" if delays else "-"
             p90 = f"{np.percentile(delays, 90):.0f}" if delays else "-"
             detected = f"{row['detected']}/{row['streams']}"
-            print(f"{name:34} {label:8} {detected:>9} {median:>13} {p90:>10}")
-    for label, (_, rate) in results.items():
-        print(f"false alarms per 1e6 stationary labels, {label}: {rate:.2f}")
+            print(f"{name:34} {label:10} {detected:>9} {median:>13} {p90:>10}")
+    for label, (_, false) in results.items():
+        parts = [f"{part} {count} in {labels:,}" for part, (count, labels) in false.items()]
+        count = sum(c for c, _ in false.values())
+        labels = sum(n for _, n in false.values())
+        print(
+            f"false alarms, {label}: {'; '.join(parts)}; "
+            f"{count * 1e6 / labels:.3f} per 1e6 stationary labels"
+        )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ class ThresholdProfile:
     module docstring). ``shifted(d)`` raises (or lowers) every bar by ``d``: the one knob
     that trades false alarms for delay."""
 
-    base: float = 4.55
+    base: float = 4.5
     small: float = 7.75
     growth: float = 0.3
     pivot: float = 1500.0
