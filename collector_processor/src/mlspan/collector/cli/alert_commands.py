@@ -17,6 +17,7 @@ from mlspan.collector.api.client import (
     ApiError,
     ApiUnreachableError,
 )
+from mlspan.collector.cli.progress import waiting
 
 _DETAIL_LABELS: Final = ("feature", "metric", "check", "reason")
 _VERSION_CHARS: Final = 12
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
             "model": args.model,
             "service": args.service,
         }
-        body = client.request("GET", "/api/v1/alerts", params)
+        with waiting("mlspan alerts"):
+            body = client.request("GET", "/api/v1/alerts", params)
     except (ApiError, ApiUnreachableError) as exc:
         print(f"mlspan alerts: {exc}", file=sys.stderr)
         return 1

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Final
 
 from mlspan.collector.api.client import ApiClient, ApiError, ApiUnreachableError, open_api_url
+from mlspan.collector.cli.progress import waiting
 
 DEFAULT_API: Final = "http://127.0.0.1:4319"
 API_ENV: Final = "MLSPAN_API"
@@ -93,7 +94,7 @@ def get_api_json(api: str, path: str, params: Mapping[str, str]) -> Any:
     the API's error message (or why it could not be reached) on stderr."""
     url = f"{api.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
     try:
-        with open_api_url(url, timeout=30) as response:
+        with waiting("mlspan"), open_api_url(url, timeout=30) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
         try:
@@ -149,7 +150,8 @@ def _close(args: argparse.Namespace) -> int:
     client = ApiClient(args.api, timeout=30)
     params = {"service": args.service, "model": args.model, "version": args.version}
     try:
-        body = client.request("POST", "/api/v1/drift/windows/close", params)
+        with waiting("mlspan drift --close"):
+            body = client.request("POST", "/api/v1/drift/windows/close", params)
     except (ApiError, ApiUnreachableError) as exc:
         print(f"mlspan: {exc}", file=sys.stderr)
         return 1

@@ -26,6 +26,7 @@ from mlspan.collector.api.client import (
     ApiUnreachableError,
     segment,
 )
+from mlspan.collector.cli.progress import waiting
 from mlspan.collector.lineage import render
 
 GRAPH_FORMATS = ("text", "json", "dot", "mermaid")
@@ -100,7 +101,8 @@ def register(subparsers: Any) -> None:
 def _main(run: Command, args: argparse.Namespace) -> int:
     client = ApiClient(args.api)
     try:
-        answer, text = run(client, args)
+        with waiting(f"mlspan {args.command}"):
+            answer, text = run(client, args)
     except (ApiError, ApiUnreachableError) as exc:
         print(f"mlspan {args.command}: {exc}", file=sys.stderr)
         return 1
