@@ -23,6 +23,8 @@ bare.
     .venv/bin/python bench/collector_ingest.py                  # 3 rounds x 61,440 spans
     .venv/bin/python bench/collector_ingest.py --rounds 1 --requests 40
     .venv/bin/python bench/collector_ingest.py --spans instrumented  # recorded real spans
+    .venv/bin/python bench/collector_ingest.py --spans instrumented \\
+        --server-pythonpath OTHER/semantic_conventions/src:OTHER/collector_processor/src
 """
 
 from __future__ import annotations
@@ -149,12 +151,22 @@ def wait_idle(pid: int, quiet: float = 0.6) -> tuple[float, float]:
 
 
 def run_mode(
-    mode: str, bodies: list[bytes], spans: int, clients: int, components: str
+    mode: str,
+    bodies: list[bytes],
+    spans: int,
+    clients: int,
+    components: str,
+    server_path: str = "",
 ) -> dict[str, float]:
+    env = dict(os.environ)
+    if server_path:  # the servers' mlspan modules from another tree (A/B comparisons)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (server_path, env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory() as data_dir:
         args = [sys.executable, __file__, "--serve", mode, "--data-dir", data_dir]
         args += ["--components", components]
-        process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         try:
             assert process.stdout is not None and process.stdin is not None
             port = int(process.stdout.readline())
@@ -218,6 +230,13 @@ def main() -> None:
         default="lineage,drift",
         help="pipeline components of the mlspan server ('none' for the receiver alone)",
     )
+    parser.add_argument(
+        "--server-pythonpath",
+        default="",
+        help="prepended to the servers' PYTHONPATH only (e.g. another checkout's "
+        "semantic_conventions/src and collector_processor/src, to compare two trees on "
+        "the same recorded spans)",
+    )
     args = parser.parse_args()
     if args.serve == "bare":
         serve_bare()
@@ -250,7 +269,9 @@ def main() -> None:
         bodies = [body(round_index * 100_000 + i) for i in range(args.requests)]
         order = MODES if round_index % 2 == 0 else tuple(reversed(MODES))
         for mode in order:
-            result = run_mode(mode, bodies, spans, args.clients, args.components)
+            result = run_mode(
+                mode, bodies, spans, args.clients, args.components, args.server_pythonpath
+            )
             results[mode].append(result)
             print(
                 f"  round {round_index + 1} {mode:7s} {result['spans_per_s']:>10,.0f} spans/s"

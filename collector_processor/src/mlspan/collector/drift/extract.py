@@ -2,8 +2,9 @@
 
 Most spans carry no events, so that is checked first, then that one of them is a
 feature summary (named ``mlspan.feature.summary``), before any span attribute is read;
-only those events are decoded, by the checked ``decode_summary``: a bad summary is
-counted and logged (rate-limited), never raised, and the span's other summaries are kept. A
+only those events are decoded, a batch at a time by the checked ``decode_summaries``
+(``decode_summary``'s checks and answers): a bad summary is counted and logged
+(rate-limited), never raised, and the span's other summaries are kept. A
 search's candidate spans (``mlspan.call.role`` ``candidate``) feed no drift series, even
 if they carry summaries: they see folds of the search's own data, not a model's inputs.
 
@@ -21,13 +22,28 @@ from typing import Any, Final
 from mlspan.collector.drift.config import BaselineConfig
 from mlspan.collector.drift.rejections import RejectionLog
 from mlspan.collector.drift.results import ModelKey
-from mlspan.collector.drift.summary_check import BadSummary, decode_summary
+from mlspan.collector.drift.summary_batch import decode_summaries, event_attributes
+from mlspan.collector.drift.summary_check import BadSummary
 from mlspan.collector.pdata import TraceBatch, string_attribute
 from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.semconv import attributes as attr
 from mlspan.semconv.events import FEATURE_SUMMARY
 from mlspan.semconv.values import CallRole, DatasetRole, OperationName
 from mlspan.summaries import FeatureSummary
+
+__all__ = [
+    "BASELINE",
+    "CURRENT",
+    "FIT_OPERATIONS",
+    "INFERENCE_OPERATIONS",
+    "ExtractCounts",
+    "SummaryRecord",
+    "WindowClose",
+    "event_attributes",  # its home is summary_batch; read from here by other components
+    "extract",
+    "model_name",
+    "side_of",
+]
 
 FIT_OPERATIONS: Final = frozenset(
     {OperationName.FIT.value, OperationName.FIT_TRANSFORM.value, OperationName.PARTIAL_FIT.value}
@@ -112,8 +128,12 @@ def extract(
 
     Walks the parsed view directly: a span without events costs one field read and one
     key look-up (the close request), and other span attributes are read only when one of
-    its events is a feature summary.
+    its events is a feature summary. The summaries of the whole batch are then decoded
+    together (``decode_summaries``: every check of ``decode_summary``, the sketches and
+    numbers of all of them checked in one vectorised pass).
     """
+    found: list[_SpanSummaries | WindowClose] = []
+    rows: list[Any] = []
     for resource in batch.view.resource_spans:
         service: str | None = None
         for scope in resource.scope_spans:
@@ -122,26 +142,35 @@ def extract(
                 if events and any(e.name == FEATURE_SUMMARY for e in events):
                     if service is None:
                         service = _service(resource)
-                    yield from _span_summaries(batch, service, span, config, counts)
+                    summaries = _span_summaries(batch, service, span, config, rows)
+                    if summaries is not None:
+                        found.append(summaries)
                 attributes = span.attributes
                 close = attr.DRIFT_WINDOW_CLOSE
                 if close in attributes and attributes[close].bool_value:
                     if service is None:
                         service = _service(resource)
-                    yield WindowClose(service, model_name(attributes))
-
-
-def event_attributes(attributes: Any) -> dict[str, object]:
-    """An event's attributes as a plain dict for ``decode_summary``: each ``AnyValue``'s
-    one set field read with a single ``ListFields`` call (about half the cost of
-    ``plain_attributes``' type dispatch). Scalars come out as Python values; an array, a
-    key-value list or bytes come out as their message or bytes, which the decoder's type
-    checks refuse, as they refuse the None of a value with no field set."""
-    plain: dict[str, object] = {}
-    for key in attributes:
-        fields = attributes[key].ListFields()
-        plain[key] = fields[0][1] if fields else None
-    return plain
+                    found.append(WindowClose(service, model_name(attributes)))
+    if not found:
+        return
+    decoded = decode_summaries(rows) if rows else []
+    for item in found:
+        if isinstance(item, WindowClose):
+            yield item
+            continue
+        rejected = False
+        for summary in decoded[item.first : item.end]:
+            if isinstance(summary, BadSummary):
+                counts.bad += 1
+                rejected = True
+                counts.log.record(summary.reason, item.span_id.hex())
+                continue
+            counts.decoded += 1
+            yield SummaryRecord(
+                item.key, item.side, summary, item.digest, item.operation, item.time
+            )
+        if rejected:
+            counts.bad_spans += 1
 
 
 def _service(resource: Any) -> str:
@@ -158,34 +187,45 @@ def model_name(attributes: Any) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _SpanSummaries:
+    """The summary events of one span, by position in the batch's list of rows."""
+
+    key: ModelKey
+    side: str
+    digest: str
+    operation: str
+    time: float
+    span_id: bytes
+    first: int
+    end: int
+
+
 def _span_summaries(
-    batch: TraceBatch, service: str, span: Any, config: BaselineConfig, counts: ExtractCounts
-) -> Iterator[SummaryRecord]:
+    batch: TraceBatch,
+    service: str,
+    span: Any,
+    config: BaselineConfig,
+    rows: list[Any],
+) -> _SpanSummaries | None:
+    """Append the attributes (the parsed maps) of the span's summary events to ``rows``;
+    where they sit,
+    with what the span says about them (None when they feed no series)."""
     attributes = span.attributes
     if string_attribute(attributes, attr.CALL_ROLE) == _CANDIDATE:
-        return
+        return None
     operation = string_attribute(attributes, attr.OPERATION_NAME) or ""
     role = string_attribute(attributes, attr.DATASET_ROLE) or ""
     digest = string_attribute(attributes, attr.DATASET_DIGEST) or ""
     time = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else batch.received_at
     side = side_of(operation, role, digest, time, config)
     if not side:
-        return
+        return None
     key = ModelKey(
         service, model_name(attributes), string_attribute(attributes, attr.MODEL_VERSION) or ""
     )
-    rejected = False
+    first = len(rows)
     for event in span.events:
-        if event.name != FEATURE_SUMMARY:
-            continue
-        try:
-            summary = decode_summary(event_attributes(event.attributes))
-        except BadSummary as exc:
-            counts.bad += 1
-            rejected = True
-            counts.log.record(exc.reason, bytes(span.span_id).hex())
-            continue
-        counts.decoded += 1
-        yield SummaryRecord(key, side, summary, digest, operation, time)
-    if rejected:
-        counts.bad_spans += 1
+        if event.name == FEATURE_SUMMARY:
+            rows.append(event.attributes)
+    return _SpanSummaries(key, side, digest, operation, time, bytes(span.span_id), first, len(rows))
