@@ -123,6 +123,7 @@ class ApiServer:
                 server_header=False,
                 access_log=False,
                 log_config=None,
+                log_level="warning",  # not its start/stop lines: it is no process of its own
                 proxy_headers=False,
             )
             server = _Server(config)
