@@ -100,7 +100,7 @@ def check_partial(buffer: bytes | bytearray) -> None:
         raise HeadError(414, f"request line over {MAX_REQUEST_LINE} bytes")
     if len(buffer) - line_end > MAX_HEADER_BYTES:
         raise HeadError(431, f"request headers over {MAX_HEADER_BYTES} bytes")
-    if buffer.count(b"\n", line_end + 1) > MAX_HEADERS:
+    if buffer.count(b"\n", line_end + 1) > MAX_HEADERS + 1:  # the blank line ends a head
         raise HeadError(431, f"more than {MAX_HEADERS} request headers")
 
 
@@ -125,6 +125,8 @@ def parse_head(raw: bytes) -> Head:
         if _VERSION.fullmatch(version):
             raise HeadError(505, "HTTP version not supported; use HTTP/1.1")
         raise HeadError(400, "malformed HTTP version")
+    if len(lines) - 1 > MAX_HEADERS:
+        raise HeadError(431, f"more than {MAX_HEADERS} request headers")
     headers = []
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
