@@ -120,6 +120,14 @@ def test_every_page_loads_with_its_content(demo: Demo, page: Tab) -> None:
     tab_.page.wait_for_load_state()
     assert "Inputs" in tab_.page.inner_text("main")
     assert "customers" in tab_.page.inner_text("table.io")
+    # writes are enabled on the demo's collector: a tag and a note through the API
+    tab_.page.fill("form.write[data-field=add] input", "reviewed")
+    tab_.page.click("form.write[data-field=add] button")
+    tab_.page.wait_for_selector("table.facts .tag:has-text('reviewed')")
+    tab_.page.fill("form.write[data-field=text] input", "checked <b>by hand</b>")
+    tab_.page.click("form.write[data-field=text] button")
+    tab_.page.wait_for_selector("p.note:has-text('by hand')")
+    assert "checked <b>by hand</b>" in tab_.page.inner_text("p.note")
     tab_.shot("04-run")
 
     tab_.open(demo.url + "/ui/lineage")
@@ -130,6 +138,12 @@ def test_every_page_loads_with_its_content(demo: Demo, page: Tab) -> None:
     tab_.open(demo.url + "/ui/alerts")
     assert "ValidationFailed" in tab_.page.inner_text("main")
     tab_.shot("07-alerts")
+    tab_.open(demo.url + "/ui/models")  # without the registry in its config, the page says so
+    registry = tab_.page.locator("a.registry-model").count()
+    assert registry or "models processor is not running" in tab_.page.inner_text("main")
+    tab_.shot("08-models")
+    tab_.open(demo.url + "/ui/experiments")
+    assert tab_.page.locator("h1").inner_text() == "Experiments"
 
 
 def test_journey_what_made_this_file_and_was_anything_stale_or_flagged(
