@@ -213,8 +213,8 @@ def test_schema_is_versioned_and_newer_stores_are_refused(tmp_path: Path) -> Non
     db.close()
     with pytest.raises(StoreVersionError, match="schema version 99"):
         open_store(tmp_path)
-    with pytest.raises(ValueError, match="unsupported store URL scheme 'postgres'"):
-        open_store("postgres://db/lineage")
+    with pytest.raises(ValueError, match="unsupported store URL scheme 'mysql'"):
+        open_store("mysql://db/lineage")
 
 
 def test_new_stores_use_large_pages_and_older_page_sizes_still_open(tmp_path: Path) -> None:

@@ -46,8 +46,9 @@ def _log(folder: Path) -> WriteAheadLog:
 
 
 def test_writes_wait_for_a_locked_store_and_stay_in_the_log_at_shutdown(
-    tmp_path: Path, store: SqliteStore
+    tmp_path: Path, sqlite_store: SqliteStore
 ) -> None:
+    store = sqlite_store
     # SQLite waits 30 s for a lock before failing; a short wait makes the store report
     # itself unavailable within the test.
     store._writer.execute("PRAGMA busy_timeout=100")

@@ -1,7 +1,8 @@
-"""The lineage store: a small interface and its SQLite implementation.
+"""The lineage store: a small interface and its SQLite and PostgreSQL implementations.
 
 ``open_store`` picks the implementation from a location: a file path, a directory (the
-store goes to ``lineage.db`` inside it) or a ``sqlite:///path`` URL.
+store goes to ``lineage.db`` inside it), a ``sqlite:///path`` URL, or a
+``postgresql://user@host:port/database`` URL (needs the ``postgres`` extra).
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ from mlspan.collector.store.records import (
 from mlspan.collector.store.sqlite import SqliteStore, StoreVersionError
 
 DEFAULT_FILE: Final = "lineage.db"
+POSTGRES_SCHEMES: Final = ("postgresql", "postgres")
+
+
+def _open_postgres(url: str) -> Store:
+    """The PostgreSQL store at ``url``; psycopg is imported only for it (an extra)."""
+    try:
+        from mlspan.collector.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise ValueError(
+            f"a PostgreSQL store needs psycopg: pip install 'mlspan[postgres]' ({exc})"
+        ) from exc
+    return PostgresStore(url)
 
 
 def open_store(location: str | Path) -> Store:
@@ -37,8 +50,12 @@ def open_store(location: str | Path) -> Store:
     text = str(location)
     if "://" in text:
         scheme, _, rest = text.partition("://")
+        if scheme in POSTGRES_SCHEMES:
+            return _open_postgres(text)
         if scheme != "sqlite":
-            raise ValueError(f"unsupported store URL scheme '{scheme}' (supported: sqlite)")
+            raise ValueError(
+                f"unsupported store URL scheme '{scheme}' (supported: sqlite, postgresql)"
+            )
         text = rest
     path = Path(text).expanduser()
     if path.is_dir() or text.endswith(("/", "\\")):
