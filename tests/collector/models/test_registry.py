@@ -54,8 +54,8 @@ def test_versions_are_numbered_in_order_of_first_fit_and_survive_a_restart(tmp_p
     assert [(r.label, r.digest[-4:]) for r in refs] == [("v1", "aaaa"), ("v2", "bbbb")]
     assert first.digest_of("svc", "churn", 2) == "model:xxh3_128:" + "bb" * 16
     assert first.ref_of("model:xxh3_128:" + "aa" * 16) == refs[0]
-    assert [r.fits for r in first.versions("svc", "churn")] == [2, 1]
     first.flush_serving()
+    assert [r.fits for r in first.versions("svc", "churn")] == [2, 1]
     second = registry(path)
     second.observe(Extracted(fits=[fit("cc" * 16)]))
     assert [r.label for r in second.refs("svc", "churn")] == ["v1", "v2", "v3"]

@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
-from mlspan.collector.drift.extract import event_attributes
 from mlspan.collector.models.records import (
     Extracted,
     FitRecord,
@@ -36,7 +35,13 @@ from mlspan.collector.models.records import (
     ServingRecord,
     SummaryRecord,
 )
-from mlspan.collector.pdata import TraceBatch, int_attribute, string_attribute, strings_attribute
+from mlspan.collector.pdata import (
+    TraceBatch,
+    int_attribute,
+    plain_attributes,
+    string_attribute,
+    strings_attribute,
+)
 from mlspan.collector.pdata.batch import SERVICE_NAME
 from mlspan.semconv import attributes as attr
 from mlspan.semconv.events import FEATURE_SUMMARY, METRIC_LOGGED
@@ -112,7 +117,7 @@ def extract(
                     elif operation == COMPONENT:
                         _component(found, service, span)
                     elif operation == SUMMARY:
-                        _summary(found, span)
+                        _summary(found, service, span, known)
                 except Exception:
                     logger.debug("models: a span could not be read", exc_info=True)
                     found.bad += 1
@@ -133,7 +138,7 @@ def _summaries(span: Any) -> tuple[dict[str, object], ...]:
     return tuple(
         {
             key: item
-            for key, item in event_attributes(event.attributes).items()
+            for key, item in plain_attributes(event.attributes).items()
             if isinstance(item, str | int | float | bool)
         }
         for event in span.events
@@ -220,10 +225,16 @@ def _search(attributes: Any) -> str:
     return json.dumps(table, separators=(",", ":"), ensure_ascii=False)
 
 
-def _summary(found: Extracted, span: Any) -> None:
+def _summary(
+    found: Extracted, service: str, span: Any, known: Callable[[str, str, str], bool]
+) -> None:
+    """Summaries of a wide training frame's child span, unless its version is registered
+    already (they come in the batch of the fit that makes it, before the fit span)."""
     attributes = span.attributes
     digest = string_attribute(attributes, attr.MODEL_VERSION) or ""
-    if digest and span.events and string_attribute(attributes, attr.DATASET_ROLE) == _TRAIN:
+    if not digest or not span.events or known(service, model_name(attributes), digest):
+        return
+    if string_attribute(attributes, attr.DATASET_ROLE) == _TRAIN:
         summaries = _summaries(span)
         if summaries:
             found.summaries.append(SummaryRecord(digest, summaries))

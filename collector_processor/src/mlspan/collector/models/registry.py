@@ -8,8 +8,9 @@ user types (``v3``, ``3``, a digest or a unique prefix of its hex part).
 
 Ingest (``observe``) runs on the receiver threads; the index of names, sequences and
 digests is kept in memory (bounded by ``max_models`` x ``max_versions_per_model``) and
-everything else is read from the store on demand. Predict calls only bump in-memory
-serving counts, written to the store every ``serving_flush_seconds``.
+everything else is read from the store on demand. Predict calls and further fits
+of known versions only bump in-memory counts, written to the store every
+``serving_flush_seconds`` (and at shutdown).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Final
 
 from mlspan.collector.models.config import ModelsConfig
@@ -70,6 +72,8 @@ class ModelRegistry:
         self._metric_counts: dict[str, int] = {}
         self._serving: dict[str, dict[str, ServingRow]] = {}
         self._dirty_serving: set[tuple[str, str]] = set()
+        self._refits: dict[VersionRef, tuple[int, int]] = {}
+        """Further fits per version since the last flush: (count, latest start)."""
         self._last_flush = time.monotonic()
         self.refused: Counter[str] = Counter()
         """Refusals by reason: ``models``, ``versions``, ``metrics``, ``services``,
@@ -161,8 +165,22 @@ class ModelRegistry:
 
     # -- detail reads ---------------------------------------------------------------------
     def versions(self, service: str, name: str) -> list[VersionRow]:
-        """A model's stored versions in sequence order."""
-        return self._store.versions(service, name)
+        """A model's versions in sequence order, with the fits not yet written."""
+        rows = self._store.versions(service, name)
+        with self._lock:
+            pending = {
+                ref: self._refits[ref] for ref in (r.ref for r in rows) if ref in self._refits
+            }
+        return [
+            replace(
+                r,
+                fits=r.fits + pending[r.ref][0],
+                last_fit_ns=max(r.last_fit_ns, pending[r.ref][1]),
+            )
+            if r.ref in pending
+            else r
+            for r in rows
+        ]
 
     def metrics(self, digests: Iterable[str]) -> dict[str, list[MetricRow]]:
         """Stored metric rows per digest."""
@@ -195,7 +213,6 @@ class ModelRegistry:
     def observe(self, found: Extracted) -> None:
         """Number new versions, count refits, keep metrics, summaries and serving."""
         versions: list[tuple[VersionRef, FitRecord, str]] = []
-        refits: list[tuple[VersionRef, int]] = []
         for fit in found.fits:
             ref, new = self._number(fit)
             if ref is None:
@@ -203,7 +220,9 @@ class ModelRegistry:
             if new:
                 versions.append((ref, fit, self._bounded(fit.summaries())))
             else:
-                refits.append((ref, fit.start_ns))
+                with self._lock:
+                    fits, last = self._refits.get(ref, (0, 0))
+                    self._refits[ref] = (fits + 1, max(last, fit.start_ns))
         metrics = []
         with self._lock:
             if found.bad:
@@ -211,17 +230,18 @@ class ModelRegistry:
             for metric in found.metrics:
                 if metric.digest not in self._by_digest:
                     continue
-                count = self._metric_counts.get(metric.digest)
-                if count is None:
-                    count = self._store.metric_count(metric.digest)
-                if count >= self._config.max_metrics_per_version:
+                held = self._metric_counts.get(metric.digest)
+                if held is None:
+                    held = self._store.metric_count(metric.digest)
+                if held >= self._config.max_metrics_per_version:
                     self.refused["metrics"] += 1
                     continue
-                self._metric_counts[metric.digest] = count + 1
+                self._metric_counts[metric.digest] = held + 1
                 metrics.append(metric)
             for serving in found.serving:
                 self._serve(serving.digest, serving.service, serving.at_ns, serving.calls)
-        self._store.write(versions, refits, metrics)
+        if versions or metrics:
+            self._store.write(versions, (), metrics)
         for record in found.summaries:
             self._more_summaries(record.digest, record.summaries)
         if time.monotonic() - self._last_flush >= self._config.serving_flush_seconds:
@@ -287,9 +307,11 @@ class ModelRegistry:
         self._dirty_serving.add((digest, service))
 
     def flush_serving(self) -> None:
-        """Write the serving counts changed since the last flush."""
+        """Write the serving counts and further fits counted since the last flush."""
         with self._lock:
             dirty, self._dirty_serving = self._dirty_serving, set()
             rows = [(d, self._serving[d][s]) for d, s in dirty]
+            refits, self._refits = self._refits, {}
             self._last_flush = time.monotonic()
         self._store.put_serving(rows)
+        self._store.write((), [(ref, n, at) for ref, (n, at) in refits.items()], ())

@@ -88,12 +88,12 @@ class ModelStore:
     def write(
         self,
         versions: Iterable[tuple[VersionRef, FitRecord, str]],
-        refits: Iterable[tuple[VersionRef, int]],
+        refits: Iterable[tuple[VersionRef, int, int]],
         metrics: Iterable[MetricRecord],
     ) -> None:
         """One batch in one transaction: new versions (from their first fit, with their
-        summaries JSON), further fits of known versions ``(ref, at_ns)``, and metric
-        values (the latest per digest, source, metric and dataset)."""
+        summaries JSON), further fits of known versions ``(ref, fits, latest at_ns)``,
+        and metric values (the latest per digest, source, metric and dataset)."""
         rows = [
             (
                 ref.service,
@@ -120,7 +120,7 @@ class ModelStore:
             )
             for ref, fit, summaries in versions
         ]
-        updates = [(at, ref.service, ref.name, ref.sequence) for ref, at in refits]
+        updates = [(n, at, ref.service, ref.name, ref.sequence) for ref, n, at in refits]
         values = [
             (m.digest, m.source, m.metric, m.dataset, m.value, m.rows, m.at_ns, m.service)
             for m in metrics
@@ -133,7 +133,7 @@ class ModelStore:
                 f"INSERT OR IGNORE INTO model_version ({_VERSION_COLUMNS}) VALUES ({marks})", rows
             )
             self._db.executemany(
-                "UPDATE model_version SET fits = fits + 1, last_fit_ns = max(last_fit_ns, ?)"
+                "UPDATE model_version SET fits = fits + ?, last_fit_ns = max(last_fit_ns, ?)"
                 " WHERE service = ? AND name = ? AND seq = ?",
                 updates,
             )
