@@ -23,8 +23,11 @@ In an A/B/n experiment whose router picks the arm, name it when logging
 
 Summaries are keyed by model version and by the window of the *prediction* time
 (``window_seconds``, an hour by default), so late labels land in the window of their
-predictions. ``docs/outcomes.md`` describes the log's bound, the join's behaviour for
-late, partial, out-of-order and duplicated labels, and the span contract.
+predictions. Predictions logged with probabilities are also summarised at once, before
+any label (their binned probabilities: ``predictions`` spans), so the collector can
+estimate each window's performance while its labels are still weeks away.
+``docs/outcomes.md`` describes the log's bound, the join's behaviour for late, partial,
+out-of-order and duplicated labels, and the span contract.
 
 Nothing here raises into user code except argument errors (``ValueError`` for
 mismatched lengths or an unknown ``task``): every failure of logging, joining or
@@ -105,7 +108,8 @@ class OutcomeRecorder:
     else ``mlspan-predictions.sqlite`` in the working directory). The log keeps at most
     ``max_rows`` predictions, none older than ``max_age_seconds``. Summaries cover
     prediction windows of ``window_seconds`` and are emitted once ``emit_labels`` labels
-    were joined or ``emit_seconds`` after the first, and on ``flush``/``close``; at most
+    (or logged predictions, for their probabilities) were taken in or ``emit_seconds``
+    after the first, and on ``flush``/``close``; at most
     ``max_pending_rows`` rows wait in the queue (more are dropped and counted).
     ``max_classes`` and ``sketch_k`` size the summaries. ``tracer_provider`` defaults to
     the global provider. ``close`` runs at interpreter exit.
