@@ -13,7 +13,7 @@ stored as U+FFFD.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -44,6 +44,7 @@ from mlspan.collector.store.records import (
     RunRecord,
     artifact_kind,
 )
+from mlspan.collector.store.run_listings import RunListings
 from mlspan.collector.store.sqlite import StoreVersionError
 
 POOL_SIZE: Final = 8
@@ -66,8 +67,11 @@ def _clean(row: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(_text(v) if isinstance(v, str) else v for v in row)
 
 
-class PostgresStore:
+class PostgresStore(RunListings):
     """The lineage store in one PostgreSQL database, given by a libpq URL or DSN."""
+
+    MARK = "%s"
+    SUPERSEDES = SUPERSEDES
 
     def __init__(self, dsn: str, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:
         self._dsn = dsn
@@ -226,7 +230,7 @@ class PostgresStore:
     # -- runs and artifacts ----------------------------------------------------------
     def _runs_where(self, clause: str, params: Sequence[Any]) -> list[RunRecord]:
         with self._read() as db:
-            rows = db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE {clause}", params)
+            rows = db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE {clause}", _clean(params))
             return [RunRecord(*row) for row in rows]
 
     def runs(self, run_ids: Collection[str]) -> dict[str, RunRecord]:
@@ -339,58 +343,7 @@ class PostgresStore:
                 found.setdefault(artifact_id, []).append(run_id)
         return found
 
-    def child_runs(self, trace_id: str, span_id: str) -> list[RunRecord]:
-        """Runs whose parent is this span."""
-        return self._runs_where(
-            "trace_id = %s AND parent_id = %s ORDER BY start_ns, run_id",
-            (_text(trace_id), _text(span_id)),
-        )
-
     # -- listings --------------------------------------------------------------------
-    def component_runs(
-        self, component: str, limit: int, since_ns: int | None, until_ns: int | None
-    ) -> list[RunRecord]:
-        """A component's runs in ``[since, until)``, newest first."""
-        low = since_ns if since_ns is not None else -(2**63)
-        high = until_ns if until_ns is not None else 2**63 - 1
-        return self._runs_where(
-            "component = %s AND start_ns >= %s AND start_ns < %s "
-            "ORDER BY start_ns DESC, run_id DESC LIMIT %s",
-            (_text(component), low, high, limit),
-        )
-
-    def recent_runs(
-        self, limit: int, before: tuple[int, str] | None, component: str | None
-    ) -> list[RunRecord]:
-        """Keyset page of runs, newest first."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if before is not None:
-            clauses.append("(start_ns, run_id) < (%s, %s)")
-            params.extend((before[0], _text(before[1])))
-        if component is not None:
-            clauses.append("component = %s")
-            params.append(_text(component))
-        where = " AND ".join(clauses) or "TRUE"
-        return self._runs_where(
-            f"{where} ORDER BY start_ns DESC, run_id DESC LIMIT %s", (*params, limit)
-        )
-
-    def latest_runs(
-        self, identities: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], RunRecord]:
-        """Newest superseding run of each ``(service, component)``."""
-        found: dict[tuple[str, str], RunRecord] = {}
-        for identity in dict.fromkeys(identities):
-            runs = self._runs_where(
-                f"service = %s AND component = %s AND {SUPERSEDES} "
-                "ORDER BY start_ns DESC, run_id DESC LIMIT 1",
-                _clean(identity),
-            )
-            if runs:
-                found[identity] = runs[0]
-        return found
-
     def component(self, name: str) -> Component | None:
         """A component by name."""
         with self._read() as db:

@@ -12,7 +12,7 @@ import itertools
 import queue
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -31,6 +31,7 @@ from mlspan.collector.store.records import (
     RunRecord,
     artifact_kind,
 )
+from mlspan.collector.store.run_listings import RunListings
 from mlspan.collector.store.sqlite_connection import connect, connect_writer
 from mlspan.collector.store.sqlite_schema import (
     ID_SEPARATOR,
@@ -62,8 +63,10 @@ class StoreVersionError(RuntimeError):
     """The database was written by a newer mlspan (more migrations than this one knows)."""
 
 
-class SqliteStore:
+class SqliteStore(RunListings):
     """The lineage store in one SQLite file."""
+
+    SUPERSEDES = SUPERSEDES
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -293,63 +296,12 @@ class SqliteStore:
                 found.update(sqlite_io_index.linked_runs(db, chunk, direction))
         return found
 
-    def child_runs(self, trace_id: str, span_id: str) -> list[RunRecord]:
-        """Runs whose parent is this span."""
-        return self._runs_where(
-            "trace_id = ? AND parent_id = ? ORDER BY start_ns, run_id", (trace_id, span_id)
-        )
-
     def _runs_where(self, clause: str, params: Sequence[Any]) -> list[RunRecord]:
         with self._read() as db:
             rows = db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE {clause}", params)
             return [RunRecord(*row) for row in rows]
 
     # -- listings --------------------------------------------------------------------
-    def component_runs(
-        self, component: str, limit: int, since_ns: int | None, until_ns: int | None
-    ) -> list[RunRecord]:
-        """A component's runs in ``[since, until)``, newest first."""
-        low = since_ns if since_ns is not None else -(2**63)
-        high = until_ns if until_ns is not None else 2**63 - 1
-        return self._runs_where(
-            "component = ? AND start_ns >= ? AND start_ns < ? "
-            "ORDER BY start_ns DESC, run_id DESC LIMIT ?",
-            (component, low, high, limit),
-        )
-
-    def recent_runs(
-        self, limit: int, before: tuple[int, str] | None, component: str | None
-    ) -> list[RunRecord]:
-        """Keyset page of runs, newest first."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if before is not None:
-            clauses.append("(start_ns < ? OR (start_ns = ? AND run_id < ?))")
-            params.extend((before[0], before[0], before[1]))
-        if component is not None:
-            clauses.append("component = ?")
-            params.append(component)
-        where = " AND ".join(clauses) or "1 = 1"
-        return self._runs_where(
-            f"{where} ORDER BY start_ns DESC, run_id DESC LIMIT ?", (*params, limit)
-        )
-
-    def latest_runs(
-        self, identities: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], RunRecord]:
-        """Newest superseding run of each ``(service, component)`` (one probe each of the
-        partial index ``runs_superseding``)."""
-        found: dict[tuple[str, str], RunRecord] = {}
-        for identity in dict.fromkeys(identities):
-            runs = self._runs_where(
-                f"service = ? AND component = ? AND {SUPERSEDES} "
-                "ORDER BY start_ns DESC, run_id DESC LIMIT 1",
-                identity,
-            )
-            if runs:
-                found[identity] = runs[0]
-        return found
-
     def component(self, name: str) -> Component | None:
         """A component by name."""
         with self._read() as db:
