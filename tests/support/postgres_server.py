@@ -25,7 +25,11 @@ from pathlib import Path
 import pytest
 
 SERVER_OPTIONS = "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-INITDB_OPTIONS = ["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"]
+PASSWORD = "mlspan-test"
+"""The ``postgres`` role's password: TCP connections authenticate with SCRAM, as a
+deployed server's do, so tests can check that a wrong password is refused."""
+INITDB_OPTIONS = ["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"]
+INITDB_OPTIONS += ["-E", "UTF8", "--locale=C.UTF-8"]
 
 
 def postgres_bin_dir() -> Path | None:
@@ -52,7 +56,8 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 @contextmanager
 def private_postgres() -> Iterator[str]:
-    """Start a server; yields the libpq URL of its ``postgres`` database."""
+    """Start a server; yields the libpq URL (password included) of its ``postgres``
+    database."""
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         message = "PostgreSQL is not installed (Debian package postgresql)"
@@ -61,24 +66,17 @@ def private_postgres() -> Iterator[str]:
         pytest.skip(message)
     folder = Path(tempfile.mkdtemp(prefix="mlspan-pg-"))
     try:
+        data = folder / "data"
+        password_file = folder / "password"
+        password_file.write_text(PASSWORD)
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             folder.chmod(0o700)
-            os.chown(folder, user.pw_uid, user.pw_gid)
-        data = folder / "data"
+            for path in (folder, password_file):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        initdb = [str(bin_dir / "initdb"), "-D", str(data), f"--pwfile={password_file}"]
         subprocess.run(
-            _as_server_user(
-                [
-                    str(bin_dir / "initdb"),
-                    "-D",
-                    str(data),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    *INITDB_OPTIONS,
-                ]
-            ),
+            _as_server_user([*initdb, *INITDB_OPTIONS]),
             check=True,
             capture_output=True,
             timeout=120,
@@ -93,7 +91,7 @@ def private_postgres() -> Iterator[str]:
             timeout=90,
         )
         try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+            yield f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/postgres"
         finally:
             subprocess.run(
                 _as_server_user([*pg_ctl, "-m", "fast", "-w", "stop"]),

@@ -5,10 +5,13 @@ database. Everything else runs against both backends through the ``store`` fixtu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from mlspan.collector.pipeline.factory import ConfigError
+from mlspan.collector.service.config import StorageConfig
 from mlspan.collector.store import (
     INPUT,
     OUTPUT,
@@ -21,7 +24,7 @@ from mlspan.collector.store import (
 )
 from mlspan.collector.store.postgres import PostgresStore
 from mlspan.collector.store.postgres_schema import MIGRATIONS, SCHEMA_VERSION_TABLE
-from tests.support.postgres_server import fresh_schema_url
+from tests.support.postgres_server import PASSWORD, fresh_schema_url
 
 
 def _run(run_id: str, name: str = "step", start_ns: int = 1) -> RunRecord:
@@ -117,3 +120,19 @@ def test_two_collectors_on_one_database_see_each_others_lineage_at_once(url: str
     finally:
         first.close()
         second.close()
+
+
+def test_the_password_can_come_apart_from_the_url(url: str, tmp_path: Path) -> None:
+    """A deployment keeps the password in a secret file (``storage.password_file``), out
+    of the config and the URL; the server checks it (SCRAM over TCP)."""
+    without = url.replace(f":{PASSWORD}@", "@")
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n")
+    storage = StorageConfig(url=without, password_file=str(secret))
+    store = open_store(storage.url, password=storage.password())
+    assert isinstance(store, PostgresStore)
+    store.close()
+    with pytest.raises(StoreUnavailableError, match="password"):
+        open_store(without, password="wrong")
+    with pytest.raises(ConfigError, match="password_file needs a postgresql"):
+        StorageConfig(url="/var/lib/mlspan", password_file=str(secret)).validate()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from mlspan.collector.api.limits import ApiLimits
@@ -58,11 +59,22 @@ class StorageConfig:
     """``storage``: where the lineage store lives."""
 
     url: str = ""
-    """A SQLite file, a folder, or ``sqlite:///path``; empty: ``lineage.db`` in the data
-    folder."""
+    """A SQLite file, a folder, ``sqlite:///path`` or ``postgresql://user@host/db``;
+    empty: ``lineage.db`` in the data folder."""
+    password_file: str = ""
+    """A file holding the PostgreSQL password (read at start, surrounding whitespace
+    dropped), so that the secret stays out of the config and the URL; "" for none."""
 
     def validate(self) -> None:
-        """Nothing to check before opening."""
+        """A password file only makes sense with a PostgreSQL URL."""
+        if self.password_file and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("password_file needs a postgresql:// url")
+
+    def password(self) -> str | None:
+        """The password from ``password_file``, or None."""
+        if not self.password_file:
+            return None
+        return Path(self.password_file).read_text(encoding="utf-8").strip()
 
 
 @dataclass(frozen=True)

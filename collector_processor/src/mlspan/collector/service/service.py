@@ -95,7 +95,8 @@ class Service:
         for change in tune_allocator(self.config.service.runtime):
             logger.debug("process tuning: %s", change)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = open_store(self.config.storage.url or self.data_dir)
+        storage = self.config.storage
+        self.store = open_store(storage.url or self.data_dir, password=storage.password())
         host = Host(
             data_dir=self.data_dir,
             stats=self.stats,

@@ -31,7 +31,7 @@ DEFAULT_FILE: Final = "lineage.db"
 POSTGRES_SCHEMES: Final = ("postgresql", "postgres")
 
 
-def _open_postgres(url: str) -> Store:
+def _open_postgres(url: str, password: str | None) -> Store:
     """The PostgreSQL store at ``url``; psycopg is imported only for it (an extra)."""
     try:
         from mlspan.collector.store.postgres import PostgresStore
@@ -39,11 +39,12 @@ def _open_postgres(url: str) -> Store:
         raise ValueError(
             f"a PostgreSQL store needs psycopg: pip install 'mlspan[postgres]' ({exc})"
         ) from exc
-    return PostgresStore(url)
+    return PostgresStore(url, password=password)
 
 
-def open_store(location: str | Path) -> Store:
-    """Open (creating and migrating as needed) the store at ``location``.
+def open_store(location: str | Path, password: str | None = None) -> Store:
+    """Open (creating and migrating as needed) the store at ``location``; ``password``
+    is the database's (PostgreSQL), when not in the URL.
 
     Raises ``ValueError`` for a URL scheme no implementation handles.
     """
@@ -51,7 +52,7 @@ def open_store(location: str | Path) -> Store:
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme in POSTGRES_SCHEMES:
-            return _open_postgres(text)
+            return _open_postgres(text, password)
         if scheme != "sqlite":
             raise ValueError(
                 f"unsupported store URL scheme '{scheme}' (supported: sqlite, postgresql)"

@@ -73,8 +73,13 @@ class PostgresStore(RunListings):
     MARK = "%s"
     SUPERSEDES = SUPERSEDES
 
-    def __init__(self, dsn: str, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> None:
+    def __init__(
+        self, dsn: str, lock_timeout_ms: int = LOCK_TIMEOUT_MS, password: str | None = None
+    ) -> None:
         self._dsn = dsn
+        self._connect_args: dict[str, Any] = {"connect_timeout": int(CONNECT_TIMEOUT_S)}
+        if password is not None:
+            self._connect_args["password"] = password
         self._lock_timeout_ms = int(lock_timeout_ms)
         self._write_lock = threading.Lock()
         self._closed = False
@@ -88,7 +93,7 @@ class PostgresStore(RunListings):
                 dsn,
                 min_size=1,
                 max_size=POOL_SIZE,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, **self._connect_args},
                 # A server restart breaks every idle connection: each is checked when
                 # taken (one empty round trip) so reads never fail on a stale one.
                 check=ConnectionPool.check_connection,
@@ -103,7 +108,7 @@ class PostgresStore(RunListings):
 
     def _connect_writer(self) -> psycopg.Connection[Any]:
         """The writing connection (autocommit: transactions are explicit)."""
-        writer = psycopg.connect(self._dsn, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_S))
+        writer = psycopg.connect(self._dsn, autocommit=True, **self._connect_args)
         writer.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
         return writer
 
