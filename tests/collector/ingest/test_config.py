@@ -177,6 +177,17 @@ def test_overrides_flags_over_env_over_file(tmp_path: Path) -> None:
     assert config.storage.url == "sqlite:///x.db"
 
 
+def test_postgres_url_and_password_file_from_env(tmp_path: Path) -> None:
+    env = {
+        "MLSPAN_STORAGE_URL": "postgresql://mlspan@db:5432/mlspan",
+        "MLSPAN_STORAGE_PASSWORD_FILE": str(tmp_path / "pw"),
+    }
+    (tmp_path / "pw").write_text("s3cret\n")
+    storage = load_config(None, FACTORIES, env=env).storage
+    assert storage.url == "postgresql://mlspan@db:5432/mlspan"
+    assert storage.password() == "s3cret"
+
+
 def test_config_file_from_env_and_override_without_otlp_receiver(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(_document(data_dir="from-file")))

@@ -34,7 +34,11 @@ _FLAGS = {
     "grpc_endpoint": ("--grpc-endpoint", "OTLP/gRPC listen address host:port"),
     "http_endpoint": ("--http-endpoint", "OTLP/HTTP listen address host:port"),
     "api_endpoint": ("--api-endpoint", "query API and /metrics listen address host:port"),
-    "storage_url": ("--storage-url", "lineage store: SQLite file, folder or sqlite:///path"),
+    "storage_url": (
+        "--storage-url",
+        "lineage store: SQLite file, folder, sqlite:///path or postgresql://user@host/db",
+    ),
+    "storage_password_file": ("--storage-password-file", "file holding the PostgreSQL password"),
 }
 
 

@@ -52,6 +52,7 @@ class Overrides:
     http_endpoint: str | None = None
     api_endpoint: str | None = None
     storage_url: str | None = None
+    storage_password_file: str | None = None
 
     def over(self, lower: Overrides) -> Overrides:
         """These values, falling back to ``lower`` where unset."""
@@ -76,6 +77,7 @@ ENV_VARS: Final = {
     "http_endpoint": "MLSPAN_HTTP_ENDPOINT",
     "api_endpoint": "MLSPAN_API_ENDPOINT",
     "storage_url": "MLSPAN_STORAGE_URL",
+    "storage_password_file": "MLSPAN_STORAGE_PASSWORD_FILE",
 }
 """``Overrides`` field -> environment variable."""
 CONFIG_ENV: Final = "MLSPAN_CONFIG"
@@ -149,6 +151,9 @@ def apply_overrides(document: Mapping[str, Any], overrides: Overrides) -> dict[s
         result["data_dir"] = overrides.data_dir
     if overrides.storage_url is not None:
         result["storage"] = {**_section(result, "storage"), "url": overrides.storage_url}
+    if overrides.storage_password_file is not None:
+        storage = _section(result, "storage")
+        result["storage"] = {**storage, "password_file": overrides.storage_password_file}
     if overrides.api_endpoint is not None:
         result["api"] = {**_section(result, "api"), "endpoint": overrides.api_endpoint}
     for protocol, endpoint in (
