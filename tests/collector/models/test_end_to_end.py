@@ -196,6 +196,8 @@ def test_versions_diff_effects_recipe_and_tags(
             v["version"]: v["tags"] for v in collector.get_json("/api/v1/models/churn")["versions"]
         }
         assert after["v2"] == ["reviewed"] and after["v3"] == ["production"]
+        (churn,) = collector.get_json("/api/v1/models")["models"]
+        assert churn["stages"] == {"production": "v3"}
         status, body = collector.status_of(
             "POST", "/api/v1/models/churn/versions/v9/tags", {"add": ["x"]}
         )

@@ -22,7 +22,7 @@ from mlspan.collector.models.metrics import (
     with_stderr,
 )
 from mlspan.collector.models.params import parse
-from mlspan.collector.models.records import VersionRef, VersionRow
+from mlspan.collector.models.records import STAGE_TAGS, VersionRef, VersionRow
 from mlspan.collector.models.registry import ModelRegistry
 from mlspan.collector.store import Store
 from mlspan.semconv import attributes as attr
@@ -107,7 +107,10 @@ class ModelQueries:
                     "key_metric": _key_json(key),
                     "best": _label(rows, best),
                     "stages": {
-                        tag: _label(rows, digest) for digest, held in tags.items() for tag in held
+                        tag: _label(rows, digest)
+                        for digest, held in tags.items()
+                        for tag in held
+                        if tag in STAGE_TAGS
                     },
                 }
             )
