@@ -9,6 +9,7 @@ integer "age" numerical).
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from typing import Any, Final
@@ -61,7 +62,7 @@ def shape_of(data: object) -> tuple[int, int] | None:
     shape = getattr(data, "shape", None)
     if not isinstance(shape, tuple) or not shape:
         return None
-    return int(shape[0]), int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    return int(shape[0]), int(math.prod(shape[1:])) if len(shape) > 1 else 1
 
 
 def rows_of(data: object) -> int | None:

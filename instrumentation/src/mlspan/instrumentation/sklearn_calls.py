@@ -20,8 +20,9 @@ from mlspan.instrumentation.call_state import CURRENT_CALL, CallState, Nesting
 from mlspan.instrumentation.component_metrics import CURRENT_MODEL_NAME
 from mlspan.instrumentation.digest import ALGORITHM
 from mlspan.instrumentation.emit import add_summaries
-from mlspan.instrumentation.features import shape_of
+from mlspan.instrumentation.features import rows_of, shape_of
 from mlspan.instrumentation.fit_facts import LibraryVersions, score_attributes
+from mlspan.instrumentation.light_calls import LightCalls
 from mlspan.instrumentation.model_version import (
     ParamNames,
     class_path,
@@ -33,7 +34,7 @@ from mlspan.instrumentation.model_version import (
     store_feature_kinds,
     store_model_version,
 )
-from mlspan.instrumentation.online import ModelKey, OnlineAccumulator, RootSpanPacer
+from mlspan.instrumentation.online import OnlineAccumulator
 from mlspan.instrumentation.options import InstrumentationOptions
 from mlspan.instrumentation.outcomes_traced import predicted_attributes
 from mlspan.instrumentation.roles import EVALUATIONS, RoleBook, library_caller, role_of
@@ -91,13 +92,12 @@ class SklearnRecorder:
         self._options = options
         self._summaries = SummaryCache(Summarizer.from_options(options))
         self._background = BackgroundSummaries(self._summaries)
-        self._accumulator = accumulator
         self._framework_version = ""
         self._libraries = LibraryVersions()
         self._class_paths: dict[type, str] = {}
         self._roles = RoleBook()
         self._param_names = ParamNames()
-        self._bare_light = RootSpanPacer(options.online_root_span_seconds)
+        self._light = LightCalls(tracer, options, accumulator, self._version_for_predict)
         self.exported: set[type] = set()
         """Classes scikit-learn's public modules export; other sklearn classes are internal."""
 
@@ -135,11 +135,21 @@ class SklearnRecorder:
         self, method: str, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any
     ) -> Any:
         """Run the method ``wrapped(*args, **kwargs)`` inside a span describing the call."""
+        state = CURRENT_CALL.get()
+        if state is not None and state.light:
+            return wrapped(*args, **kwargs)  # nothing inside a light call is recorded
         if instance is None or isinstance(instance, type) or not self.records(type(instance)):
             return wrapped(*args, **kwargs)
-        if CURRENT_CALL.get() is None and library_caller(sys._getframe(2)):
+        if state is None and library_caller(sys._getframe(2)):
             return wrapped(*args, **kwargs)  # e.g. f1_score's own LabelEncoder: internal
         x, y = arguments(args, kwargs)
+        if state is None:
+            rows = rows_of(x)
+            if rows is not None and self._light.is_light(method in ONLINE_METHODS, rows):
+                opened = self._light.open(method, instance, rows)
+                if opened is None:
+                    return self._unrecorded(instance, wrapped, args, kwargs)
+                return self._light.run(opened, method, x, rows, wrapped, args, kwargs)
         return self._record(method, instance, x, y, wrapped, args, kwargs)
 
     def call_function(self, function: str, wrapped: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
@@ -187,6 +197,17 @@ class SklearnRecorder:
             if token is not None:
                 CURRENT_CALL.reset(token)
 
+    def _unrecorded(self, instance: Any, wrapped: Any, args: Any, kwargs: Any) -> Any:
+        """Run a user call that gets no span; the calls inside it are classified as usual."""
+        state = CallState()
+        state.active.add(id(instance))
+        state.nesting.append(self._roles.children_of(type(instance), CallRole.USER))
+        token = CURRENT_CALL.set(state)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            CURRENT_CALL.reset(token)
+
     def _run(self, record: Call, instance: Any, wrapped: Any, args: Any, kwargs: Any) -> Any:
         with trace.use_span(
             record.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
@@ -199,7 +220,7 @@ class SklearnRecorder:
         self._finish(record, instance, result)
         return result
 
-    def _model_attributes(self, instance: Any, light: bool) -> dict[str, AttributeValue]:
+    def _model_attributes(self, instance: Any) -> dict[str, AttributeValue]:
         cls = type(instance)
         path = self._class_paths.get(cls)
         if path is None:
@@ -209,11 +230,10 @@ class SklearnRecorder:
             MODEL_NAME: type(instance).__name__,
             MODEL_FRAMEWORK: FRAMEWORK,
         }
-        if not light:
-            if not self._framework_version:
-                sklearn = sys.modules.get("sklearn")
-                self._framework_version = str(getattr(sklearn, "__version__", ""))
-            attributes[MODEL_FRAMEWORK_VERSION] = self._framework_version
+        if not self._framework_version:
+            sklearn = sys.modules.get("sklearn")
+            self._framework_version = str(getattr(sklearn, "__version__", ""))
+        attributes[MODEL_FRAMEWORK_VERSION] = self._framework_version
         return attributes
 
     def _start(
@@ -230,13 +250,7 @@ class SklearnRecorder:
     ) -> Call | None:
         shape = shape_of(x)
         rows = shape[0] if shape else None
-        light = (
-            role is CallRole.USER
-            and method in ONLINE_METHODS
-            and rows is not None
-            and rows < self._options.online_max_rows
-        )
-        attributes = self._model_attributes(instance, light)
+        attributes = self._model_attributes(instance)
         if role is CallRole.USER:
             name = CURRENT_MODEL_NAME.get() or self._options.model_name
             if name:
@@ -250,21 +264,12 @@ class SklearnRecorder:
             attributes[MODEL_VERSION] = stored
         if rows is not None and shape is not None:
             attributes[DATASET_ROWS] = rows
-            if not light:
-                attributes[DATASET_COLUMNS] = shape[1]
-        span = self._light_without_span(light)
-        if span is None:
-            span = self._tracer.start_span(
-                f"{method} {type(instance).__name__}", attributes=attributes
-            )
-            if light and self._options.online_root_span_seconds > 0:
-                self._bare_light.recorded(span.is_recording())
-            if not span.is_recording():
-                span.end()
-                return None
-        elif not self._bare_light.recording:
+            attributes[DATASET_COLUMNS] = shape[1]
+        span = self._tracer.start_span(f"{method} {type(instance).__name__}", attributes=attributes)
+        if not span.is_recording():
+            span.end()
             return None
-        record = Call(span, method, role, x, rows=rows, light=light, attributes=attributes)
+        record = Call(span, method, role, x, rows=rows, attributes=attributes)
         try:
             if role is CallRole.CANDIDATE:
                 if method in FIT_METHODS:
@@ -275,16 +280,6 @@ class SklearnRecorder:
             span.end()
             raise
         return record
-
-    def _light_without_span(self, light: bool) -> trace.Span | None:
-        """``INVALID_SPAN`` for a one-row call outside any trace that only feeds the
-        accumulated summary (its root span is due at most every
-        ``online_root_span_seconds``), else None: the call gets a span of its own."""
-        if not light or self._options.online_root_span_seconds <= 0:
-            return None
-        if trace.get_current_span().get_span_context().is_valid:
-            return None  # inside a traced request: a child span of it
-        return None if self._bare_light.due() else trace.INVALID_SPAN
 
     def _describe(
         self, record: Call, instance: Any, y: object, stored: str | None, state: CallState
@@ -298,9 +293,6 @@ class SklearnRecorder:
             if version is not None:
                 span.set_attribute(MODEL_VERSION, version)
                 attributes[MODEL_VERSION] = version
-        if record.light:
-            state.light = True
-            return
         record.x_digest = state.digest(x)
         record.y_digest = state.digest(y)
         inputs = [d for d in (record.x_digest, record.y_digest, version) if d]
@@ -361,9 +353,7 @@ class SklearnRecorder:
 
     def _finish(self, record: Call, instance: Any, result: Any) -> None:
         try:
-            if record.light:
-                self._finish_light(record, result)
-            elif record.role is CallRole.CANDIDATE:
+            if record.role is CallRole.CANDIDATE:
                 bound_attributes(record.span, self._options.max_span_bytes // 2)
             else:
                 self._finish_full(record, instance, result)
@@ -371,22 +361,6 @@ class SklearnRecorder:
             _logger.warning("mlspan could not finish the span of %s", record.method, exc_info=True)
         finally:
             record.span.end()
-
-    def _finish_light(self, record: Call, result: Any) -> None:
-        if not self._options.summaries:
-            return
-        version = str(record.attributes.get(MODEL_VERSION, ""))
-        key = ModelKey(
-            version,
-            str(record.attributes[MODEL_NAME]),
-            tuple(
-                (name, str(record.attributes[name]))
-                for name in (MODEL_CLASS, MODEL_NAME, MODEL_FRAMEWORK, MODEL_VERSION)
-                if name in record.attributes
-            ),
-        )
-        output = result if record.method in PREDICTION_METHODS else None
-        self._accumulator.add(key, record.x, output, record.rows or 0)
 
     def _finish_full(self, record: Call, instance: Any, result: Any) -> None:
         span, method = record.span, record.method

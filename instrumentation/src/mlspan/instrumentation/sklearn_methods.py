@@ -54,7 +54,6 @@ class Call:
     x_digest: str | None = None
     y_digest: str | None = None
     rows: int | None = None
-    light: bool = False
     params: str | None = None
     pending: list[Pending] = field(default_factory=list)
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
