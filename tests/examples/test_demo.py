@@ -20,10 +20,13 @@ from tests.support.otlp_sink import free_port
 
 demo_collector = load_example("demo_collector")
 
-DEMO_TIMEOUT_S = 240
+DEMO_TIMEOUT_S = 420
+"""The demo takes 36 s on an idle machine; it took 212-231 s on these 2 shared cores at a
+load average of 15-20 (the demo before delayed labels: 212-213 s beside it)."""
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DEMO_TIMEOUT_S + 120)
 def test_demo_shows_lineage_drift_performance_and_alerts_and_leaves_the_collector_running(
     tmp_path: Path,
 ) -> None:
