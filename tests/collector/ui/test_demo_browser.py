@@ -28,7 +28,8 @@ from tests.support.otlp_sink import free_port
 
 pytestmark = pytest.mark.slow
 
-DEMO_TIMEOUT_S = 300
+DEMO_TIMEOUT_S = 420
+"""The demo took 212-231 s on the shared cores at load 15-20 (tests/examples/test_demo.py)."""
 JOURNEY_LIMIT_S = 60.0
 DRIFTED = ("monthly_charges", "contract")
 """Features the demo's last batches drift (its own test checks the CLI says so)."""
