@@ -17,6 +17,10 @@ A span counts when its ``mlspan.operation.name`` is one of:
 - a predict-like call with a model version: one more serving call for the span's service.
 
 Other spans cost one map look-up. A span that cannot be read is counted, never raised.
+Values a store cannot hold are clamped with the lineage side's ``sanitize`` helpers:
+timestamps of 0 or past 2^63 - 1 become the span's other time or the receipt time, long
+texts are cut, digests too long to be one drop the record, hyperparameters with
+``NaN``/``Infinity`` are rewritten; the counts are ``Extracted.clamped``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
+from mlspan.collector.lineage.sanitize import (
+    MAX_ARTIFACT_ID,
+    MAX_NS,
+    clamp_times,
+    clean_params,
+    cut,
+    params_need_check,
+)
 from mlspan.collector.models.records import (
     Extracted,
     FitRecord,
@@ -89,11 +101,13 @@ def extract(
     ``known(service, name, digest)`` says whether a version is registered already: a
     further fit of it is read no further than its identity and time."""
     found = Extracted()
+    received_ns = min(max(int(batch.received_at * 1e9), 1), MAX_NS)
+    clamped = found.clamped
     fits = FIT_OPERATIONS | {PARTIAL_FIT} if partial_fit else FIT_OPERATIONS
     serving: Counter[tuple[str, str]] = Counter()
     serving_at: dict[tuple[str, str], int] = {}
     for resource in batch.view.resource_spans:
-        service = string_attribute(resource.resource.attributes, SERVICE_NAME) or ""
+        service = cut(string_attribute(resource.resource.attributes, SERVICE_NAME) or "", clamped)
         for scope in resource.scope_spans:
             for span in scope.spans:
                 attributes = span.attributes
@@ -104,18 +118,17 @@ def extract(
                 try:
                     if operation in SERVING_OPERATIONS:
                         version = attributes.get(attr.MODEL_VERSION)
-                        if version is not None and version.string_value:
+                        if version is not None and _digest(version.string_value):
                             key = (version.string_value, service)
                             serving[key] += 1
-                            serving_at[key] = max(
-                                serving_at.get(key, 0), int(span.end_time_unix_nano)
-                            )
+                            at = _time(span.end_time_unix_nano, received_ns, clamped)
+                            serving_at[key] = max(serving_at.get(key, 0), at)
                     elif operation in fits:
-                        _fit(found, service, span, known)
+                        _fit(found, service, span, known, received_ns)
                     elif operation == SCORE:
-                        _score(found, service, span)
+                        _score(found, service, span, received_ns)
                     elif operation == COMPONENT:
-                        _component(found, service, span)
+                        _component(found, service, span, received_ns)
                     elif operation == SUMMARY:
                         _summary(found, service, span, known)
                 except Exception:
@@ -126,6 +139,16 @@ def extract(
         for (digest, service), calls in serving.items()
     ]
     return found
+
+
+def _time(value: int, received_ns: int, clamped: Counter[str]) -> int:
+    """One timestamp a store can hold (``clamp_times`` of it as start and end)."""
+    return clamp_times(int(value), int(value), received_ns, clamped)[0]
+
+
+def _digest(text: str) -> bool:
+    """True for a model version digest worth keeping (set, not absurdly long)."""
+    return 0 < len(text) <= MAX_ARTIFACT_ID
 
 
 def _role(attributes: Any) -> str:
@@ -146,13 +169,22 @@ def _summaries(span: Any) -> tuple[dict[str, object], ...]:
     )
 
 
-def _fit(found: Extracted, service: str, span: Any, known: Callable[[str, str, str], bool]) -> None:
+def _fit(
+    found: Extracted,
+    service: str,
+    span: Any,
+    known: Callable[[str, str, str], bool],
+    received_ns: int,
+) -> None:
     attributes = span.attributes
     digest = string_attribute(attributes, attr.MODEL_VERSION) or ""
-    if not digest or _role(attributes) not in _USER_ROLES:
+    if not _digest(digest) or _role(attributes) not in _USER_ROLES:
         return
     name = model_name(attributes)
-    start = int(span.start_time_unix_nano)
+    clamped = found.clamped
+    start, end = clamp_times(
+        int(span.start_time_unix_nano), int(span.end_time_unix_nano), received_ns, clamped
+    )
     if known(service, name, digest):
         found.fits.append(refit_record(service, name, digest, start))
         return
@@ -160,20 +192,22 @@ def _fit(found: Extracted, service: str, span: Any, known: Callable[[str, str, s
         service=service,
         name=name,
         digest=digest,
-        model_class=string_attribute(attributes, attr.MODEL_CLASS) or "",
-        params=string_attribute(attributes, attr.MODEL_PARAMS) or "",
+        model_class=cut(string_attribute(attributes, attr.MODEL_CLASS) or "", clamped),
+        params=_params(string_attribute(attributes, attr.MODEL_PARAMS) or "", clamped),
         run_id=bytes(span.span_id).hex(),
         trace_id=bytes(span.trace_id).hex(),
         parent_id=bytes(span.parent_span_id).hex(),
         start_ns=start,
-        end_ns=int(span.end_time_unix_nano),
-        train_digest=string_attribute(attributes, attr.DATASET_DIGEST) or "",
-        target_digest=string_attribute(attributes, attr.DATASET_TARGET_DIGEST) or "",
+        end_ns=end,
+        train_digest=cut(string_attribute(attributes, attr.DATASET_DIGEST) or "", clamped),
+        target_digest=cut(string_attribute(attributes, attr.DATASET_TARGET_DIGEST) or "", clamped),
         rows=int_attribute(attributes, attr.DATASET_ROWS),
         columns=int_attribute(attributes, attr.DATASET_COLUMNS),
-        framework_version=string_attribute(attributes, attr.MODEL_FRAMEWORK_VERSION) or "",
-        libraries=string_attribute(attributes, attr.RUNTIME_LIBRARIES) or "",
-        search=_search(attributes),
+        framework_version=cut(
+            string_attribute(attributes, attr.MODEL_FRAMEWORK_VERSION) or "", clamped
+        ),
+        libraries=cut(string_attribute(attributes, attr.RUNTIME_LIBRARIES) or "", clamped),
+        search=_search(attributes, clamped),
         summaries=(lambda: _summaries(span)) if span.events else tuple,
     )
     found.fits.append(fit)
@@ -209,9 +243,15 @@ def refit_record(service: str, name: str, digest: str, start_ns: int) -> FitReco
     )
 
 
-def _search(attributes: Any) -> str:
-    """The search's results table with its number of folds added as ``splits``."""
-    text = string_attribute(attributes, attr.SEARCH_RESULTS) or ""
+def _params(text: str, clamped: Counter[str]) -> str:
+    """Hyperparameter JSON the API can serve (``sanitize.clean_params`` when needed)."""
+    return clean_params(text, clamped) if params_need_check(text) else text
+
+
+def _search(attributes: Any, clamped: Counter[str]) -> str:
+    """The search's results table with its number of folds added as ``splits`` (dropped
+    when longer than hyperparameters may be, or with non-finite numbers rewritten)."""
+    text = _params(string_attribute(attributes, attr.SEARCH_RESULTS) or "", clamped)
     splits = int_attribute(attributes, attr.SEARCH_SPLITS)
     if not text or splits is None:
         return text
@@ -240,25 +280,22 @@ def _summary(
             found.summaries.append(SummaryRecord(digest, summaries))
 
 
-def _score(found: Extracted, service: str, span: Any) -> None:
+def _score(found: Extracted, service: str, span: Any, received_ns: int) -> None:
     attributes = span.attributes
     digest = string_attribute(attributes, attr.MODEL_VERSION) or ""
     value = _number(attributes, attr.METRIC_VALUE)
-    if not digest or value is None or _role(attributes) not in _USER_ROLES:
+    if not _digest(digest) or value is None or _role(attributes) not in _USER_ROLES:
         return
     name = (string_attribute(attributes, attr.METRIC_NAME) or "score")[:MAX_METRIC_NAME]
     rows = int_attribute(attributes, attr.METRIC_ROWS)
     if rows is None:
         rows = int_attribute(attributes, attr.DATASET_ROWS)
-    dataset = string_attribute(attributes, attr.DATASET_DIGEST) or ""
-    found.metrics.append(
-        MetricRecord(
-            digest, "score", name, value, rows, dataset, int(span.end_time_unix_nano), service
-        )
-    )
+    dataset = cut(string_attribute(attributes, attr.DATASET_DIGEST) or "", found.clamped)
+    at = _time(span.end_time_unix_nano, received_ns, found.clamped)
+    found.metrics.append(MetricRecord(digest, "score", name, value, rows, dataset, at, service))
 
 
-def _component(found: Extracted, service: str, span: Any) -> None:
+def _component(found: Extracted, service: str, span: Any, received_ns: int) -> None:
     if not span.events:
         return
     attributes = span.attributes
@@ -280,8 +317,10 @@ def _component(found: Extracted, service: str, span: Any) -> None:
             continue
         named = string_attribute(values, attr.MODEL_VERSION)
         rows = int_attribute(values, attr.METRIC_ROWS)
-        at = int(event.time_unix_nano or span.end_time_unix_nano)
+        at = _time(event.time_unix_nano or span.end_time_unix_nano, received_ns, found.clamped)
         for digest in [named] if named else models:
+            if not _digest(digest):
+                continue
             found.metrics.append(MetricRecord(digest, "logged", name, value, rows, "", at, service))
 
 

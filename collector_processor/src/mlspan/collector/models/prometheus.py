@@ -2,7 +2,8 @@
 
 ``mlspan_model_versions{service, model}`` counts each model's numbered versions and
 ``mlspan_models_refused_total{reason}`` what the registry refused (``models``,
-``versions``, ``metrics``, ``services``, ``summaries``, ``decode``). One series per
+``versions``, ``metrics``, ``services``, ``summaries``, ``decode``; ``clamped`` counts
+values kept after clamping, e.g. timestamps past 2^63 - 1). One series per
 model: capped by ``max_models`` of the registry.
 """
 

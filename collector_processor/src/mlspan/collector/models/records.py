@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -94,6 +95,8 @@ class Extracted:
     serving: list[ServingRecord] = field(default_factory=list)
     summaries: list[SummaryRecord] = field(default_factory=list)
     bad: int = 0
+    clamped: Counter[str] = field(default_factory=Counter)
+    """Values clamped to what the store holds, by ``sanitize.CLAMP_*`` reason."""
 
 
 @dataclass(frozen=True)

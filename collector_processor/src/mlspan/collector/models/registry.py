@@ -227,6 +227,8 @@ class ModelRegistry:
         with self._lock:
             if found.bad:
                 self.refused["decode"] += found.bad
+            if found.clamped:
+                self.refused["clamped"] += sum(found.clamped.values())
             for metric in found.metrics:
                 if metric.digest not in self._by_digest:
                     continue

@@ -9,6 +9,7 @@ per version, services per version), which the registry enforces before writing.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -24,6 +25,11 @@ from mlspan.collector.models.records import (
     VersionRow,
 )
 
+logger = logging.getLogger(__name__)
+
+_REFUSED: Final = (sqlite3.DataError, sqlite3.IntegrityError, OverflowError, ValueError)
+"""What SQLite raises for one row it cannot hold (an integer past 64 bits, a lone
+surrogate, a NUL where none may be): such a row is dropped, the others are written."""
 SCHEMA_VERSION: Final = 1
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS model_version (
@@ -128,18 +134,46 @@ class ModelStore:
         if not (rows or updates or values):
             return
         marks = ", ".join("?" * 21)
-        with self._lock, self._db:
-            self._db.executemany(
-                f"INSERT OR IGNORE INTO model_version ({_VERSION_COLUMNS}) VALUES ({marks})", rows
+        self._write_all(
+            (
+                (
+                    f"INSERT OR IGNORE INTO model_version ({_VERSION_COLUMNS}) VALUES ({marks})",
+                    rows,
+                ),
+                (
+                    "UPDATE model_version SET fits = fits + ?, last_fit_ns = max(last_fit_ns, ?)"
+                    " WHERE service = ? AND name = ? AND seq = ?",
+                    updates,
+                ),
+                ("INSERT OR REPLACE INTO model_metric VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values),
             )
-            self._db.executemany(
-                "UPDATE model_version SET fits = fits + ?, last_fit_ns = max(last_fit_ns, ?)"
-                " WHERE service = ? AND name = ? AND seq = ?",
-                updates,
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO model_metric VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
-            )
+        )
+
+    def _write_all(self, statements: Iterable[tuple[str, list[tuple[Any, ...]]]]) -> int:
+        """Run every statement over its rows in one transaction; if SQLite refuses any row
+        (a value it cannot hold that got past extraction), write the rows one by one so
+        only the refused ones are lost, not the other clients' rows of the batch. Returns
+        how many rows were refused."""
+        work = [(sql, rows) for sql, rows in statements if rows]
+        try:
+            with self._lock, self._db:
+                for sql, rows in work:
+                    self._db.executemany(sql, rows)
+            return 0
+        except _REFUSED as exc:
+            logger.warning("models store refused a batch (%s); writing it row by row", exc)
+        refused = 0
+        with self._lock:
+            for sql, rows in work:
+                for row in rows:
+                    try:
+                        with self._db:
+                            self._db.execute(sql, row)
+                    except _REFUSED:
+                        refused += 1
+        if refused:
+            logger.warning("models store refused %d rows; they are dropped", refused)
+        return refused
 
     def set_summaries(self, ref: VersionRef, summaries: str) -> None:
         """Replace a version's training-data feature summaries (JSON array)."""
@@ -152,11 +186,7 @@ class ModelStore:
     def put_serving(self, rows: Iterable[tuple[str, ServingRow]]) -> None:
         """Insert or replace serving rows ``(digest, row)``."""
         values = [(d, r.service, r.first_ns, r.last_ns, r.calls) for d, r in rows]
-        if values:
-            with self._lock, self._db:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO model_serving VALUES (?, ?, ?, ?, ?)", values
-                )
+        self._write_all((("INSERT OR REPLACE INTO model_serving VALUES (?, ?, ?, ?, ?)", values),))
 
     def set_tags(
         self,
