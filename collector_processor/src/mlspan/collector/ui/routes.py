@@ -33,7 +33,7 @@ _SERVICE: Final = Parameter("service", description="Service name")
 
 
 def _static() -> dict[str, bytes]:
-    folder = resources.files("mlspan.collector.ui") / "static"
+    folder = resources.files(__name__.rpartition(".")[0]) / "static"
     return {name: (folder / name).read_bytes() for name in STATIC_TYPES}
 
 

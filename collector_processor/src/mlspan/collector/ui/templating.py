@@ -25,7 +25,7 @@ def segment(value: object) -> str:
 def build_environment() -> Environment:
     """A new environment reading ``ui/templates`` (one per registered UI)."""
     environment = Environment(
-        loader=PackageLoader("mlspan.collector.ui", "templates"),
+        loader=PackageLoader(__name__.rpartition(".")[0], "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
