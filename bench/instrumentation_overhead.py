@@ -8,9 +8,10 @@
 plus the time ``instrument()`` takes in a fresh interpreter (goal: well under 0.2 s).
 
 Rounds alternate plain/instrumented in ABBA order inside one process; the medians are
-compared. Spans go through a BatchSpanProcessor into an in-memory exporter, as an
-application would hand them to an OTLP exporter. Run: .venv/bin/python
-bench/instrumentation_overhead.py [--quick]
+compared (for (b) also the median of the per-round differences, "paired"). Spans go
+through a BatchSpanProcessor into an in-memory exporter, as an application would hand
+them to an OTLP exporter. Run: .venv/bin/python bench/instrumentation_overhead.py
+[--quick] [--only fit|small] [--rounds N]
 """
 
 from __future__ import annotations
@@ -169,6 +170,9 @@ def bench_small_predict(rounds: int, calls: int) -> dict[str, Any]:
             "plain_us": statistics.median(plain),
             "instrumented_us": statistics.median(instrumented),
             "added_us": statistics.median(instrumented) - statistics.median(plain),
+            # each round's instrumented figure minus the plain one next to it: the noise
+            # of a shared machine moves both members of a pair alike
+            "paired_us": statistics.median(b - a for a, b in zip(plain, instrumented, strict=True)),
         }
     return results
 
@@ -230,6 +234,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
     parser.add_argument(
+        "--only",
+        choices=("fit", "small"),
+        help="run only (a) the large fit+predict or (b) the 1-row predict loops",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=7, help="rounds of (b) per case (median taken)"
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -238,14 +250,31 @@ def main() -> None:
     )
     args = parser.parse_args()
     rows, rounds, calls = (20_000, 2, 500) if args.quick else (100_000, 6, 2000)
-    call, with_imports = instrument_time()
+    if args.only is None:
+        call, with_imports = instrument_time()
+        print(
+            f"instrument() in a fresh interpreter: {call * 1000:.1f} ms "
+            f"({with_imports * 1000:.1f} ms including importing mlspan's modules)"
+        )
+    if args.only in (None, "fit"):
+        print_fit_predict(rounds, rows, args.threads)
+    if args.only in (None, "small"):
+        for label, figures in bench_small_predict(args.rounds, calls).items():
+            print(
+                f"(b) 1-row predict, {label}: plain {figures['plain_us']:.1f} us, "
+                f"instrumented {figures['instrumented_us']:.1f} us, "
+                f"added {figures['added_us']:.1f} us per call, paired {figures['paired_us']:.1f} "
+                f"(CPU time, median of {args.rounds} x {calls})"
+            )
+    if args.only is None:
+        for name, value in bench_throughput().items():
+            print(f"(c) {name}: {value:.2f}")
+
+
+def print_fit_predict(rounds: int, rows: int, threads: int) -> None:
+    fit = bench_fit_predict(rounds, rows, threads)
     print(
-        f"instrument() in a fresh interpreter: {call * 1000:.1f} ms "
-        f"({with_imports * 1000:.1f} ms including importing mlspan's modules)"
-    )
-    fit = bench_fit_predict(rounds, rows, args.threads)
-    print(
-        f"(a) HistGradientBoostingClassifier fit+predict {rows}x20, {args.threads} thread(s), "
+        f"(a) HistGradientBoostingClassifier fit+predict {rows}x20, {threads} thread(s), "
         "summaries on: "
         f"CPU plain {fit['plain_cpu_s']:.2f} s, instrumented {fit['instrumented_cpu_s']:.2f} s, "
         f"ratio {fit['cpu_ratio']:.3f}; wall plain {fit['plain_wall_s']:.2f} s, "
@@ -257,14 +286,6 @@ def main() -> None:
         f"{fit['work_cpu_s'] * 1000:.0f} ms CPU -> (plain + work) / plain = "
         f"{fit['work_ratio']:.3f}"
     )
-    for label, figures in bench_small_predict(7, calls).items():
-        print(
-            f"(b) 1-row predict, {label}: plain {figures['plain_us']:.1f} us, "
-            f"instrumented {figures['instrumented_us']:.1f} us, "
-            f"added {figures['added_us']:.1f} us per call (CPU time, median of 7 x {calls})"
-        )
-    for name, value in bench_throughput().items():
-        print(f"(c) {name}: {value:.2f}")
 
 
 if __name__ == "__main__":
