@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Final
@@ -294,7 +293,11 @@ class DriftEngine:
             merged = merge_all([r.summary for r in records])
             first = min(r.time for r in records)
             last = max(r.time for r in records)
-            if state.add(replace(records[-1], summary=merged, time=last), now):
+            tail = records[-1]  # the group's record: the last one's, with the merged summary
+            record = SummaryRecord(
+                tail.key, tail.side, merged, tail.dataset_digest, tail.operation, last
+            )
+            if state.add(record, now):
                 window = state.window  # the group's earliest span, not only its last
                 window.first = min(window.first, first) if window.first else first
         pending.clear()
