@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import demo_collector
+import demo_experiment
 from churn_outcomes import LABEL_DELIVERIES
 from churn_pipeline import INFERENCE_BATCHES as BATCHES
 from churn_pipeline import SERVICE_NAME
@@ -305,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pid = demo_collector.start(settings)
         final, last_started = run_pipeline(settings, work)
         report(settings, final, last_started)
+        demo_experiment.run(settings, work, _pipeline_env(settings), _run_pipeline, show, step)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         demo_collector.stop(settings)
         print(f"\ndemo failed: {error}", file=sys.stderr)
