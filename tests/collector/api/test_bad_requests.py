@@ -108,7 +108,9 @@ def concrete(path: str) -> str:
 def send(collector: RunningCollector, case: Case) -> tuple[int, Message, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", collector.api_port, timeout=30)
     try:
-        headers = {"Content-Type": "application/json", **case.headers} if case.body else {}
+        says_json = case.body or case.method not in ("GET", "HEAD", "OPTIONS")
+        headers = {"Content-Type": "application/json"} if says_json else {}
+        headers.update(case.headers)
         connection.request(case.method, case.target, case.body or None, headers)
         response = connection.getresponse()
         return response.status, response.headers, response.read()
@@ -226,6 +228,41 @@ def test_flag_bodies_reported_are_400_and_a_plain_flag_works(collector: RunningC
     assert send(collector, Case("POST", target, 200, b'{"reason": "wrong"}'))[0] == 200
     assert send(collector, Case("POST", target, 200))[0] == 200
     assert send(collector, Case("DELETE", target, 200))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"reason=csrf"),
+        ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="r"'),
+        ("text/plain", b'{"reason": "csrf"}'),
+        ("", b""),
+        ("", b'{"reason": "csrf"}'),
+        ("application/jsonx", b"{}"),
+    ],
+)
+def test_writes_that_do_not_say_json_are_415_and_change_nothing(
+    collector: RunningCollector, content_type: str, body: bytes
+) -> None:
+    """What a plain HTML form on another site can send (form, multipart, text bodies, or
+    none) is refused before the handler runs: no flag is set."""
+    target = f"/api/v1/artifacts/{ARTIFACT}/flag"
+    connection = http.client.HTTPConnection("127.0.0.1", collector.api_port, timeout=30)
+    try:
+        headers = {"Content-Type": content_type} if content_type else {}
+        for method in ("POST", "DELETE"):
+            connection.request(method, target, body or None, headers)
+            response = connection.getresponse()
+            answer = response.read()
+            assert response.status == 415, (method, answer)
+            assert response.headers["Content-Type"] == "application/json"
+            error = json.loads(answer)["error"]
+            assert error["status"] == 415 and "Content-Type: application/json" in error["message"]
+        connection.request("GET", "/api/v1/flags")
+        flags = json.loads(connection.getresponse().read())["flags"]
+        assert not [f for f in flags if f.get("reason") == "csrf"]
+    finally:
+        connection.close()
 
 
 def test_methods_a_path_does_not_serve_are_405_with_allow(

@@ -27,7 +27,7 @@ def api(tmp_path: Path) -> Iterator[Served]:
 def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
+    if data is not None or method not in ("GET", "HEAD"):
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

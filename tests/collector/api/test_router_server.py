@@ -226,3 +226,54 @@ def test_kept_alive_requests_do_not_wait_for_delayed_acks(server: ApiServer) -> 
     finally:
         connection.close()
     assert statistics.median(durations) < 0.025, durations
+
+
+def test_write_routes_answer_415_unless_the_request_says_json(server: ApiServer) -> None:
+    """A form on another site can post form, multipart or text bodies only: refused."""
+    for ctype, body in (
+        ("application/x-www-form-urlencoded", b"id=f"),
+        ("text/plain", b'{"id": "t"}'),
+        ("", b""),
+    ):
+        status, answer_type, answer, _ = _fetch(
+            f"{server.url}/api/v1/items", "POST", body or None, ctype
+        )
+        assert (status, answer_type) == (415, "application/json"), ctype
+        assert json.loads(answer)["error"]["status"] == 415
+    status, _, _, _ = _fetch(f"{server.url}/api/v1/items/f")
+    assert status == 404  # the form post changed nothing
+    created = _fetch(f"{server.url}/api/v1/items", "POST", b'{"id": "j"}', "application/json")
+    assert created[0] == 201
+    charset = "application/json; charset=utf-8"
+    assert _fetch(f"{server.url}/api/v1/items", "POST", b'{"id": "k"}', charset)[0] == 201
+
+
+def test_upgrade_requests_get_a_plain_answer_and_log_nothing(
+    server: ApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Upgrade: websocket`` (or anything else) is answered as plain HTTP, without
+    uvicorn's two warnings per request (a log flood anyone could trigger)."""
+    import http.client
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="uvicorn")
+    for upgrade in ("websocket", "h2c", "x" * 100):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            connection.request(
+                "GET",
+                "/api/v1/items/a1",
+                headers={
+                    "Connection": "Upgrade",
+                    "Upgrade": upgrade,
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                    "Sec-WebSocket-Version": "13",
+                },
+            )
+            response = connection.getresponse()
+            assert response.status == 200, upgrade
+            assert json.loads(response.read())["id"] == "a1"
+        finally:
+            connection.close()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warnings, [r.getMessage() for r in warnings]

@@ -54,7 +54,7 @@ class ModelsCollector:
         """Any request: its status and JSON answer."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.api_url + path, data=data, method=method)
-        if data is not None:
+        if data is not None or method not in ("GET", "HEAD"):
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

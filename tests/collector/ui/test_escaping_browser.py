@@ -28,7 +28,9 @@ PAYLOADS = (hostile_pipeline.SCRIPT, hostile_pipeline.IMG)
 
 
 def _post(url: str) -> Any:
-    request = urllib.request.Request(url, data=b"", method="POST")
+    request = urllib.request.Request(
+        url, data=b"", method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 

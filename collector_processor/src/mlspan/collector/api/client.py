@@ -26,6 +26,8 @@ API_ENV: Final = "MLSPAN_API"
 TOKEN_ENV: Final = "MLSPAN_API_TOKEN"
 TOKEN_FILE_ENV: Final = "MLSPAN_API_TOKEN_FILE"
 CA_FILE_ENV: Final = "MLSPAN_API_CA_FILE"
+READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods sent without ``Content-Type``; every other one says JSON."""
 
 
 class ApiError(Exception):
@@ -127,7 +129,8 @@ class ApiClient:
         url = self._base + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
+        if data is not None or method.upper() not in READ_METHODS:
+            # writes must say JSON even without a body (the API answers 415 otherwise)
             request.add_header("Content-Type", "application/json")
         try:
             token = self._token if self._token is not None else token_from_environment()

@@ -63,6 +63,12 @@ logger = logging.getLogger(__name__)
 METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 """Methods a route may be registered for; any other method on a known path gets 405."""
 MAX_QUERY_FIELDS: Final = 200
+WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Methods that change something: their requests must say ``Content-Type:
+application/json`` (415 otherwise), body or not. A plain HTML form on another site can
+only send form or text bodies, and a script there cannot set that type without the
+browser first asking (CORS preflight) the API, which allows no other origin: so a page a
+user visits cannot write through the user's browser (docs/security.md)."""
 
 
 Handler = Callable[[Request], Response]
@@ -240,6 +246,8 @@ class Router:
                 )
             except ValueError:
                 raise BadRequestError(f"more than {MAX_QUERY_FIELDS} query parameters") from None
+            if method in WRITE_METHODS:
+                _require_json(headers)
             parsed = _json_body(body, headers)
             request = Request(
                 method=method,
@@ -310,6 +318,16 @@ def _validated(route: Route, body: Any) -> Any:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise BadRequestError(f"request body is not accepted: {where}: {first['msg']}") from None
+
+
+def _require_json(headers: Mapping[str, str]) -> None:
+    """415 unless the request says its body (if any) is JSON (``WRITE_METHODS``)."""
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON_TYPE:
+        shown = content_type[:60] or "none"
+        raise HttpError(
+            415, f"write requests must have Content-Type: {JSON_TYPE} (this one has {shown})"
+        )
 
 
 def _json_body(body: bytes, headers: Mapping[str, str]) -> Any:

@@ -4,9 +4,13 @@
 "use strict";
 
 function mlspanSend(method, url, body) {
-  const init = { method: method, headers: { "Accept": "application/json" } };
+  // Every write says JSON, body or not: the API refuses other writes (415), which keeps
+  // plain forms on other sites from writing.
+  const init = {
+    method: method,
+    headers: { "Accept": "application/json", "Content-Type": "application/json" },
+  };
   if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   return fetch(url, init).then(function (response) {
