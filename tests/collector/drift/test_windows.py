@@ -157,7 +157,9 @@ def test_api_shows_the_open_window_marked_until_one_closes(
     assert missing.value.code == 404
     missing.value.close()
     request = urllib.request.Request(
-        f"{url}/api/v1/drift/windows/close?service=shop&model=churn", method="POST"
+        f"{url}/api/v1/drift/windows/close?service=shop&model=churn",
+        method="POST",
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         [closed] = json.load(response)["results"]
