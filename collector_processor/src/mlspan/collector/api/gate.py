@@ -111,7 +111,14 @@ class GateSettings:
 
 class JsonErrorHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, its rare own 400 (a head the gate passed but the
-    parser refused) answered with the API's JSON error body."""
+    parser refused) answered with the API's JSON error body, and requests asking for a
+    protocol upgrade answered as plain HTTP without its two warnings each (anyone could
+    flood the log with ``Upgrade: websocket``; the server has no WebSockets, ``ws="none"``).
+    """
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """Logged at DEBUG only: the request is answered as if it asked for no upgrade."""
+        logger.debug("upgrade request answered as plain HTTP")
 
     def send_400_response(self, msg: str) -> None:
         """The JSON 400, then close."""
