@@ -177,3 +177,58 @@ def test_cli_trace_json_format_is_the_api_answer(
     assert main(["trace", OUTPUT, "--api", api.url, "--format", "json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert {r["run_id"] for r in answer["runs"]} == {"a1", "b2"}
+
+
+HOSTILE_VALUES = ("inf", "-inf", "nan", "1e309", "-1e309", "%ED%A0%80", "%00", "1_000")
+"""Query values a fuzz run sent: non-finite and overflowing numbers, a lone surrogate's
+UTF-8 bytes, NUL, Python-only literals."""
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/ui/runs/?since=inf",
+        "/ui/runs?since=1e309&until=%ED%A0%80",
+        "/ui/runs?until=1e18&limit=%ED%A0%80&limit=1_000",
+        "/ui/runs?since=-1e309",
+        "/ui/runs?until=nan",
+        "/ui/runs?limit=99999999999999999999999",
+    ],
+)
+def test_hostile_query_values_found_by_the_fuzz_run_are_400(api: ApiServer, target: str) -> None:
+    status, _, body = fetch(api.url + target)
+    assert status in (200, 400), (target, status, body[:300])
+    assert "internal error" not in body
+
+
+def test_no_ui_route_answers_500_to_hostile_values(api: ApiServer) -> None:
+    """Every UI route with every parameter set to each hostile value: 4xx or 200 pages,
+    never a 5xx (the handler failures that become 500 are bugs)."""
+    routes = {
+        "/ui/runs": ("service", "component", "status", "since", "until", "limit"),
+        "/ui/lineage": ("ref", "direction"),
+        "/ui/lineage/a1": ("direction", "collapse", "max_depth"),
+        "/ui/lineage/a1/export/svg": ("direction", "collapse", "max_depth"),
+        "/ui/drift/model": ("service", "model", "version"),
+        "/ui/drift/feature": ("service", "model", "version", "feature", "origin"),
+        "/ui/models/churn": ("service",),
+        "/ui/models/churn/diff": ("service", "a", "b"),
+        "/": (),
+        "/ui/alerts": (),
+        "/ui/drift": (),
+        "/ui/models": (),
+        "/ui/experiments": (),
+    }
+    seen = set()
+    for path, names in routes.items():
+        for value in HOSTILE_VALUES:
+            query = "&".join(f"{name}={value}" for name in names)
+            for target in (f"{path}?{query}", f"{path}/{value}"):
+                status, _, body = fetch(api.url + target)
+                assert status < 500, (target, status, body[:300])
+                seen.add(status)
+    for value in ("%ED%A0%80", "%00", "x" * 3000, "%2e%2e"):
+        for path in ("/ui/runs/", "/ui/lineage/", "/ui/models/"):
+            status, _, body = fetch(api.url + path + value)
+            assert status < 500, (path + value, status, body[:300])
+    assert 400 in seen

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Any, Final
 
 from mlspan.collector.api.router import BadRequestError, Request, Response
 from mlspan.collector.drift.selection import Selection
+from mlspan.collector.lineage.sanitize import MAX_NS
 from mlspan.collector.lineage.views import run_view
 from mlspan.collector.store import RunRecord
 from mlspan.collector.ui.page import Pages
@@ -19,19 +21,26 @@ STATUSES: Final = ("ok", "error", "unset")
 
 
 def parse_time(text: str | None, field: str) -> int | None:
-    """An ISO date/time (UTC unless it says otherwise) or unix seconds, as nanoseconds."""
+    """An ISO date/time (UTC unless it says otherwise) or unix seconds, as nanoseconds
+    within what the store holds (``0..MAX_NS``: later times mean "no bound" in effect);
+    ``BadRequestError`` for anything else (``inf``, ``nan``, ``1e309``, text)."""
     if not text:
         return None
     try:
-        return int(float(text) * 1e9)
+        seconds = float(text)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        if not math.isfinite(seconds):
+            raise BadRequestError(f"{field}: unix seconds must be finite: {text[:60]}")
+        return min(max(int(seconds * 1e9), 0), MAX_NS)
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        nanoseconds = int(moment.timestamp() * 1e9)
+    except (ValueError, OverflowError):
         raise BadRequestError(f"{field}: not a date/time or unix seconds: {text[:60]}") from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1e9)
+    return min(max(nanoseconds, 0), MAX_NS)
 
 
 class RunPages(Pages):
