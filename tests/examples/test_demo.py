@@ -8,6 +8,7 @@ prints, checks the collector it leaves running answers, then stops it with ``--s
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -85,13 +86,17 @@ def test_demo_shows_lineage_drift_performance_and_alerts_and_leaves_the_collecto
         for unlabelled in ("batch 3", "batch 4"):
             assert rows[unlabelled][1] is None and rows[unlabelled][2] is not None
 
-        alerts = out[out.index("\nAlerts") : out.index("The collector keeps running")]
+        alerts = out[out.index("\nAlerts") : out.index("Models in the registry")]
         for alert in ("DatasetDrift", "FeatureDrift", "ValidationFailed", "ConceptDrift"):
             assert f"firing  {alert}" in alerts, alert
         assert "null_rate" in alerts
         concept = next(line for line in alerts.splitlines() if "ConceptDrift" in line)
         day, hour = next(line for line in performance.splitlines() if "100.0%" in line).split()[:2]
         assert f"from window {day}T{hour}" in concept  # batch 2's prediction window
+
+        _check_experiment(
+            out[out.index("Models in the registry") : out.index("The collector keeps")]
+        )
 
         assert f"http://127.0.0.1:{api_port}/metrics" in out
         assert f"kill {pid}" in out
@@ -101,6 +106,7 @@ def test_demo_shows_lineage_drift_performance_and_alerts_and_leaves_the_collecto
         assert 'mlspan_model_performance_estimated{metric="accuracy"' in metrics
         assert 'mlspan_model_performance{metric="accuracy"' in metrics
         assert "mlspan_spans_received_total{" in metrics
+        assert 'mlspan_experiment_outcomes{arm="v3",experiment="churn-ab"}' in metrics
         with urllib.request.urlopen(
             f"http://127.0.0.1:{api_port}/api/v1/alerts", timeout=10
         ) as response:
@@ -113,6 +119,41 @@ def test_demo_shows_lineage_drift_performance_and_alerts_and_leaves_the_collecto
     assert "stopped the demo collector" in stopped.stdout
     assert not demo_collector.alive(pid)
     assert not (data / "collector.pid").exists()
+
+
+def _check_experiment(out: str) -> None:
+    """Three churn versions, the diff of v2 and v3, and the A/B test's verdict."""
+    models = out[: out.index("Versions of churn")]
+    churn = next(line.split() for line in models.splitlines() if line.split()[:1] == ["churn"])
+    assert churn[3:6] == ["3", "v3", "accuracy"], churn  # VERSIONS, LATEST, KEY METRIC
+
+    versions = out[out.index("Versions of churn") : out.index("What changed from v2 to v3")]
+    assert "3 version(s)" in versions and "best v3" in versions
+    rows = [line.split() for line in versions.splitlines()]
+    for label in ("v1", "v2"):
+        assert any(row[:1] == [label] for row in rows), label
+    assert any(row[:2] == ["*", "v3"] for row in rows), versions  # the best, marked
+    assert "learning_rate 0.05 -> 0.5: accuracy +" in versions  # v2 -> v3 on the holdout
+
+    diff = out[out.index("What changed from v2 to v3") : out.index("Experiment churn-ab")]
+    assert "classifier__learning_rate: 0.05 -> 0.5" in diff
+    assert "steps" not in diff  # the pipeline's other parameters are unchanged
+    assert "training data: identical" in diff
+    online = next(line for line in diff.splitlines() if "online:accuracy" in line)
+    assert re.search(r"online:accuracy \+0\.0\d+ ± 0\.0\d+", online), online
+
+    experiment = out[out.index("Experiment churn-ab") :]
+    assert "16,000 outcomes" in experiment
+    arms = {line.split()[0]: line.split() for line in experiment.splitlines() if "churn v" in line}
+    assert set(arms) == {"v2", "v3"}
+    assert int(arms["v2"][-4].replace(",", "")) + int(arms["v3"][-4].replace(",", "")) == 16_000
+    assert "split of predictions matches its design" in experiment
+    verdict = experiment.strip().splitlines()[-1].strip()
+    assert re.fullmatch(
+        r"v3 better than v2 on accuracy: \+\d\.\d pts \[\d\.\d, \d\.\d\],"
+        r" decided after [\d,]+ outcomes",
+        verdict,
+    ), verdict
 
 
 def _batch_rows(table: str) -> dict[str, tuple[str, float | None, float | None]]:
