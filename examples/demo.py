@@ -7,9 +7,11 @@ batches — three with drifted inputs, one whose churn reasons changed — with 
 records the churn labels that arrived meanwhile (``churn_outcomes.py``: some late, some
 never). It then prints what the collector made of the spans: the lineage of the last
 predictions file, the drift table with its insights, realised and estimated accuracy per
-batch, and the alerts that fired (concept drift among them). The collector keeps
-running for you to explore; ``make demo-stop`` (``python examples/demo.py --stop``)
-stops it.
+batch, and the alerts that fired (concept drift among them). Last, three versions of
+the model ``churn`` are trained and two served as an A/B split (``demo_experiment.py``):
+the registry's versions table, the diff of v2 and v3 and the experiment's verdict. The
+collector keeps running for you to explore; ``make demo-stop`` (``python
+examples/demo.py --stop``) stops it.
 
 Ports and the data folder are options (or ``MLSPAN_DEMO_*`` variables), so a second demo
 or a test can run beside a collector on the default ports.
