@@ -196,9 +196,31 @@ UTF-8 bytes, NUL, Python-only literals."""
     ],
 )
 def test_hostile_query_values_found_by_the_fuzz_run_are_400(api: ApiServer, target: str) -> None:
-    status, _, body = fetch(api.url + target)
+    status, content_type, body = fetch(api.url + target)
     assert status in (200, 400), (target, status, body[:300])
-    assert "internal error" not in body
+    assert content_type == "text/html; charset=utf-8" and "internal error" not in body
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/ui/runs?limit=abc",
+        "/ui/runs?limit=0",
+        "/ui/runs?status=bogus",
+        "/ui/runs?since=soon",
+        "/ui/lineage/a1?max_depth=-1",
+        "/ui/lineage/a1?collapse=maybe",
+        "/ui/lineage?direction=sideways",
+        "/ui/drift/model?service=svc",
+        "/ui/runs?" + "&".join(f"p{i}=1" for i in range(300)),
+    ],
+)
+def test_bad_parameters_are_html_400_pages(api: ApiServer, target: str) -> None:
+    """Refused query parameters, checked by the router before the page runs, still
+    answer the UI's HTML error page (not the API's JSON error)."""
+    status, content_type, body = fetch(api.url + target)
+    assert (status, content_type) == (400, "text/html; charset=utf-8"), (target, body[:300])
+    assert "<h1" in body or "Error 400" in body
 
 
 def test_no_ui_route_answers_500_to_hostile_values(api: ApiServer) -> None:

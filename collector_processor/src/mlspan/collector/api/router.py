@@ -98,6 +98,9 @@ class Route:
     """Type of the answer, documented from its JSON Schema."""
     request_adapter: Any = None
     """pydantic ``TypeAdapter`` of ``request_model``, built once at registration."""
+    error_page: Callable[[int, str], Response] | None = None
+    """Renders the route's own answer to a refused request (a bad query parameter or
+    body): the web UI's HTML error pages. None: the JSON error body."""
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -162,6 +165,7 @@ class Router:
         errors: Sequence[int] = (),
         request_model: Any = None,
         response_model: Any = None,
+        error_page: Callable[[int, str], Response] | None = None,
     ) -> Route:
         """Register ``handler`` for ``method`` on ``path`` (``{name}`` marks a path parameter).
 
@@ -201,6 +205,7 @@ class Router:
             request_model=request_model,
             response_model=response_model,
             request_adapter=adapter,
+            error_page=error_page,
         )
         self._routes.append(route)
         self._described = None
@@ -241,25 +246,11 @@ class Router:
                 allowed.append(route.method)
                 continue
             try:
-                query = parse_qs(
-                    parts.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS
-                )
-            except ValueError:
-                raise BadRequestError(f"more than {MAX_QUERY_FIELDS} query parameters") from None
-            if method in WRITE_METHODS:
-                _require_json(headers)
-            parsed = _json_body(body, headers)
-            request = Request(
-                method=method,
-                path=path,
-                path_params=path_params,
-                params=_declared(route, query),
-                query=query,
-                body=parsed,
-                raw_body=body,
-                headers=headers,
-                model=_validated(route, parsed),
-            )
+                request = _request(route, method, path, path_params, parts.query, body, headers)
+            except HttpError as exc:
+                if route.error_page is None:
+                    raise
+                return route.error_page(exc.status, exc.message)
             return route.handler(request)
         if allowed:
             allow = ", ".join(sorted(set(allowed)))
@@ -278,6 +269,36 @@ class Router:
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document describing every registered route."""
         return describe(self._routes, self._title, self._version)
+
+
+def _request(
+    route: Route,
+    method: str,
+    path: str,
+    path_params: dict[str, str],
+    query_string: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> Request:
+    """The checked request for ``route``; ``HttpError`` for a bad parameter or body."""
+    try:
+        query = parse_qs(query_string, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise BadRequestError(f"more than {MAX_QUERY_FIELDS} query parameters") from None
+    if method in WRITE_METHODS:
+        _require_json(headers)
+    parsed = _json_body(body, headers)
+    return Request(
+        method=method,
+        path=path,
+        path_params=path_params,
+        params=_declared(route, query),
+        query=query,
+        body=parsed,
+        raw_body=body,
+        headers=headers,
+        model=_validated(route, parsed),
+    )
 
 
 def _shape(path: str) -> tuple[str, ...]:

@@ -64,6 +64,7 @@ def register_ui_routes(router: Router, sources: UiSources) -> None:
             response_content_type=HTML,
             tags=TAGS,
             errors=(404,),
+            error_page=pages.error,
         )
 
     direction = Parameter(
