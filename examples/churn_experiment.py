@@ -68,9 +68,22 @@ def build_version(learning_rate: float) -> Pipeline:
     return model
 
 
+def training_files(root: Path) -> dict[str, tuple[Path, Path]]:
+    """The raw training and holdout tables ``train.py`` wrote (written here only when
+    missing: rewriting them would add writes of the same files to their lineage)."""
+    raw = root / "raw"
+    files = {
+        "train": (raw / "customers.csv", raw / "accounts.csv"),
+        "holdout": (raw / "holdout_customers.csv", raw / "holdout_accounts.csv"),
+    }
+    if all(path.exists() for pair in files.values() for path in pair):
+        return files
+    return churn_pipeline.generate_training_data(root)
+
+
 def train_versions(root: Path) -> list[str]:
     """Fit, score on the holdout and save every version; one line per version."""
-    raw = churn_pipeline.generate_training_data(root)
+    raw = training_files(root)
     features = churn_pipeline.clean(*raw["train"])
     target = churn_pipeline.labels(raw["train"][1], features.index)
     holdout = churn_pipeline.clean(*raw["holdout"])
