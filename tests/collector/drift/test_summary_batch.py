@@ -32,6 +32,9 @@ from tests.collector.drift.mutations import mutate_bytes, mutate_event
 
 SKETCHES = [blob for _label, blob in kll_sketches(seed=3) if len(blob) < 50_000]
 EVENTS = summary_events(seed=5, rows=3_000)
+SCHEMA = FastSchema.build()
+"""One reduced schema for the module, as the collector builds one per process: parsed
+views must not outlive the descriptor pool of their schema."""
 
 
 def _one_sketch(blob: bytes) -> tuple[int, float, float] | str:
@@ -182,7 +185,7 @@ def _parsed_maps(rows: list[dict[str, object]]) -> list[object]:
         span.events.add(name="mlspan.feature.summary", attributes=_encode_attributes(row))
     request = trace_service_pb2.ExportTraceServiceRequest()
     request.resource_spans.add().scope_spans.add().spans.append(span)
-    view = FastSchema.build().parse(request.SerializeToString())
+    view = SCHEMA.parse(request.SerializeToString())
     return [event.attributes for event in view.resource_spans[0].scope_spans[0].spans[0].events]
 
 
