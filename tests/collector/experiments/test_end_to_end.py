@@ -219,6 +219,12 @@ def test_verdicts_through_the_api_cli_metrics_and_alerts(
             'mlspan_experiment_verdict{arm="v2",experiment="churn-ab",verdict="better"} 1.0'
             in metrics
         )
+        with urllib.request.urlopen(collector.api_url + "/ui/experiments", timeout=30) as page:
+            html = page.read().decode()
+        assert verdict in html and worse["verdict"] in html
+        assert html.count('class="status-better"') == 1
+        assert html.count('class="status-worse"') == 1
+        assert "sample ratio mismatch" not in html
 
         def experiment_alert() -> dict[str, Any] | None:
             alerts = collector.get_json("/api/v1/alerts")["firing"]
