@@ -78,20 +78,24 @@ def instrumented(provider: TracerProvider) -> Iterator[None]:
 
 
 @contextmanager
-def models_collector(folder: Path, writes: bool = True) -> Iterator[ModelsCollector]:
-    """``mlspan collector`` with lineage, models and performance on free ports, stopped
-    when the block ends."""
+def models_collector(
+    folder: Path,
+    writes: bool = True,
+    processors: tuple[str, ...] = ("lineage", "models", "performance"),
+) -> Iterator[ModelsCollector]:
+    """``mlspan collector`` with ``processors`` (by default lineage, models and
+    performance) on free ports, stopped when the block ends."""
     api_port, http_port = free_port(), free_port()
     config = {
         "data_dir": str(folder / "data"),
         "api": {"endpoint": f"127.0.0.1:{api_port}", "writes": {"enabled": writes}},
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{http_port}"}}}},
-        "processors": {"lineage": {}, "models": {}, "performance": {}},
+        "processors": {name: {} for name in processors},
         "service": {
             "pipelines": {
                 "traces": {
                     "receivers": ["otlp"],
-                    "processors": ["lineage", "models", "performance"],
+                    "processors": list(processors),
                     "exporters": [],
                 }
             }

@@ -4,19 +4,17 @@ two versions of each model)."""
 
 from __future__ import annotations
 
-import sys
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
+from tests.collector.models.collector import models_collector
 from tests.collector.ui.test_pages_and_formats import fetch, parsed
 from tests.support.instrumented_spans import record_pipeline, replay
 from tests.support.otlp_client import http_post
-from tests.support.otlp_sink import free_port
-from tests.support.processes import background_process, poll
+from tests.support.processes import poll
 
 pytestmark = pytest.mark.slow
 
@@ -24,40 +22,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("ui-models")
-    api_port, http_port = free_port(), free_port()
-    config = {
-        "data_dir": str(folder / "data"),
-        "api": {"endpoint": f"127.0.0.1:{api_port}"},
-        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{http_port}"}}}},
-        "processors": {"lineage": {}, "models": {}, "experiments": {}},
-        "service": {
-            "pipelines": {
-                "traces": {
-                    "receivers": ["otlp"],
-                    "processors": ["lineage", "models", "experiments"],
-                    "exporters": [],
-                }
-            }
-        },
-    }
-    path = folder / "collector.yaml"
-    path.write_text(yaml.safe_dump(config))
-    command = [
-        sys.executable,
-        "-m",
-        "mlspan.collector.cli.main",
-        "collector",
-        "--config",
-        str(path),
-    ]
-    url = f"http://127.0.0.1:{api_port}"
-    with background_process("collector", command, folder, f"{url}/openapi.json"):
+    with models_collector(folder, processors=("lineage", "models", "experiments")) as collector:
+        url, http_address = collector.api_url, collector.http_address
         recorded = record_pipeline()
         spans = sum(len(s.spans) for r in recorded.resource_spans for s in r.scope_spans)
         for seed in (1, 2):
-            answer = http_post(
-                f"127.0.0.1:{http_port}", replay(recorded, spans, seed).SerializeToString()
-            )
+            answer = http_post(http_address, replay(recorded, spans, seed).SerializeToString())
             assert answer.status == 200, answer
 
         def two_versions() -> Any:
