@@ -179,7 +179,7 @@ def test_cli_trace_json_format_is_the_api_answer(
     assert {r["run_id"] for r in answer["runs"]} == {"a1", "b2"}
 
 
-HOSTILE_VALUES = ("inf", "-inf", "nan", "1e309", "-1e309", "%ED%A0%80", "%00", "1_000")
+HOSTILE_VALUES = ("inf", "-inf", "nan", "1e309", "1e308", "-1e309", "%ED%A0%80", "%00", "1_000")
 """Query values a fuzz run sent: non-finite and overflowing numbers, a lone surrogate's
 UTF-8 bytes, NUL, Python-only literals."""
 
@@ -193,6 +193,7 @@ UTF-8 bytes, NUL, Python-only literals."""
         "/ui/runs?since=-1e309",
         "/ui/runs?until=nan",
         "/ui/runs?limit=99999999999999999999999",
+        "/ui/runs?service=Infinity&since=1e308&cursor=NaN",
     ],
 )
 def test_hostile_query_values_found_by_the_fuzz_run_are_400(api: ApiServer, target: str) -> None:

@@ -33,7 +33,8 @@ def parse_time(text: str | None, field: str) -> int | None:
     if seconds is not None:
         if not math.isfinite(seconds):
             raise BadRequestError(f"{field}: unix seconds must be finite: {text[:60]}")
-        return min(max(int(seconds * 1e9), 0), MAX_NS)
+        nanoseconds = seconds * 1e9  # 1e308 seconds is finite, its nanoseconds are not
+        return MAX_NS if nanoseconds >= MAX_NS else max(int(nanoseconds), 0)
     try:
         moment = datetime.fromisoformat(text)
         moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
