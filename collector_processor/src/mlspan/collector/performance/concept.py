@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from mlspan.collector.performance.concept_thresholds import (
     ThresholdProfile,
@@ -95,6 +96,17 @@ def errors_of(summary: PerformanceSummary) -> tuple[int, float, float]:
     count = int(matrix.sum())
     wrong = float(count - int(matrix.trace()))
     return count, wrong, wrong
+
+
+class _Split(NamedTuple):
+    """One tested boundary: labels and error sums before and after it."""
+
+    start: float
+    left_n: int
+    left_e: float
+    right_n: int
+    right_e: float
+    statistic: float
 
 
 @dataclass(frozen=True)
@@ -237,33 +249,20 @@ class ConceptDriftDetector:
         best: ConceptDriftDecision | None = None
         best_ratio = -1.0
         bound = 0.0
-        total_n = sum(w.count for w in windows)
-        total_e = sum(w.errors for w in windows)
-        total_s = sum(w.squares for w in windows)
-        right_n, right_e, right_s = 0, 0.0, 0.0
-        for size in range(1, len(windows)):
-            window = windows[len(windows) - size]
-            right_n += window.count
-            right_e += window.errors
-            right_s += window.squares
-            left_n = total_n - right_n
-            if right_n < self.min_labels or left_n < self.min_labels:
-                continue
-            left_e, left_s = total_e - right_e, total_s - right_s
-            statistic = self._statistic(left_n, left_e, left_s, right_n, right_e, right_s)
-            threshold = self.profile.at(right_n)
+        for split in self._splits():
+            threshold = self.profile.at(split.right_n)
             bound += tail_probability(threshold)
-            if abs(statistic) / threshold > best_ratio:
-                best_ratio = abs(statistic) / threshold
+            if abs(split.statistic) / threshold > best_ratio:
+                best_ratio = abs(split.statistic) / threshold
                 best = ConceptDriftDecision(
-                    drift=abs(statistic) > threshold,
+                    drift=abs(split.statistic) > threshold,
                     task=self.task,
-                    before=left_e / left_n,
-                    after=right_e / right_n,
-                    since=window.start,
-                    labels_before=left_n,
-                    labels_after=right_n,
-                    statistic=statistic,
+                    before=split.left_e / split.left_n,
+                    after=split.right_e / split.right_n,
+                    since=split.start,
+                    labels_before=split.left_n,
+                    labels_after=split.right_n,
+                    statistic=split.statistic,
                     threshold=threshold,
                 )
         self.last_look_bound = min(bound, 1.0)
@@ -284,8 +283,25 @@ class ConceptDriftDetector:
         statistic in the alarm's direction (the alarm itself is the split furthest past
         its bar, which on a long recent part is often a later one): the decision and its
         bar stay the alarming split's, only when and how much get sharper."""
-        windows = self.windows
         best = alarm
+        for split in self._splits():
+            statistic = split.statistic
+            if statistic * alarm.statistic > 0 and abs(statistic) > abs(best.statistic):
+                best = replace(
+                    alarm,
+                    before=split.left_e / split.left_n,
+                    after=split.right_e / split.right_n,
+                    since=split.start,
+                    labels_before=split.left_n,
+                    labels_after=split.right_n,
+                    statistic=statistic,
+                )
+        return best
+
+    def _splits(self) -> Iterator[_Split]:
+        """Every bucket boundary with at least ``min_labels`` on each side, newest
+        first: the recent windows against the older ones, with the test statistic."""
+        windows = self.windows
         total_n = sum(w.count for w in windows)
         total_e = sum(w.errors for w in windows)
         total_s = sum(w.squares for w in windows)
@@ -300,17 +316,7 @@ class ConceptDriftDetector:
                 continue
             left_e, left_s = total_e - right_e, total_s - right_s
             statistic = self._statistic(left_n, left_e, left_s, right_n, right_e, right_s)
-            if statistic * alarm.statistic > 0 and abs(statistic) > abs(best.statistic):
-                best = replace(
-                    alarm,
-                    before=left_e / left_n,
-                    after=right_e / right_n,
-                    since=window.start,
-                    labels_before=left_n,
-                    labels_after=right_n,
-                    statistic=statistic,
-                )
-        return best
+            yield _Split(window.start, left_n, left_e, right_n, right_e, statistic)
 
     def _statistic(self, n1: int, e1: float, s1: float, n2: int, e2: float, s2: float) -> float:
         if self.task is PerformanceTask.REGRESSOR:
